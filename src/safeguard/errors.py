@@ -1,0 +1,116 @@
+"""safeguard's exceptions: one tree, rooted at :class:`SafeguardError`.
+
+::
+
+    SafeguardError
+    ├── ConfigError              a ruleset, test file or classifier configuration is invalid;
+    │                            carries every Problem found (file, line, column, message)
+    ├── InputError               one input record cannot become a post (no text, bad field ...)
+    └── ClassifierError          a classifier failed to load or to classify
+        ├── MissingDependencyError   an optional dependency is not installed; names the extra
+        └── ModelLoadError           a model file is missing, corrupt, unsafe or incompatible
+
+Catch ``SafeguardError`` to handle everything safeguard raises on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "ClassifierError",
+    "ConfigError",
+    "InputError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "Problem",
+    "SafeguardError",
+]
+
+
+class SafeguardError(Exception):
+    """Base of every exception safeguard raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration file, located as precisely as known.
+
+    ``line`` and ``column`` are 1-based; ``0`` means unknown. ``snippet`` is the offending source line
+    and ``caret`` the column under it, for display.
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str
+    snippet: str = ""
+
+    def location(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        return self.file
+
+    def render(self) -> str:
+        """``file:line:col: message``, then the source line and a caret under the column."""
+        out = f"{self.location()}: {self.message}"
+        if self.snippet:
+            out += f"\n    {self.snippet}"
+            if self.column:
+                out += "\n    " + " " * (self.column - 1) + "^"
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message}"
+
+
+class ConfigError(SafeguardError):
+    """A configuration (ruleset, rule test file, classifier options) is invalid.
+
+    ``problems`` lists everything found in one pass, each with file, line and column.
+    """
+
+    def __init__(self, problems: Iterable[Problem] | str, file: str = "<config>") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(file, 0, 0, problems)]
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class InputError(SafeguardError, ValueError):
+    """An input record cannot be turned into a post."""
+
+    def __init__(self, message: str, *, line: int | None = None, post_id: str | None = None) -> None:
+        self.message = message
+        self.line = line
+        self.post_id = post_id
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(where + message)
+
+
+class ClassifierError(SafeguardError):
+    """A classifier failed to load or to classify."""
+
+    def __init__(self, classifier: str, message: str) -> None:
+        self.classifier = classifier
+        super().__init__(f"{classifier}: {message}")
+
+
+class MissingDependencyError(ClassifierError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, classifier: str, package: str, extra: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            classifier,
+            f"needs the {package!r} package: pip install 'safeguard[{extra}]'",
+        )
+
+
+class ModelLoadError(ClassifierError):
+    """A model file is missing, corrupt, unsafe to load or incompatible."""

@@ -1,0 +1,423 @@
+"""The data that flows through safeguard: posts in, decisions out.
+
+Every type here is an immutable value with an exact JSON round trip
+(``Decision.from_dict(d.to_dict()) == d``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from safeguard.errors import InputError
+
+__all__ = ["Action", "Author", "Decision", "Post", "RuleMatch", "Signals"]
+
+#: Signals of one post: classifier name -> signal name -> value.
+Signals = dict[str, dict[str, Any]]
+
+
+class Action(enum.Enum):
+    """What happens to a post. Ordered by severity: ``ALLOW < HOLD < REMOVE``."""
+
+    ALLOW = "allow"
+    HOLD = "hold"
+    REMOVE = "remove"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.severity < other.severity
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.severity <= other.severity
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.severity > other.severity
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.severity >= other.severity
+
+    @classmethod
+    def parse(cls, value: str | Action) -> Action:
+        """``Action.parse("hold")``; raises ``ValueError`` naming the valid actions."""
+        if isinstance(value, Action):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            raise ValueError(f"invalid action {value!r}: expected allow, hold or remove") from None
+
+
+_SEVERITY = {Action.ALLOW: 0, Action.HOLD: 1, Action.REMOVE: 2}
+
+ROLES = ("member", "staff", "moderator")
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who wrote a post. Unknown fields are ``None``: an author we know nothing about is not a new member.
+
+    ``trust_level`` follows forum convention: 0 new .. 4 staff.
+    """
+
+    id: str | None = None
+    trust_level: int | None = None
+    role: str | None = None
+    account_age_days: float | None = None
+    post_count: int | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.trust_level is not None and not (0 <= self.trust_level <= 4):
+            raise InputError(f"author.trust_level must be 0..4, got {self.trust_level}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | str | None) -> Author:
+        """Build from a mapping (unknown keys go to ``meta``), a bare author id, or ``None``."""
+        if data is None:
+            return cls()
+        if isinstance(data, (str, int)):
+            return cls(id=str(data))
+        if not isinstance(data, Mapping):
+            raise InputError(f"author must be a mapping or an id, got {type(data).__name__}")
+        known = {"id", "trust_level", "role", "account_age_days", "post_count", "meta"}
+        meta = dict(data.get("meta") or {})
+        meta.update({k: v for k, v in data.items() if k not in known})
+        return cls(
+            id=_opt_str(data.get("id")),
+            trust_level=_opt_int(data.get("trust_level"), "author.trust_level"),
+            role=_opt_str(data.get("role")),
+            account_age_days=_opt_float(data.get("account_age_days"), "author.account_age_days"),
+            post_count=_opt_int(data.get("post_count"), "author.post_count"),
+            meta=meta,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trust_level": self.trust_level,
+            "role": self.role,
+            "account_age_days": self.account_age_days,
+            "post_count": self.post_count,
+            "meta": dict(self.meta),
+        }
+
+
+@dataclass(frozen=True)
+class Post:
+    """One forum post. Build it directly, or from any mapping with :meth:`from_mapping`."""
+
+    id: str
+    text: str
+    title: str | None = None
+    author: Author = field(default_factory=Author)
+    created_at: datetime | None = None
+    thread_id: str | None = None
+    parent_id: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise InputError(f"post text must be a string, got {type(self.text).__name__}")
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], field_map: Mapping[str, str] | None = None, *, default_id: str = ""
+    ) -> Post:
+        """Build a post from a mapping, such as one record of a dump.
+
+        ``field_map`` maps post fields (``text``, ``id``, ``author.id`` ...) to source keys, which may
+        be dotted paths into nested records: ``{"text": "body", "author.id": "user.id"}``. Keys of the
+        record that are not post fields go to ``meta``. Raises :class:`InputError` when there is no text.
+        """
+        if not isinstance(data, Mapping):
+            raise InputError(f"a post must be a JSON object, got {type(data).__name__}")
+        fmap = dict(field_map or {})
+        values: dict[str, Any] = {}
+        used: set[str] = set()
+        for target in _POST_FIELDS:
+            source = fmap.get(target, target)
+            found, value = _lookup(data, source)
+            if found:
+                values[target] = value
+                used.add(source.split(".", 1)[0])
+        author_data = values.get("author")
+        author_fields: dict[str, Any] = {}
+        for target, source in fmap.items():
+            if target.startswith("author."):
+                found, value = _lookup(data, source)
+                if found:
+                    author_fields[target[len("author.") :]] = value
+                    used.add(source.split(".", 1)[0])
+        if author_fields:
+            base = dict(author_data) if isinstance(author_data, Mapping) else {}
+            if isinstance(author_data, (str, int)):
+                base["id"] = author_data
+            base.update(author_fields)
+            author_data = base
+        if "author" not in values and not author_fields:
+            for alias in ("author_id", "user_id"):
+                if data.get(alias) is not None:
+                    author_data = {"id": data[alias]}
+                    used.add(alias)
+                    break
+        text = values.get("text")
+        if text is None:
+            where = fmap.get("text", "text")
+            raise InputError(f"record has no text (looked for field {where!r})")
+        if not isinstance(text, str):
+            raise InputError(f"text must be a string, got {type(text).__name__}")
+        post_id = values.get("id")
+        meta = dict(values.get("meta") or {}) if isinstance(values.get("meta"), Mapping) else {}
+        meta.update({k: v for k, v in data.items() if k not in used and k not in _POST_FIELDS})
+        return cls(
+            id=str(post_id) if post_id is not None else default_id,
+            text=text,
+            title=_opt_str(values.get("title")),
+            author=Author.from_mapping(author_data),
+            created_at=_opt_datetime(values.get("created_at")),
+            thread_id=_opt_str(values.get("thread_id")),
+            parent_id=_opt_str(values.get("parent_id")),
+            meta=meta,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "title": self.title,
+            "author": self.author.to_dict(),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "thread_id": self.thread_id,
+            "parent_id": self.parent_id,
+            "meta": dict(self.meta),
+        }
+
+
+_POST_FIELDS = ("id", "text", "title", "author", "created_at", "thread_id", "parent_id", "meta")
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that fired: what it asks for, why, and the values that made it fire."""
+
+    rule: str
+    action: Action
+    reason: str | None = None
+    guideline: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "action": self.action.value,
+            "reason": self.reason,
+            "guideline": self.guideline,
+            "values": dict(self.values),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleMatch:
+        return cls(
+            rule=data["rule"],
+            action=Action.parse(data["action"]),
+            reason=data.get("reason"),
+            guideline=data.get("guideline"),
+            values=dict(data.get("values") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one post.
+
+    ``action`` is the most severe action among the ``matches`` (acting rules that fired), or the
+    ruleset's ``on_error`` action when a classifier failed. ``shadow`` lists shadow-mode rules that
+    would have fired. ``signals`` holds what the classifiers that ran returned; ``skipped`` names the
+    configured classifiers this post did not need. ``ruleset`` is ``{"name", "version", "hash"}``.
+    """
+
+    post_id: str
+    action: Action
+    matches: tuple[RuleMatch, ...] = ()
+    shadow: tuple[RuleMatch, ...] = ()
+    signals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    errors: tuple[Mapping[str, str], ...] = ()
+    exempt: bool = False
+    ruleset: Mapping[str, Any] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+
+    @property
+    def rules(self) -> list[str]:
+        """Ids of the acting rules that fired."""
+        return [m.rule for m in self.matches]
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons of the acting rules that fired, falling back to the rule id."""
+        return [m.reason or m.rule for m in self.matches]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "post_id": self.post_id,
+            "action": self.action.value,
+            "matches": [m.to_dict() for m in self.matches],
+            "shadow": [m.to_dict() for m in self.shadow],
+            "signals": {k: dict(v) for k, v in self.signals.items()},
+            "skipped": list(self.skipped),
+            "errors": [dict(e) for e in self.errors],
+            "exempt": self.exempt,
+            "ruleset": dict(self.ruleset),
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        return cls(
+            post_id=data["post_id"],
+            action=Action.parse(data["action"]),
+            matches=tuple(RuleMatch.from_dict(m) for m in data.get("matches", ())),
+            shadow=tuple(RuleMatch.from_dict(m) for m in data.get("shadow", ())),
+            signals={k: dict(v) for k, v in (data.get("signals") or {}).items()},
+            skipped=tuple(data.get("skipped", ())),
+            errors=tuple(dict(e) for e in data.get("errors", ())),
+            exempt=bool(data.get("exempt", False)),
+            ruleset=dict(data.get("ruleset") or {}),
+            elapsed_ms=float(data.get("elapsed_ms", 0.0)),
+        )
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON schema a serialised decision (``to_dict``) conforms to."""
+        return DECISION_SCHEMA
+
+
+_MATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["rule", "action", "reason", "guideline", "values"],
+    "additionalProperties": False,
+    "properties": {
+        "rule": {"type": "string"},
+        "action": {"enum": ["allow", "hold", "remove"]},
+        "reason": {"type": ["string", "null"]},
+        "guideline": {"type": ["string", "null"]},
+        "values": {"type": "object"},
+    },
+}
+
+DECISION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "safeguard decision",
+    "type": "object",
+    "required": [
+        "post_id",
+        "action",
+        "matches",
+        "shadow",
+        "signals",
+        "skipped",
+        "errors",
+        "exempt",
+        "ruleset",
+        "elapsed_ms",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "post_id": {"type": "string"},
+        "action": {"enum": ["allow", "hold", "remove"]},
+        "matches": {"type": "array", "items": _MATCH_SCHEMA},
+        "shadow": {"type": "array", "items": _MATCH_SCHEMA},
+        "signals": {"type": "object", "additionalProperties": {"type": "object"}},
+        "skipped": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["source", "error"],
+                "properties": {"source": {"type": "string"}, "error": {"type": "string"}},
+            },
+        },
+        "exempt": {"type": "boolean"},
+        "ruleset": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": ["integer", "string", "null"]},
+                "hash": {"type": "string"},
+            },
+        },
+        "elapsed_ms": {"type": "number", "minimum": 0},
+    },
+}
+
+
+def _lookup(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    if path in data:
+        return True, data[path]
+    cur: Any = data
+    for part in path.split("."):
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        else:
+            return False, None
+    return True, cur
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _opt_int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _opt_float(value: Any, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+
+
+def _opt_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise InputError(f"created_at must be an ISO 8601 date-time or a Unix timestamp, got {value!r}")
