@@ -94,7 +94,7 @@ class Classifier:
         Rule tests fill stubbed signals that a case does not give with these values.
         """
         empty: dict[type, Any] = {float: 0.0, int: 0, bool: False, str: "", list: [], dict: {}}
-        return {k: empty.get(t, None) for k, t in self.outputs.items()}
+        return {k: empty.get(t) for k, t in self.outputs.items()}
 
     def describe(self) -> dict[str, Any]:
         """What this instance is, for ``explain`` and the docs."""

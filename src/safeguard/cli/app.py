@@ -1,0 +1,99 @@
+"""The ``safeguard`` command.
+
+Exit codes, the same for every command:
+
+==  =====================================================================================
+0   success: every post moderated, every rule test passed, every ruleset valid
+1   a rule test failed (``test``)
+2   invalid rules, test file or command-line usage; nothing was moderated
+3   ``moderate``/``classify`` finished, but some input records could not be moderated (each
+    has an error record in its place in the output)
+4   an input or output file could not be read or written
+==  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from safeguard import __version__
+from safeguard.cli import exit_codes
+from safeguard.errors import ConfigError, SafeguardError
+
+app = typer.Typer(
+    name="safeguard",
+    help="Moderate forum posts with classifiers combined by YAML rules: allow, hold or remove, with reasons.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True, highlight=False)
+DEFAULT_RULES = Path("rules/community.yaml")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"safeguard {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Moderate forum posts: allow, hold or remove, with reasons."""
+
+
+def fail_config(error: ConfigError) -> typer.Exit:
+    """Print every problem of a configuration error and return the exit to raise."""
+    for problem in error.problems:
+        err.print(problem.render(), markup=False)
+    n = len(error.problems)
+    err.print(f"[red]{n} problem{'s' if n != 1 else ''}[/red]")
+    return typer.Exit(exit_codes.CONFIG)
+
+
+def load_moderator(rules: Path) -> Any:
+    """Load a ruleset for a command, turning errors into messages and exit codes."""
+    from safeguard.moderator import Moderator
+
+    if not rules.exists():
+        err.print(f"[red]error:[/red] rules file {str(rules)!r} not found (pass --rules FILE)")
+        raise typer.Exit(exit_codes.CONFIG)
+    try:
+        moderator = Moderator.from_file(rules)
+        moderator.load()
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    except SafeguardError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    return moderator
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+# Commands register themselves on import.
+from safeguard.cli import moderate as _moderate  # noqa: E402,F401
+from safeguard.cli import rules as _rules  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

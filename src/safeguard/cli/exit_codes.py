@@ -1,0 +1,7 @@
+"""Exit codes of the ``safeguard`` command (documented in ``safeguard.cli.app`` and the README)."""
+
+OK = 0
+TEST_FAILED = 1
+CONFIG = 2
+RECORD_ERRORS = 3
+IO = 4

@@ -1,0 +1,414 @@
+"""Streaming writers for decisions: JSON Lines, CSV/TSV and Parquet.
+
+Each writer takes one record at a time: a decision (``Decision.to_dict()``, possibly with an extra
+``"line"`` key) or an error record ``{"line": N, "id": ..., "error": "..."}`` (see
+:func:`error_record`). Memory stays bounded: JSON Lines and CSV stream, Parquet buffers one row
+group (:data:`PARQUET_ROW_GROUP` rows) at a time.
+
+Files are written to a hidden temporary file next to the destination and renamed over it by
+:meth:`DecisionWriter.close`; leaving the ``with`` block with an exception discards the temporary
+file instead, so a crash never leaves a half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import csv
+import datetime as _dt
+import enum
+import gzip
+import io
+import json
+import lzma
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from safeguard.errors import ConfigError, SafeguardError
+from safeguard.io.readers import detect_format, normalize_format
+
+__all__ = [
+    "FLAT_COLUMNS",
+    "PARQUET_ROW_GROUP",
+    "CsvWriter",
+    "DecisionWriter",
+    "JsonlWriter",
+    "ParquetWriter",
+    "dumps_json",
+    "error_record",
+    "flatten",
+    "open_writer",
+    "write_json_line",
+]
+
+#: Columns of the CSV output; Parquet adds ``decision``, the whole record as JSON.
+FLAT_COLUMNS: tuple[str, ...] = ("line", "post_id", "action", "rules", "reasons", "shadow", "errors", "error")
+#: Rows per Parquet row group.
+PARQUET_ROW_GROUP = 10_000
+
+_SEP = "; "
+
+
+def error_record(line: int | None, post_id: str | None, error: str) -> dict[str, Any]:
+    """The output record for an input record that produced no decision."""
+    return {"line": line, "id": post_id, "error": error}
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    return str(obj)
+
+
+def dumps_json(obj: Any) -> str:
+    """Compact JSON for one record: UTF-8 text kept as is, datetimes as ISO 8601, other values ``str``.
+
+    Strings that cannot be encoded as UTF-8 (lone surrogates from ``\\ud800`` escapes in the input)
+    fall back to ``\\u`` escapes, so the result always encodes and parses back to the same value.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=_json_default)
+    return text
+
+
+def write_json_line(fh: IO[str], obj: Any) -> None:
+    """Write ``obj`` to the text stream ``fh`` as one line of compact JSON."""
+    line = dumps_json(obj) + "\n"
+    try:
+        fh.write(line)
+    except UnicodeEncodeError:  # a stream whose encoding is not UTF-8
+        fh.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=_json_default) + "\n")
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`FLAT_COLUMNS` of a decision or error record.
+
+    ``rules``, ``reasons`` (falling back to the rule id) and ``shadow`` (rule ids) are joined with
+    ``"; "``; ``errors`` is ``"source: error; ..."``. Error records have only ``line``, ``post_id``
+    and ``error``.
+    """
+    line = record.get("line")
+    if "action" not in record:
+        return {
+            "line": line,
+            "post_id": _opt_str(record.get("id", record.get("post_id"))),
+            "action": None,
+            "rules": None,
+            "reasons": None,
+            "shadow": None,
+            "errors": None,
+            "error": _opt_str(record.get("error")),
+        }
+    matches = record.get("matches") or ()
+    return {
+        "line": line,
+        "post_id": _opt_str(record.get("post_id")),
+        "action": _opt_str(record.get("action")),
+        "rules": _SEP.join(str(m.get("rule")) for m in matches),
+        "reasons": _SEP.join(str(m.get("reason") or m.get("rule")) for m in matches),
+        "shadow": _SEP.join(str(m.get("rule")) for m in record.get("shadow") or ()),
+        "errors": _SEP.join(f"{e.get('source')}: {e.get('error')}" for e in record.get("errors") or ()),
+        "error": _opt_str(record.get("error")),
+    }
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _safe_text(value: str | None) -> str | None:
+    """``value`` with lone surrogates escaped, so it encodes as UTF-8."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+# --- the writers -----------------------------------------------------------------------------------
+
+
+class DecisionWriter:
+    """Writes decision and error records to one output; use it as a context manager.
+
+    :meth:`close` finishes the output (renaming the temporary file into place); leaving the
+    ``with`` block with an exception calls :meth:`abort` instead.
+    """
+
+    #: Where the records go: the destination path, or ``"-"`` for stdout.
+    path: str
+    #: Records written so far.
+    count: int
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = "-" if path is None or str(path) == "-" else str(path)
+        self.count = 0
+        self._tmp: str | None = None
+        self._closed = False
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Write one decision or error record."""
+        if self._closed:
+            raise ValueError("write to a closed DecisionWriter")
+        self._write(record)
+        self.count += 1
+
+    def close(self) -> None:
+        """Flush everything and move the finished file into place. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._finish()
+        except BaseException:
+            self._discard()
+            raise
+        if self._tmp is not None:
+            try:
+                os.replace(self._tmp, self.path)
+            except OSError as exc:
+                self._discard()
+                raise SafeguardError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            self._tmp = None
+
+    def abort(self) -> None:
+        """Stop writing and remove the temporary file; the destination is left untouched."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._release()
+        finally:
+            self._discard()
+
+    def __enter__(self) -> DecisionWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # Subclasses implement these.
+    def _write(self, record: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Flush and close the output (fsync a file)."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Close the output without finishing it, ignoring errors."""
+        raise NotImplementedError
+
+    # Helpers for file outputs.
+    def _create_temp(self) -> str:
+        """Create the hidden temporary file next to ``path``, with the usual permissions."""
+        directory, base = os.path.split(os.path.abspath(self.path))
+        while True:
+            tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise SafeguardError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            os.close(fd)
+            self._tmp = tmp
+            return tmp
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+
+class _TextStreamWriter(DecisionWriter):
+    """Shared opening and closing of JSON Lines and CSV outputs (file, compressed file or stdout)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        super().__init__(path)
+        self._raw: io.BufferedWriter[io.FileIO] | None = None
+        self._stream: Any = None
+        self._wrapper: io.TextIOWrapper | None = None
+        if self.path == "-":
+            self._text: IO[str] = sys.stdout
+            return
+        tmp = self._create_temp()
+        try:
+            raw = io.BufferedWriter(io.FileIO(tmp, "wb"), buffer_size=1 << 20)
+        except OSError as exc:
+            self._discard()
+            raise SafeguardError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._raw = raw
+        stream: Any = raw  # the file, or a compressing stream over it
+        lower = self.path.lower()
+        if lower.endswith(".gz"):
+            inner = os.path.basename(self.path)[: -len(".gz")]
+            stream = gzip.GzipFile(filename=inner, fileobj=raw, mode="wb")
+        elif lower.endswith(".bz2"):
+            stream = bz2.BZ2File(raw, "wb")
+        elif lower.endswith(".xz"):
+            stream = lzma.LZMAFile(raw, "wb")  # noqa: SIM115 - closed in _finish/_release
+        self._stream = stream
+        self._wrapper = io.TextIOWrapper(stream, encoding="utf-8", errors="backslashreplace", newline="")
+        self._text = self._wrapper
+
+    def _finish(self) -> None:
+        self._text.flush()
+        if self._raw is None or self._wrapper is None:
+            return
+        self._wrapper.detach()
+        if self._stream is not self._raw and self._stream is not None:
+            self._stream.close()  # writes the compression trailer; leaves raw open
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+
+    def _release(self) -> None:
+        if self._raw is None or self._wrapper is None:
+            with contextlib.suppress(OSError, ValueError):
+                self._text.flush()
+            return
+        for close in (self._wrapper.detach, getattr(self._stream, "close", None), self._raw.close):
+            if close is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    close()
+
+
+class JsonlWriter(_TextStreamWriter):
+    """JSON Lines: one compact JSON object per line (see :func:`dumps_json`)."""
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        write_json_line(self._text, record)
+
+
+class CsvWriter(_TextStreamWriter):
+    """CSV (or TSV with ``delimiter="\\t"``) with the :data:`FLAT_COLUMNS` and a header row."""
+
+    def __init__(self, path: str | Path | None, *, delimiter: str = ",") -> None:
+        super().__init__(path)
+        self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\n")
+        self._csv.writerow(FLAT_COLUMNS)
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        flat = flatten(record)
+        self._csv.writerow(["" if flat[c] is None else flat[c] for c in FLAT_COLUMNS])
+
+
+class ParquetWriter(DecisionWriter):
+    """Parquet with the :data:`FLAT_COLUMNS` plus ``decision`` (the whole record as JSON).
+
+    Rows are buffered and written in row groups of ``row_group_size`` rows.
+    """
+
+    def __init__(self, path: str | Path | None, *, row_group_size: int = PARQUET_ROW_GROUP) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        super().__init__(path)
+        if self.path == "-":
+            raise ConfigError("Parquet output needs a file: pass --output PATH.parquet", file="--output")
+        self._pa = pa
+        self._schema = pa.schema(
+            [("line", pa.int64())]
+            + [(c, pa.string()) for c in FLAT_COLUMNS[1:]]
+            + [("decision", pa.string())]
+        )
+        self._row_group_size = max(1, row_group_size)
+        self._columns: dict[str, list[Any]] = {name: [] for name in self._schema.names}
+        tmp = self._create_temp()
+        try:
+            self._writer = pq.ParquetWriter(tmp, self._schema)
+        except (OSError, pa.ArrowException) as exc:
+            self._discard()
+            raise SafeguardError(f"cannot write {self.path}: {exc}") from None
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        flat = flatten(record)
+        line = flat["line"]
+        self._columns["line"].append(line if isinstance(line, int) and not isinstance(line, bool) else None)
+        for c in FLAT_COLUMNS[1:]:
+            self._columns[c].append(_safe_text(flat[c]))
+        self._columns["decision"].append(dumps_json(record) if "action" in record else None)
+        if len(self._columns["line"]) >= self._row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._columns["line"]:
+            return
+        batch = self._pa.RecordBatch.from_pydict(self._columns, schema=self._schema)
+        self._writer.write_batch(batch, row_group_size=self._row_group_size)
+        for values in self._columns.values():
+            values.clear()
+
+    def _finish(self) -> None:
+        self._flush()
+        self._writer.close()
+        assert self._tmp is not None
+        fd = os.open(self._tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _release(self) -> None:
+        with contextlib.suppress(Exception):  # aborting anyway
+            self._writer.close()
+
+
+def open_writer(path: str | Path | None, format: str | None = None) -> DecisionWriter:
+    """Open a writer for ``path`` (``None`` or ``"-"``: stdout).
+
+    ``format`` is ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"`` (or an alias); by default it
+    comes from the extension (see :func:`~safeguard.io.readers.detect_format`), and stdout is JSON
+    Lines. A trailing ``.gz``, ``.bz2`` or ``.xz`` compresses JSON Lines and CSV. Raises
+    :class:`~safeguard.errors.ConfigError` for an unknown format and
+    :class:`~safeguard.errors.SafeguardError` when the file cannot be created.
+    """
+    stdout = path is None or str(path) == "-"
+    if format is not None:
+        fmt = normalize_format(format)
+    elif stdout:
+        fmt = "jsonl"
+    else:
+        try:
+            fmt = detect_format(str(path))
+        except ConfigError as exc:
+            raise ConfigError(
+                str(exc.problems[0].message).replace("--input-format", "--output-format"), file=str(path)
+            ) from None
+    if fmt == "jsonl":
+        return JsonlWriter(path)
+    if fmt == "csv":
+        return CsvWriter(path)
+    if fmt == "tsv":
+        return CsvWriter(path, delimiter="\t")
+    return ParquetWriter(path)

@@ -1,0 +1,107 @@
+"""The Moderator: a ruleset and its classifiers, turning posts into decisions.
+
+::
+
+    from safeguard import Moderator
+
+    moderator = Moderator.from_file("rules/community.yaml")
+    decision = moderator.moderate({"id": "p1", "text": "you absolute idiot"})
+    print(decision.action, decision.reasons)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from safeguard.errors import SafeguardError
+from safeguard.rules.engine import Engine
+from safeguard.rules.loader import Ruleset, load_ruleset, parse_ruleset
+from safeguard.types import Decision, Post
+
+__all__ = ["Moderator"]
+
+PostLike = Post | Mapping[str, Any] | str
+
+
+class Moderator:
+    """Decides allow, hold or remove for posts under one ruleset.
+
+    Thread-safe: one instance can serve every request thread of a forum backend. Classifiers load
+    lazily on first use; call :meth:`load` at start-up to pay that cost (and see model errors) early.
+    """
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._engine = Engine(ruleset)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Moderator:
+        """Load a ruleset file; raises :class:`~safeguard.errors.ConfigError` listing every problem."""
+        return cls(load_ruleset(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, *, base_dir: str | Path | None = None) -> Moderator:
+        """Build from ruleset YAML text (relative list paths resolve against ``base_dir``)."""
+        return cls(parse_ruleset(text, base_dir=base_dir))
+
+    def load(self) -> Moderator:
+        """Load every classifier a rule reads now rather than on the first post. Returns ``self``."""
+        self._engine.load()
+        return self
+
+    def moderate(self, post: PostLike) -> Decision:
+        """Decide one post: a :class:`Post`, a mapping with at least ``text``, or a bare string."""
+        return self._engine.decide([to_post(post)])[0]
+
+    def moderate_batch(self, posts: Sequence[PostLike]) -> list[Decision]:
+        """Decide a batch at once (classifiers see it as one batch)."""
+        return self._engine.decide([to_post(p) for p in posts])
+
+    def moderate_many(self, posts: Iterable[PostLike], *, batch_size: int = 256) -> Iterator[Decision]:
+        """Decide a stream of posts lazily, in batches, yielding decisions in input order."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        batch: list[Post] = []
+        for item in posts:
+            batch.append(to_post(item))
+            if len(batch) >= batch_size:
+                yield from self._engine.decide(batch)
+                batch = []
+        if batch:
+            yield from self._engine.decide(batch)
+
+    async def amoderate(self, post: PostLike) -> Decision:
+        """:meth:`moderate` for asyncio code: runs in a worker thread, so the event loop stays free."""
+        return await asyncio.to_thread(self.moderate, post)
+
+    def classify(self, posts: Sequence[PostLike], only: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Raw signals of the named classifiers (default: every one the rules read), one mapping per post."""
+        batch = [to_post(p) for p in posts]
+        names = list(only) if only else sorted(self._engine.used)
+        out: list[dict[str, Any]] = [{} for _ in batch]
+        for name in names:
+            classifier = self.ruleset.classifiers.get(name)
+            if classifier is None:
+                known = ", ".join(sorted(self.ruleset.classifiers))
+                raise SafeguardError(f"no classifier named {name!r} in this ruleset (known: {known})")
+            classifier.load()
+            for row, signals in zip(out, classifier.classify(batch), strict=True):
+                row[name] = signals
+        return out
+
+    def __repr__(self) -> str:
+        return f"Moderator(ruleset={self.ruleset.name!r}, rules={len(self.ruleset.rules)})"
+
+
+def to_post(item: PostLike) -> Post:
+    """A :class:`Post` from a post, a mapping (``Post.from_mapping``) or a bare text."""
+    if isinstance(item, Post):
+        return item
+    if isinstance(item, str):
+        return Post(id="", text=item)
+    if isinstance(item, Mapping):
+        return Post.from_mapping(item)
+    raise TypeError(f"cannot moderate a {type(item).__name__}: pass a Post, a mapping or a string")

@@ -1,0 +1,330 @@
+"""The rule engine: runs only the classifiers that undecided rules need, cheapest first, and decides.
+
+For a batch of posts the engine repeats two steps until nothing is left to learn:
+
+1. evaluate every pending rule whose signals are all known (the ``post`` fields are known from
+   the start); a post that reaches REMOVE is final, its remaining rules are not needed;
+2. of the classifiers that pending rules of undecided posts still need, run those of the cheapest
+   cost tier, each on just the posts that need it.
+
+Stateful classifiers (windows over the stream) see every post, in order, whether or not a rule
+needed them for that post. A classifier that raises is retried post by post so one bad post does
+not fail its batch; each post it fails for gets the ruleset's ``on_error`` action and the error is
+recorded: a failure never becomes a silent allow. A condition that compares a post field the post
+does not have (``post.author.trust_level < 1`` for a post with no author data) does not fire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import cel
+
+from safeguard.classifiers.base import Classifier
+from safeguard.errors import SafeguardError
+from safeguard.rules.loader import CompiledRule, Condition, Ruleset
+from safeguard.types import Action, Decision, Post, RuleMatch
+
+__all__ = ["Engine"]
+
+_MAX_VALUE_CHARS = 200
+
+
+class _State:
+    __slots__ = (
+        "action",
+        "context",
+        "errors",
+        "exempt",
+        "failed",
+        "final",
+        "known",
+        "matches",
+        "pending",
+        "post",
+        "shadow",
+        "signals",
+        "view",
+    )
+
+    def __init__(self, post: Post, rules: list[CompiledRule]) -> None:
+        self.post = post
+        self.view = post_view(post)
+        self.context = cel.Context({"post": self.view})
+        self.known: set[str] = set()
+        self.failed: set[str] = set()
+        self.signals: dict[str, dict[str, Any]] = {}
+        self.pending = list(rules)
+        self.matches: list[RuleMatch] = []
+        self.shadow: list[RuleMatch] = []
+        self.errors: list[dict[str, str]] = []
+        self.action = Action.ALLOW
+        self.exempt: bool | None = None
+        self.final = False
+
+
+class Engine:
+    """Decides batches of posts under one :class:`Ruleset`. Thread-safe."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._locks = {name: threading.Lock() for name in ruleset.classifiers}
+        used: set[str] = set()
+        for rule in ruleset.rules:
+            used |= rule.needs
+        if ruleset.exempt is not None:
+            used |= ruleset.exempt.needs
+        self.used = frozenset(used)
+        self.stateful = tuple(name for name, c in ruleset.classifiers.items() if c.stateful and name in self.used)
+
+    def load(self) -> None:
+        """Load every classifier some rule reads (models included), so failures surface now."""
+        for name in sorted(self.used):
+            self.ruleset.classifiers[name].load()
+
+    def decide(
+        self, posts: Sequence[Post], stubs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+    ) -> list[Decision]:
+        """Decide a batch. ``stubs`` gives signals per classifier name (one mapping per post) that are
+        used instead of running that classifier, as rule tests do."""
+        start = time.perf_counter()
+        rs = self.ruleset
+        states = [_State(p, rs.rules) for p in posts]
+        if stubs:
+            for name, per_post in stubs.items():
+                if len(per_post) != len(posts):
+                    raise SafeguardError(f"stub signals for {name!r}: {len(per_post)} rows for {len(posts)} posts")
+                for st, sig in zip(states, per_post, strict=True):
+                    self._learn(st, name, dict(sig))
+        ran_stateful: set[str] = set(stubs or ())
+        while True:
+            for st in states:
+                if not st.final:
+                    self._evaluate(st)
+            needed: dict[str, list[int]] = {}
+            for i, st in enumerate(states):
+                if st.final:
+                    continue
+                for name in self._needs(st):
+                    needed.setdefault(name, []).append(i)
+            if not needed:
+                break
+            tier = min(rs.classifiers[name].cost for name in needed)
+            for name, idx in sorted(needed.items()):
+                if rs.classifiers[name].cost != tier:
+                    continue
+                if name in self.stateful:
+                    idx = list(range(len(states)))
+                    ran_stateful.add(name)
+                self._run(name, [states[i] for i in idx])
+        for name in self.stateful:
+            if name not in ran_stateful:
+                self._run(name, states, record=False)
+        elapsed = (time.perf_counter() - start) * 1000.0 / max(1, len(posts))
+        return [self._decision(st, elapsed) for st in states]
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _needs(self, st: _State) -> set[str]:
+        rs = self.ruleset
+        if st.exempt is None and rs.exempt is not None:
+            return {n for n in rs.exempt.needs if n not in st.known and n not in st.failed}
+        out: set[str] = set()
+        for rule in st.pending:
+            out |= {n for n in rule.needs if n not in st.known and n not in st.failed}
+        return out
+
+    def _run(self, name: str, states: list[_State], *, record: bool = True) -> None:
+        classifier: Classifier = self.ruleset.classifiers[name]
+        posts = [st.post for st in states]
+        try:
+            results = self._classify(name, classifier, posts)
+        except Exception as exc:
+            if len(states) == 1:
+                self._fail(states[0], name, exc)
+            else:
+                for st in states:  # isolate the posts it fails on
+                    self._run(name, [st], record=record)
+            return
+        if not record:
+            return
+        for st, signals in zip(states, results, strict=True):
+            self._learn(st, name, signals)
+
+    def _classify(self, name: str, classifier: Classifier, posts: list[Post]) -> list[dict[str, Any]]:
+        with self._locks[name]:
+            classifier.load()
+            results = classifier.classify(posts)
+        if len(results) != len(posts):
+            raise SafeguardError(f"returned {len(results)} results for {len(posts)} posts")
+        return results
+
+    def _learn(self, st: _State, name: str, signals: dict[str, Any]) -> None:
+        st.known.add(name)
+        st.signals[name] = signals
+        st.context.add_variable(name, signals)
+
+    def _fail(self, st: _State, name: str, exc: BaseException) -> None:
+        st.failed.add(name)
+        message = str(exc) or type(exc).__name__
+        st.errors.append({"source": f"classifier:{name}", "error": message})
+        if self.ruleset.on_error > st.action:
+            st.action = self.ruleset.on_error
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def _evaluate(self, st: _State) -> None:
+        rs = self.ruleset
+        if st.exempt is None:
+            if rs.exempt is None:
+                st.exempt = False
+            elif rs.exempt.needs <= st.known:
+                st.exempt = self._test(st, rs.exempt, "exempt") is True
+                if st.exempt:
+                    st.pending.clear()
+                    st.final = True
+                    return
+            elif rs.exempt.needs & st.failed:
+                st.exempt = False  # fail closed: the error is recorded, rules still apply
+            else:
+                return
+        still: list[CompiledRule] = []
+        for rule in st.pending:
+            if rule.needs & st.failed:
+                continue  # its classifier failed: on_error already applied and recorded
+            if not rule.needs <= st.known:
+                still.append(rule)
+                continue
+            fired = self._test(st, rule.when, f"rule:{rule.id}")
+            if fired and rule.unless is not None:
+                fired = self._test(st, rule.unless, f"rule:{rule.id}:unless") is False
+            if fired is True:
+                match = RuleMatch(
+                    rule=rule.id,
+                    action=rule.action,
+                    reason=rule.reason,
+                    guideline=rule.guideline,
+                    values=self._values(st, rule.when),
+                )
+                if rule.shadow:
+                    st.shadow.append(match)
+                else:
+                    st.matches.append(match)
+                    if rule.action > st.action:
+                        st.action = rule.action
+        st.pending = still
+        if st.action is Action.REMOVE or not st.pending:
+            st.final = True
+
+    def _test(self, st: _State, cond: Condition, source: str) -> bool | None:
+        try:
+            result = cond.program.execute(st.context)
+        except Exception as exc:
+            if _reads_missing(st.view, cond.post_paths):
+                return False
+            self._rule_error(st, source, f"cannot evaluate: {exc}")
+            return None
+        if not isinstance(result, bool):
+            self._rule_error(st, source, f"condition gave {type(result).__name__} {result!r}, not true or false")
+            return None
+        return result
+
+    def _rule_error(self, st: _State, source: str, message: str) -> None:
+        st.errors.append({"source": source, "error": message})
+        if self.ruleset.on_error > st.action:
+            st.action = self.ruleset.on_error
+
+    def _values(self, st: _State, cond: Condition) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for dotted in cond.paths:
+            parts = dotted.split(".")
+            root: Any = st.view if parts[0] == "post" else st.signals.get(parts[0])
+            found, value = _dig(root, parts[1:])
+            if not found or isinstance(value, dict):
+                continue
+            if isinstance(value, str) and len(value) > _MAX_VALUE_CHARS:
+                value = value[:_MAX_VALUE_CHARS] + "…"
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            out[dotted] = value
+        return out
+
+    def _decision(self, st: _State, elapsed_ms: float) -> Decision:
+        rs = self.ruleset
+        ran = set(st.signals) | st.failed
+        skipped = tuple(sorted(n for n in rs.classifiers if n not in ran))
+        return Decision(
+            post_id=st.post.id,
+            action=Action.ALLOW if st.exempt else st.action,
+            matches=tuple(st.matches),
+            shadow=tuple(st.shadow),
+            signals={k: _jsonable(v) for k, v in st.signals.items()},
+            skipped=skipped,
+            errors=tuple(st.errors),
+            exempt=bool(st.exempt),
+            ruleset=rs.identity,
+            elapsed_ms=round(elapsed_ms, 4),
+        )
+
+
+def post_view(post: Post) -> dict[str, Any]:
+    """The ``post`` variable rules read. Absent strings read as ""; absent author facts as null."""
+    a = post.author
+    return {
+        "id": post.id,
+        "text": post.text,
+        "title": post.title or "",
+        "created_at": post.created_at,
+        "thread_id": post.thread_id,
+        "parent_id": post.parent_id,
+        "meta": _celable(post.meta),
+        "author": {
+            "id": a.id,
+            "trust_level": a.trust_level,
+            "role": a.role,
+            "account_age_days": a.account_age_days,
+            "post_count": a.post_count,
+            "meta": _celable(a.meta),
+        },
+    }
+
+
+def _celable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _celable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_celable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool, datetime)):
+        return value
+    return str(value)
+
+
+def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in signals.items():
+        out[k] = _celable(v)
+        if isinstance(out[k], datetime):
+            out[k] = out[k].isoformat()
+    return out
+
+
+def _dig(root: Any, parts: Sequence[str]) -> tuple[bool, Any]:
+    cur = root
+    for part in parts:
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        else:
+            return False, None
+    return True, cur
+
+
+def _reads_missing(view: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> bool:
+    for path in paths:
+        found, value = _dig(view, path[1:])
+        if not found or value is None:
+            return True
+    return False

@@ -1,0 +1,76 @@
+"""What a CEL expression reads: the dotted paths it selects, found by a small tokenizer.
+
+``cel.compile(src).variables()`` names only the top-level identifiers (``toxicity``); the engine also
+needs the fields (``toxicity.threat``) to check them against declared outputs and to report the
+values that made a rule fire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Reference", "references"]
+
+_TOKEN = re.compile(
+    r"""
+    (?P<string>[rRbB]{0,2}(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?)
+  | (?P<dot>\.)
+  | (?P<lparen>\()
+  | (?P<other>\S)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+#: Macros that bind a variable: ``list.exists(x, x > 1)``.
+_BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
+_KEYWORDS = {"true", "false", "null", "in"}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A dotted path read by an expression, and its 0-based offset in the source."""
+
+    path: tuple[str, ...]
+    offset: int
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+def references(source: str) -> list[Reference]:
+    """The dotted paths an expression reads, excluding function and method names and bound variables."""
+    tokens = [(m.lastgroup, m.group(), m.start()) for m in _TOKEN.finditer(source)]
+    bound: set[str] = set()
+    for i, (kind, value, _) in enumerate(tokens):
+        if (
+            kind == "ident"
+            and value in _BINDING_MACROS
+            and i + 3 < len(tokens)
+            and tokens[i + 1][0] == "lparen"
+            and tokens[i + 2][0] == "ident"
+            and tokens[i + 3][1] == ","
+        ):
+            bound.add(tokens[i + 2][1])
+    out: list[Reference] = []
+    i = 0
+    while i < len(tokens):
+        kind, value, start = tokens[i]
+        preceded_by_dot = i > 0 and tokens[i - 1][0] == "dot"
+        if kind != "ident" or preceded_by_dot or value in _KEYWORDS:
+            i += 1
+            continue
+        path = [value]
+        j = i + 1
+        while j + 1 < len(tokens) and tokens[j][0] == "dot" and tokens[j + 1][0] == "ident":
+            path.append(tokens[j + 1][1])
+            j += 2
+        if j < len(tokens) and tokens[j][0] == "lparen":
+            path.pop()  # a function or method call
+        if path and path[0] not in bound:
+            out.append(Reference(tuple(path), start))
+        i = j
+    return out

@@ -1,0 +1,162 @@
+"""Safe YAML loading that remembers where every key and value came from.
+
+Only plain data is built (mappings, sequences, strings, numbers, booleans, null), through PyYAML's
+safe composer: no tags that construct objects. Duplicate keys are problems, not silent overwrites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from safeguard.errors import ConfigError, Problem
+
+__all__ = ["Located", "SourceFile", "load_yaml"]
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Located:
+    """A 1-based line and column; ``style`` is the YAML scalar style (None plain, '"' or "'" quoted, '|' '>')."""
+
+    line: int
+    column: int
+    style: str | None = None
+
+
+@dataclass
+class SourceFile:
+    """A parsed YAML document and the positions of its keys and values, addressed by path."""
+
+    file: str
+    text: str
+    data: Any = None
+    values: dict[Path_, Located] = field(default_factory=dict)
+    keys: dict[Path_, Located] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def locate(self, path: Path_, *, key: bool = False) -> Located:
+        """The position of the value at ``path`` (or of its key), falling back to the nearest parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Located(1, 1))
+
+    def problem(self, path: Path_, message: str, *, key: bool = False, offset: int | None = None) -> Problem:
+        """A problem at ``path``. ``offset`` is a 0-based column inside a single-line scalar value."""
+        where = self.locate(path, key=key)
+        line, column = where.line, where.column
+        if offset is not None:
+            if where.style in (None, '"', "'"):
+                column += offset + (1 if where.style else 0)
+            elif where.style in ("|", ">"):
+                line += 1
+                column = len(self.line_text(line)) - len(self.line_text(line).lstrip()) + 1 + offset
+        return Problem(self.file, line, column, message, self.line_text(line).rstrip())
+
+
+def load_yaml(text: str, file: str) -> SourceFile:
+    """Parse one YAML document. Syntax errors and duplicate keys are collected in ``problems``."""
+    source = SourceFile(file=file, text=text)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        msg = f"invalid YAML: {exc.problem or exc.context}"
+        source.problems.append(Problem(file, line, col, msg, source.line_text(line).rstrip()))
+        return source
+    except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
+        source.problems.append(Problem(file, 0, 0, f"invalid YAML: {exc}"))
+        return source
+    if node is None:
+        source.data = None
+        return source
+    source.data = _build(node, (), source)
+    if source.problems:
+        source.data = None
+    return source
+
+
+def _mark(node: yaml.Node) -> Located:
+    style = getattr(node, "style", None)
+    return Located(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")
+}
+
+
+def _build(node: yaml.Node, path: Path_, source: SourceFile) -> Any:
+    source.values[path] = _mark(node)
+    if node.tag not in _PLAIN_TAGS:
+        loc = _mark(node)
+        source.problems.append(
+            Problem(
+                source.file,
+                loc.line,
+                loc.column,
+                f"invalid YAML: tag {node.tag!r} is not allowed (only plain data)",
+                source.line_text(loc.line).rstrip(),
+            )
+        )
+        return None
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                loc = _mark(key_node)
+                source.problems.append(Problem(source.file, loc.line, loc.column, "mapping keys must be plain strings"))
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in out:
+                loc = _mark(key_node)
+                first = source.keys[child]
+                source.problems.append(
+                    Problem(
+                        source.file,
+                        loc.line,
+                        loc.column,
+                        f"duplicate key {key!r} (first defined on line {first.line})",
+                        source.line_text(loc.line).rstrip(),
+                    )
+                )
+                continue
+            source.keys[child] = _mark(key_node)
+            out[key] = _build(value_node, child, source)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), source) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(node)
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    # Resolve the implicit type (int, float, bool, null, timestamp) the way safe_load does.
+    value = _constructor.construct_object(node, deep=True)
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        return node.value  # timestamps and binary stay as their text
+    return value
+
+
+def raise_if_problems(problems: list[Problem]) -> None:
+    if problems:
+        raise ConfigError(problems)
