@@ -12,9 +12,7 @@ The public API is what ``__all__`` lists; everything else is private. Heavy part
 models) are imported on first use, so ``import safeguard`` stays fast.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from safeguard.errors import (
     ClassifierError,
@@ -27,7 +25,7 @@ from safeguard.errors import (
 )
 from safeguard.types import Action, Author, Decision, Post, RuleMatch
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from safeguard.classifiers.base import Classifier, Cost
     from safeguard.classifiers.static import StaticClassifier
     from safeguard.moderator import Moderator
@@ -67,7 +65,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'safeguard' has no attribute {name!r}")

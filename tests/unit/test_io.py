@@ -205,9 +205,7 @@ def test_truncated_gzip_is_fatal(tmp_path: Path) -> None:
 
 
 def test_stdin_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    stream = io.TextIOWrapper(
-        io.BytesIO(b'{"text": "a"}\n\nnot json\n{"text": "\xc3\xa9"}\n'), encoding="utf-8"
-    )
+    stream = io.TextIOWrapper(io.BytesIO(b'{"text": "a"}\n\nnot json\n{"text": "\xc3\xa9"}\n'), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", stream)
     records = list(read_records("-"))
     assert [r.line for r in records] == [1, 3, 4]

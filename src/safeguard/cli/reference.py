@@ -6,7 +6,8 @@ and the app disagree.
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer.main
 
 from safeguard.cli.app import app
@@ -16,8 +17,7 @@ __all__ = ["render"]
 
 def render() -> str:
     """The Markdown reference of every command, its arguments and options."""
-    root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
+    root: Any = typer.main.get_command(app)
     lines = [
         "# safeguard command reference",
         "",
@@ -30,45 +30,39 @@ def render() -> str:
         "file could not be read or written.",
         "",
     ]
-    ctx = click.Context(root, info_name="safeguard")
-    for name in root.list_commands(ctx):
-        command = root.get_command(ctx, name)
-        if command is None or command.hidden:
+    for name, command in root.commands.items():
+        if command.hidden:
             continue
-        sub = click.Context(command, info_name=name, parent=ctx)
-        lines += [
-            f"## safeguard {name}",
-            "",
-            "```",
-            f"safeguard {name} {' '.join(command.collect_usage_pieces(sub))}",
-            "```",
-            "",
-        ]
+        args = [p for p in command.params if p.param_type_name == "argument"]
+        opts = [p for p in command.params if p.param_type_name == "option" and not p.hidden]
+        usage = " ".join(["[OPTIONS]", *(_arg_usage(a) for a in args)])
+        lines += [f"## safeguard {name}", "", "```", f"safeguard {name} {usage}", "```", ""]
         lines += [(command.help or "").strip(), ""]
-        args = [p for p in command.params if isinstance(p, click.Argument)]
-        opts = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
         if args:
             lines += ["| argument | description |", "| --- | --- |"]
             for a in args:
-                lines.append(f"| `{a.human_readable_name}` | {_help(a)} |")
+                lines.append(f"| `{_arg_usage(a)}` | {_help(a)} |")
             lines.append("")
         if opts:
             lines += ["| option | description | default |", "| --- | --- | --- |"]
             for o in opts:
                 names = ", ".join(f"`{n}`" for n in [*o.opts, *o.secondary_opts])
-                default = "" if o.default in (None, False, (), []) or o.name == "help" else f"`{_default(o.default)}`"
+                default = "" if o.default in (None, False, (), []) or o.name == "help" else f"`{o.default}`"
                 lines.append(f"| {names} | {_help(o)} | {default} |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _help(param: click.Parameter) -> str:
+def _arg_usage(arg: Any) -> str:
+    text = str(arg.metavar or arg.name).upper()
+    if getattr(arg, "nargs", 1) != 1:
+        text += "..."
+    return text if arg.required else f"[{text}]"
+
+
+def _help(param: Any) -> str:
     text = getattr(param, "help", None) or ""
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _default(value: object) -> str:
-    return str(value)
 
 
 if __name__ == "__main__":

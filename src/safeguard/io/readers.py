@@ -123,9 +123,7 @@ def detect_format(path: str | Path) -> str:
             file=name,
         )
     if compressed and fmt == "parquet":
-        raise ConfigError(
-            "compressed Parquet files are not supported (Parquet compresses its own pages)", file=name
-        )
+        raise ConfigError("compressed Parquet files are not supported (Parquet compresses its own pages)", file=name)
     return fmt
 
 
@@ -344,14 +342,10 @@ def _read_csv(source: str, lines: Iterator[bytes], *, delimiter: str) -> Iterato
             header = [name.strip() for name in row]
             dupes = sorted({name for name in header if header.count(name) > 1})
             if dupes:
-                raise InputError(
-                    f"cannot read {source}: duplicate column(s) in the header: {', '.join(dupes)}"
-                )
+                raise InputError(f"cannot read {source}: duplicate column(s) in the header: {', '.join(dupes)}")
             continue
         if len(row) > len(header):
-            yield Record(
-                source, start, None, f"row has {len(row)} cells but the header has {len(header)} columns"
-            )
+            yield Record(source, start, None, f"row has {len(row)} cells but the header has {len(header)} columns")
             continue
         data: dict[str, Any] = {}
         for i, key in enumerate(header):

@@ -338,9 +338,7 @@ class ParquetWriter(DecisionWriter):
             raise ConfigError("Parquet output needs a file: pass --output PATH.parquet", file="--output")
         self._pa = pa
         self._schema = pa.schema(
-            [("line", pa.int64())]
-            + [(c, pa.string()) for c in FLAT_COLUMNS[1:]]
-            + [("decision", pa.string())]
+            [("line", pa.int64())] + [(c, pa.string()) for c in FLAT_COLUMNS[1:]] + [("decision", pa.string())]
         )
         self._row_group_size = max(1, row_group_size)
         self._columns: dict[str, list[Any]] = {name: [] for name in self._schema.names}

@@ -186,10 +186,20 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
         result.problems.extend(source.problems)
         return result
     spec, problems = schema.validate(schema.TestFileSpec, source)
-    if spec is None:
-        result.problems.extend(problems)
+    result.problems.extend(problems)
+    data = source.data if isinstance(source.data, dict) else {}
+    if not isinstance(data.get("rules"), str):
         return result
-    rules_path = (path.parent / spec.rules).resolve()
+    # Check the meaning of every case that is well formed, even when others are not, so one run
+    # lists every problem of the file.
+    cases: list[tuple[int, schema.TestCaseSpec]] = []
+    raw_cases: list[Any] = data["cases"] if isinstance(data.get("cases"), list) else []
+    for i, raw_case in enumerate(raw_cases):
+        try:
+            cases.append((i, schema.TestCaseSpec.model_validate(raw_case)))
+        except ValueError:
+            continue  # reported by the file-level check
+    rules_path = (path.parent / data["rules"]).resolve()
     loaded = cache.get(rules_path)
     if loaded is None:
         try:
@@ -198,7 +208,7 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
             loaded = exc
         cache[rules_path] = loaded
     if isinstance(loaded, ConfigError):
-        result.problems.append(source.problem(("rules",), f"the rules under test are invalid ({spec.rules})"))
+        result.problems.append(source.problem(("rules",), f"the rules under test are invalid ({data['rules']})"))
         result.problems.extend(loaded.problems)
         return result
     ruleset = loaded
@@ -209,7 +219,7 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
 
     prepared: list[tuple[int, Any, Post, dict[str, list[dict[str, Any]]]]] = []
     names: dict[str, int] = {}
-    for i, case in enumerate(spec.cases):
+    for i, case in cases:
         where = ("cases", i)
         line = source.locate(where).line
         if case.name in names:
@@ -223,7 +233,7 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
             for j, rid in enumerate(getattr(case.expect, key) or []):
                 if rid not in rule_ids:
                     result.problems.append(
-                        source.problem((*where, "expect", key, j), f"no rule {rid!r} in {spec.rules}")
+                        source.problem((*where, "expect", key, j), f"no rule {rid!r} in {data['rules']}")
                     )
                 elif key == "shadow" and rid not in shadow_ids:
                     result.problems.append(
@@ -267,7 +277,7 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
             result.deselected += 1
             continue
         prepared.append((line, case, post, stubs))
-    if result.problems:
+    if result.problems or spec is None:
         return result
 
     for line, case, post, stubs in prepared:

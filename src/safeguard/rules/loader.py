@@ -143,7 +143,7 @@ def parse_ruleset(
 
     rules: list[CompiledRule] = []
     seen: dict[str, int] = {}
-    raw_rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    raw_rules: list[Any] = data["rules"] if isinstance(data.get("rules"), list) else []
     for i, item in enumerate(raw_rules):
         if not isinstance(item, dict):
             continue
@@ -247,7 +247,7 @@ def _build_classifiers(
                     problems.append(source.problem(lpath, f"list name {lname!r} must be an identifier", key=True))
                     continue
                 if isinstance(value, str):
-                    file_path = (base / value) if not Path(value).is_absolute() else Path(value)
+                    file_path = ((base / value) if not Path(value).is_absolute() else Path(value)).resolve()
                     try:
                         list_bytes[lname] = file_path.read_bytes()
                     except OSError as exc:

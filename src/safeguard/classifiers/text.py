@@ -1,0 +1,441 @@
+"""Text normalisation shared by every lexical check, and the ``text`` classifier.
+
+:func:`normalize` undoes the usual ways people disguise words so that a word list written in plain
+lowercase still matches: ``"1d10t"``, ``"id\\u200biot"`` (a zero-width space), ``"іdіоt"`` (Cyrillic
+look-alikes), ``"s t u p i d"``, ``"i.d.i.o.t"`` and ``"stuuuupid"`` all become ``"idiot"`` or
+``"stupid"``. It never deletes letters (apart from collapsing runs of three or more identical
+letters), so ``"Scunthorpe"``, ``"cockpit"`` and ``"Assassin's Creed"`` stay whole words. Numbers,
+prices, sizes, times, product codes, e-mail addresses and URLs are left alone apart from case.
+
+Steps, in order:
+
+1. NFKC (full-width and mathematical letters become plain ones); typographic apostrophes become ``'``;
+2. invisible characters are removed (zero-width spaces and joiners, soft hyphens, BOM, bidi controls,
+   variation selectors, tag characters), and so are combining marks that decorate a letter without
+   composing with it (``"ı̇"``, Zalgo text); accents are stripped (``"é"`` becomes ``"e"``);
+3. Cyrillic, Greek and other letters that look Latin are mapped to the Latin letter, in words that
+   mix scripts, or everywhere when the text has no genuinely Cyrillic or Greek letter (so real
+   Russian or Greek text is not turned into gibberish);
+4. casefold;
+5. (outside URLs and e-mail addresses) runs of three or more single letters separated by one space,
+   dot, dash, underscore or asterisk are joined (``"s t u p i d"``, ``"i.d.i.o.t"``);
+6. leetspeak inside words that contain a letter (``0 1 3 4 5 7 8 9 @ $ ! |``), except in words that
+   look like numbers, units, times or codes (``"2024"``, ``"$25.99"``, ``"3pm"``, ``"4k"``,
+   ``"ps5"``, ``"A1B2-3344"``);
+7. runs of three or more identical letters become one (``"stuuuupid"``);
+8. whitespace runs become one space; leading and trailing whitespace is dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from safeguard.classifiers.base import Classifier, Cost
+from safeguard.types import Post
+
+__all__ = ["TextClassifier", "caps_ratio", "normalize", "normalize_with_flags"]
+
+# --- tables -------------------------------------------------------------------------------------
+
+_INVISIBLE_CHARS: str = "".join(
+    [
+        "\u00ad",  # soft hyphen
+        "\u034f",  # combining grapheme joiner
+        "\u061c",  # Arabic letter mark
+        "\u115f\u1160\u3164\uffa0",  # Hangul fillers (render blank)
+        "\u180e",  # Mongolian vowel separator
+        *map(chr, range(0x200B, 0x2010)),  # zero-width space, ZWNJ, ZWJ, LRM, RLM
+        *map(chr, range(0x202A, 0x202F)),  # bidi embeddings and overrides
+        *map(chr, range(0x2060, 0x2065)),  # word joiner, invisible operators
+        *map(chr, range(0x2066, 0x206A)),  # bidi isolates
+        *map(chr, range(0xFE00, 0xFE10)),  # variation selectors
+        "\ufeff",  # BOM / zero-width no-break space
+        *map(chr, range(0xE0000, 0xE0080)),  # tag characters
+    ]
+)
+_INVISIBLE_TABLE: dict[int, None] = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
+_INVISIBLE_CLASS = "[" + re.escape(_INVISIBLE_CHARS) + "]"
+_INVISIBLE_RE = re.compile(_INVISIBLE_CLASS)
+#: An invisible character inside a word: the mark of an evasion rather than a stray BOM or emoji ZWJ.
+_INVISIBLE_IN_WORD_RE = re.compile(r"[^\W_]" + _INVISIBLE_CLASS + r"+[^\W_]")
+
+
+# Combining diacritical marks (generic blocks used by Latin, Greek and Cyrillic). Marks of other
+# scripts (Devanagari vowel signs, Arabic harakat ...) are letters' own parts and are kept.
+_COMBINING_RANGES = [(0x0300, 0x0370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00), (0x20D0, 0x2100), (0xFE20, 0xFE30)]
+_COMBINING_TABLE: dict[int, None] = {cp: None for lo, hi in _COMBINING_RANGES for cp in range(lo, hi)}
+_COMBINING_CLASS = "[" + "".join(f"\\u{lo:04x}-\\u{hi - 1:04x}" for lo, hi in _COMBINING_RANGES) + "]"
+_COMBINING_RE = re.compile(_COMBINING_CLASS)
+#: A combining mark NFKC left on a letter: decoration ("ı̇", Zalgo), not part of a kaomoji.
+_DECORATED_LETTER_RE = re.compile(r"[^\W\d_]" + _COMBINING_CLASS)
+
+#: Letters that look like a Latin letter, both cases. Curated, not exhaustive: the ones seen in evasion.
+_CONFUSABLE_PAIRS: dict[str, str] = {
+    # Cyrillic, lowercase
+    "а": "a", "в": "b", "г": "r", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+    "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ь": "b", "і": "i", "ј": "j", "ѕ": "s",
+    "ѵ": "v", "ғ": "f", "қ": "k", "ү": "y", "һ": "h", "ӏ": "l", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    # Cyrillic, uppercase
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ү": "Y", "Һ": "H", "Ӏ": "I", "Ԁ": "D", "Ԛ": "Q",
+    "Ԝ": "W", "Ԍ": "G",
+    # Greek, lowercase
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+    # Greek, uppercase
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+    # Latin and Armenian look-alikes
+    "ı": "i", "ɩ": "i", "ɡ": "g", "ɑ": "a", "ǀ": "l", "İ": "I", "օ": "o", "ս": "u", "հ": "h", "ո": "n",
+}  # fmt: skip
+# Accented look-alikes ("ё", "ї") need no entry: accents are stripped before the mapping.
+_CONFUSABLE_TABLE: dict[int, str] = {ord(k): v for k, v in _CONFUSABLE_PAIRS.items()}
+_CONFUSABLE_RE = re.compile("[" + re.escape("".join(_CONFUSABLE_PAIRS)) + "]")
+_WORD_RE = re.compile(r"[^\W_]+")
+_ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
+
+
+def _genuine_script_class() -> str:
+    chars = [
+        chr(cp)
+        for cp in (*range(0x0370, 0x0400), *range(0x0400, 0x0530))
+        if chr(cp).isalpha() and chr(cp) not in _CONFUSABLE_PAIRS
+    ]
+    return "[" + re.escape("".join(chars)) + "]"
+
+
+#: A Greek or Cyrillic letter that looks like no Latin letter: the text is really written in that script.
+_GENUINE_SCRIPT_RE = re.compile(_genuine_script_class())
+
+# Spaced-out letters: 3+ single letters (or leet digits) separated by the same one-character separator.
+_GLUE = "._*-"
+_MEMBER = r"(?:[^\W\d_]|[01345789])"
+_SPACED_HINT_RE = re.compile(r"([ ._*\-])[^\W_]\1[^\W_](?![^\W_])")
+_SPACED_RE = re.compile(rf"(?<![\w']){_MEMBER}([ ._*\-])(?:{_MEMBER}\1)+{_MEMBER}(?![\w'])")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+
+_LEET_MAP: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_LEET_DIGITS_AND_DOLLAR = frozenset("01345789$")
+#: Runs of digits and leet symbols; only those touching a letter are looked at.
+_LEET_RUN_RE = re.compile(r"[\d@$!|]+")
+_NONSPACE_RE = re.compile(r"\S*")
+#: Chunks that are codes or numbers: a run of 3+ digits, or a digit that has no letter reading.
+_CODE_CHUNK_RE = re.compile(r"\d{3,}|[26]")
+#: Hex colours ("#ff00aa") are not leetspeak.
+_HEX_COLOUR_RE = re.compile(r"#[0-9a-f]{3,8}\b")
+_LEET_WORD_RE = re.compile(r"(?:[^\W_]|[@$!])+")
+_LEET_WORD_PIPE_RE = re.compile(r"(?:[^\W_]|[@$!|])+")
+#: Longer words are glued text or identifiers, not disguised words.
+_MAX_LEET_WORD = 20
+_UNITS = (
+    "am|pm|gb|mb|tb|kb|gbs|mbps|gbps|kg|g|lb|lbs|oz|cm|mm|m|km|ml|l|k|x|th|st|nd|rd|s|d|p|hz|khz|mhz|ghz|"
+    "w|kw|v|mah|fps|h|hr|hrs|min|mins|sec|secs|day|days|wk|wks|yr|yrs|ft|in|pc|pcs|gen|mp|ms|px|dpi"
+)
+#: Words left alone: 2+ leading digits (2024, 1080p), a number with a unit (3pm, 16gb), one digit and
+#: one or two letters (4k, 3d), versus-scores (1v1, 1vs1), letters then a number (ps5, win10, i7s,
+#: reddit50k) and hex numbers.
+_NUMBERISH_RE = re.compile(
+    rf"\d{{2,}}\S*|\d+(?:{_UNITS})|\d[^\W\d_]{{1,2}}|\d+[^\W\d_]{{1,3}}\d+[skx]?|[^\W\d_]+\d+[skx]?|0x[0-9a-f]+"
+)
+#: The "!!1!1" of mock excitement at the end of a word.
+_EXCITED_TAIL_RE = re.compile(r"![!1]*1[!1]*$")
+_DIGIT_GROUP_RE = re.compile(r"\d+")
+_COMPOUND_DIGIT_RE = re.compile(r"[^\W\d_]{3,}\d[^\W\d_]{3,}")
+
+_REPEAT_HINT_RE = re.compile(r"(.)\1\1")
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+
+_PROTECTED_MARKER_RE = re.compile(r"://|www\.|@")
+_EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
+
+#: Typographic apostrophes and the spacing acute accent (which NFKC would turn into a space and a
+#: combining mark) become an ASCII apostrophe, so "didn´t" and "don’t" match "don't".
+_APOSTROPHE_TABLE: dict[int, str] = {ord(c): "'" for c in "´‘’‛ʼ′"}
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _map_confusables(text: str) -> str:
+    if not _CONFUSABLE_RE.search(text):
+        return text
+    if not _GENUINE_SCRIPT_RE.search(text):
+        # No real Greek or Cyrillic in the text: every look-alike is a disguise.
+        return text.translate(_CONFUSABLE_TABLE)
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group()
+        if _ASCII_LETTER_RE.search(w):  # mixed-script word
+            return w.translate(_CONFUSABLE_TABLE)
+        return w
+
+    return _WORD_RE.sub(word, text)
+
+
+def _collapse_spaced(match: re.Match[str], hits: list[bool]) -> str:
+    run = match.group()
+    text = match.string
+    start, end = match.span()
+    # A run glued to a word by punctuation ("x.a.b.c", "a b 1.0") is part of something else.
+    if (start >= 2 and text[start - 1] in _GLUE and text[start - 2].isalnum()) or (
+        end + 1 < len(text) and text[end] in _GLUE and text[end + 1].isalnum()
+    ):
+        return run
+    members = run[::2]
+    if len(_LETTER_RE.findall(members)) < 2:
+        return run
+    # "u.s.a" and "a.k.a" are abbreviations, not disguises: join them but do not flag them.
+    if not (match.group(1) == "." and len(members) == 3):
+        hits.append(True)
+    return members
+
+
+def _chunk_end(text: str, pos: int) -> int:
+    """Index of the whitespace (or end of text) that ends the chunk ``pos`` is in."""
+    m = _NONSPACE_RE.match(text, pos)
+    return m.end() if m else pos
+
+
+def _is_leet_neighbour(c: str) -> bool:
+    return c.isalpha() or c in _LEET_MAP
+
+
+def _leet_word(w: str, allow_pipe: bool, hits: list[bool]) -> str:
+    n = len(w)
+    if n < 2 or (w[0] == "$" and w[1].isdigit()):  # "$25": a price
+        return w
+    ass = w[0] in "4@" and w[1:3] in ("ss", "$$", "55")
+    core = w[1:] if w[0] == "@" else w  # "@reddit50k": a mention of a name with a number
+    if not _LETTER_RE.search(w) or (not ass and _NUMBERISH_RE.fullmatch(core)):
+        return w
+    tail = ""
+    excited = _EXCITED_TAIL_RE.search(w)
+    if excited:
+        w, tail = w[: excited.start()], excited.group()
+        n = len(w)
+    if n < 2 or n > _MAX_LEET_WORD:
+        return w + tail
+    if w[-1].isdigit() and len(_DIGIT_GROUP_RE.findall(w)) >= 2:  # m4a1, s7e1: a code
+        return w + tail
+    if _COMPOUND_DIGIT_RE.fullmatch(w):  # "panda4progress", "boomkin4lyfe": a digit as a word
+        return w + tail
+    rest = w[1:]
+    # A leading "@" or digit alone is a mention or a number ("@john", "4chan", "9ers"); it reads as a
+    # letter only in "@ss", "4ss" or when the word holds more leetspeak ("1d10t", "5h1t").
+    lead_ok = ass or (w[0] != "@" and not _LEET_DIGITS_AND_DOLLAR.isdisjoint(rest))
+    out: list[str] = []
+    changed = False
+    for i, c in enumerate(w):
+        rep = c
+        if i == 0 and c != "$" and not lead_ok:
+            pass
+        elif c in _LEET_MAP:
+            rep = _LEET_MAP[c]
+        elif c == "$":
+            if i < n - 1 or w[i - 1] in "$s":  # "m$" (Microsoft) and "US$" are not "ms", "uss"
+                rep = "s"
+        elif c == "!" or (c == "|" and allow_pipe):
+            if 0 < i < n - 1 and _is_leet_neighbour(w[i - 1]) and _is_leet_neighbour(w[i + 1]):
+                rep = "i"
+        elif c == "@" and (i == 0 or (i < n - 1 and w[i - 1].isalpha() and _is_leet_neighbour(w[i + 1]))):
+            rep = "a"
+        if rep != c:
+            changed = True
+        out.append(rep)
+    if not changed:
+        return w + tail
+    hits.append(True)
+    return "".join(out) + tail
+
+
+def _leet_chunk(chunk: str, allow_pipe: bool, hits: list[bool]) -> str:
+    # Numbers and codes, hex colours and paths ("r/name", "k/d", "twitch.tv/name") are not leetspeak.
+    if not _LETTER_RE.search(chunk) or "/" in chunk or _CODE_CHUNK_RE.search(chunk) or _HEX_COLOUR_RE.search(chunk):
+        return chunk
+    words = _LEET_WORD_PIPE_RE if allow_pipe else _LEET_WORD_RE
+    return words.sub(lambda m: _leet_word(m.group(), allow_pipe, hits), chunk)
+
+
+def _decode_leet(segment: str, hits: list[bool]) -> str:
+    """Leetspeak in the whitespace-delimited chunks where a digit or symbol touches a letter."""
+    pieces: list[str] = []
+    last = scanned = 0
+    n = len(segment)
+    # "|" reads as "i" in "b|tch", not in markdown tables ("video|comment", "|a|b|").
+    allow_pipe = segment.count("|") == 1
+    for m in _LEET_RUN_RE.finditer(segment):
+        s, e = m.span()
+        if s < scanned:
+            continue
+        if not ((s and segment[s - 1].isalpha()) or (e < n and segment[e].isalpha())):
+            continue
+        cs = s
+        while cs and not segment[cs - 1].isspace():
+            cs -= 1
+        ce = _chunk_end(segment, e)
+        chunk = segment[cs:ce]
+        decoded = _leet_chunk(chunk, allow_pipe, hits)
+        if decoded != chunk:
+            pieces.append(segment[last:cs])
+            pieces.append(decoded)
+            last = ce
+        scanned = ce
+    if not pieces:
+        return segment
+    pieces.append(segment[last:])
+    return "".join(pieces)
+
+
+def _lexical(segment: str, hits: list[bool]) -> str:
+    """Spaced letters, leetspeak and repeats, on a segment that holds no URL or e-mail address."""
+    if _SPACED_HINT_RE.search(segment):
+        segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
+    segment = _decode_leet(segment, hits)
+    if _REPEAT_HINT_RE.search(segment):
+        segment = _REPEAT_RE.sub(r"\1", segment)
+    return segment
+
+
+def _protected_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of URLs (from the scheme or "www." to the end of the chunk) and e-mail addresses."""
+    spans: list[tuple[int, int]] = []
+    done = 0
+    for m in _PROTECTED_MARKER_RE.finditer(text):
+        if m.start() < done:
+            continue
+        cs = m.start()
+        while cs and not text[cs - 1].isspace():
+            cs -= 1
+        ce = _chunk_end(text, m.end())
+        chunk = text[cs:ce]
+        done = ce
+        i = chunk.find("://")
+        if i >= 0:
+            while i and chunk[i - 1] in _SCHEME_CHARS:
+                i -= 1
+            spans.append((cs + i, ce))
+            continue
+        i = chunk.find("www.")
+        if i >= 0:
+            spans.append((cs + i, ce))
+            continue
+        for email in _EMAIL_RE.finditer(chunk):
+            spans.append((cs + email.start(), cs + email.end()))
+    return spans
+
+
+def _normalize(text: str) -> tuple[str, bool]:
+    hits: list[bool] = []
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHE_TABLE))
+        if _INVISIBLE_RE.search(text):
+            if _INVISIBLE_IN_WORD_RE.search(text):
+                hits.append(True)
+            text = text.translate(_INVISIBLE_TABLE)
+        if not text.isascii():
+            if _COMBINING_RE.search(text):  # marks NFKC could not compose
+                if _DECORATED_LETTER_RE.search(text):
+                    hits.append(True)
+                text = text.translate(_COMBINING_TABLE)
+            # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
+            stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_TABLE)
+            text = unicodedata.normalize("NFC", stripped)
+            mapped = _map_confusables(text)
+            if mapped != text:
+                hits.append(True)
+                text = mapped
+    text = text.casefold()
+    spans = _protected_spans(text) if ("://" in text or "www." in text or "@" in text) else []
+    if spans:
+        pieces: list[str] = []
+        last = 0
+        for s, e in spans:
+            pieces.append(_lexical(text[last:s], hits))
+            pieces.append(text[s:e])
+            last = e
+        pieces.append(_lexical(text[last:], hits))
+        text = "".join(pieces)
+    else:
+        text = _lexical(text, hits)
+    return " ".join(text.split()), bool(hits)
+
+
+@functools.lru_cache(maxsize=8192)
+def normalize_with_flags(text: str) -> tuple[str, bool]:
+    """Normalise ``text`` (see :func:`normalize`) and say whether it was disguised.
+
+    The flag is ``True`` when normalisation did more than NFKC, casefolding, accent stripping,
+    whitespace and repeated-letter collapsing: an invisible character inside a word was removed,
+    decorating combining marks were dropped, look-alike letters were mapped, leetspeak was decoded
+    or spaced-out letters were joined. Cached (8,192 texts): several classifiers normalise the same
+    post in one batch.
+    """
+    return _normalize(text)
+
+
+def normalize(text: str) -> str:
+    """The normalised form of ``text`` that every lexical check matches against.
+
+    ``normalize("Y0u 1d10t")`` is ``"you idiot"``; ``normalize("s t u p i d")`` is ``"stupid"``;
+    ``normalize("Scunthorpe")`` is ``"scunthorpe"``. Deterministic and cached.
+    """
+    return normalize_with_flags(text)[0]
+
+
+_DELETE_UPPER_ASCII: dict[int, None] = dict.fromkeys(range(ord("A"), ord("Z") + 1))
+_DELETE_LOWER_ASCII: dict[int, None] = dict.fromkeys(range(ord("a"), ord("z") + 1))
+
+
+def caps_ratio(text: str) -> float:
+    """Uppercase letters over letters in ``text``; ``0.0`` when it has no letter."""
+    if text.isascii():
+        n = len(text)
+        upper = n - len(text.translate(_DELETE_UPPER_ASCII))
+        letters = upper + n - len(text.translate(_DELETE_LOWER_ASCII))
+    else:
+        upper = letters = 0
+        for c in text:
+            if c.isalpha():
+                letters += 1
+                if c.isupper():
+                    upper += 1
+    return upper / letters if letters else 0.0
+
+
+class TextClassifier(Classifier):
+    """Normalised text and surface features of a post's text; no options.
+
+    Outputs: ``normalized`` (:func:`normalize` of the text), ``length`` (characters of the original
+    text), ``caps_ratio`` (uppercase letters over letters of the original text, ``0.0`` without
+    letters) and ``obfuscated`` (the text disguised words: see :func:`normalize_with_flags`).
+    """
+
+    kind = "text"
+    cost = Cost.CHEAP
+    outputs: Mapping[str, type] = MappingProxyType(
+        {"normalized": str, "length": int, "caps_ratio": float, "obfuscated": bool}
+    )
+
+    def __init__(self, *, name: str | None = None, **params: Any) -> None:
+        super().__init__(name=name, **params)
+
+    def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
+        """One ``{normalized, length, caps_ratio, obfuscated}`` mapping per post, in order."""
+        out: list[dict[str, Any]] = []
+        for post in posts:
+            normalized, obfuscated = normalize_with_flags(post.text)
+            out.append(
+                {
+                    "normalized": normalized,
+                    "length": len(post.text),
+                    "caps_ratio": caps_ratio(post.text),
+                    "obfuscated": obfuscated,
+                }
+            )
+        return out

@@ -1,0 +1,206 @@
+"""Normalisation (obfuscations undone, ordinary text left alone) and the ``text`` classifier."""
+
+from __future__ import annotations
+
+import pytest
+
+from safeguard.classifiers.text import TextClassifier, caps_ratio, normalize, normalize_with_flags
+from safeguard.types import Post
+
+# (input, normalised form): each disguise must come back to the plain word, and be flagged.
+OBFUSCATED = [
+    ("1d10t", "idiot"),
+    ("id\u200biot", "idiot"),  # zero-width space
+    ("i\u200dd\u2060i\ufeffot", "idiot"),  # zero-width joiner, word joiner, BOM inside the word
+    ("id\u00adiot", "idiot"),  # soft hyphen
+    ("іdіоt", "idiot"),  # Cyrillic і, о
+    ("ѕех", "sex"),  # all Cyrillic look-alikes
+    ("ιdιοt", "idiot"),  # Greek iota, omicron
+    ("ı\u0307diot", "idiot"),  # dotless i with a combining dot above
+    ("s t u p i d", "stupid"),
+    ("i.d.i.o.t", "idiot"),
+    ("s-t-u-p-i-d", "stupid"),
+    ("s_t_u_p_i_d", "stupid"),
+    ("1.d.1.0.t", "idiot"),
+    ("s t u p 1 d", "stupid"),
+    ("$hit", "shit"),
+    ("@ss", "ass"),
+    ("a$$hole", "asshole"),
+    ("sh!t", "shit"),
+    ("b|tch", "bitch"),
+    ("n00b", "noob"),
+    ("h4x0r", "haxor"),
+    ("f4g", "fag"),
+    ("k1ll y0urs3lf", "kill yourself"),
+    ("You are a 1D10T!!!", "you are a idiot!!!"),
+    ("S.T.U.P.I.D.", "stupid."),
+    ("what an i d i o t", "what an idiot"),
+]
+
+# (input, normalised form) for disguises that are undone but are not flagged.
+PLAIN_FIXES = [
+    ("stuuuupid", "stupid"),
+    ("StUpId", "stupid"),
+    ("IDIOT", "idiot"),
+    ("ｉｄｉｏｔ", "idiot"),  # full-width: NFKC
+    ("𝐢𝐝𝐢𝐨𝐭", "idiot"),  # mathematical bold: NFKC
+    ("café crème", "cafe creme"),
+    ("καλό πρωί", "καλο πρωι"),
+    ("  hello \n\t world  ", "hello world"),
+    ("don’t", "don't"),
+    ("didn´t", "didn't"),
+    ("Sooooo gooood", "so god"),
+]
+
+# Text that must come out exactly as casefolded, whitespace-collapsed input, and not be flagged.
+INTACT = [
+    "Scunthorpe",
+    "cockpit",
+    "Assassin's Creed",
+    "kill the power at the breaker",
+    "The cocktail class in Penistone",
+    "$25.99",
+    "it costs $10 or 25$",
+    "2024",
+    "Order A1B2-3344 arrived",
+    "4111 1111 1111 1111",
+    "Call 1-800-555-0199 before 3pm",
+    "16gb RAM, 4k screen, 1080p, 120hz",
+    "my ps5 and win10 pc with an i7",
+    "it was 1v1 then 4v5",
+    "the 1st, 2nd, 3rd and 4th",
+    "I am a fan",
+    "Plan B and C",
+    "hello!!! how are you?!",
+    "lol!1!1",
+    "colour #ff00aa",
+    "thanks @john",
+    "me@example.com",
+    "Write to Sales.Team+1@Shop-Example.co.uk today",
+    "see https://www.example.com/aaa111/l33t?x=1 now",
+    "www.cheap-deals.biz",
+    "|name|size|\n|a|b|",
+    "4chan and 9ers",
+    "e.g. this",
+    "version 1.0.3 on 10.0.0.1",
+    "Привет, мир",
+    "καλη μερα κοσμε",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OBFUSCATED)
+def test_obfuscations_normalise_to_plain_word_and_are_flagged(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert normalize_with_flags(text) == (expected, True)
+
+
+@pytest.mark.parametrize(("text", "expected"), PLAIN_FIXES)
+def test_non_disguise_changes_are_not_flagged(text: str, expected: str) -> None:
+    assert normalize_with_flags(text) == (expected, False)
+
+
+@pytest.mark.parametrize("text", INTACT)
+def test_ordinary_text_stays_intact(text: str) -> None:
+    assert normalize_with_flags(text) == (" ".join(text.casefold().split()), False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # URLs keep repeats and leetspeak; the text around them does not.
+        ("c00l http://example.com/zzz111 c00l", "cool http://example.com/zzz111 cool"),
+        ("[M U S T](https://imgur.com/AbC)", "[must](https://imgur.com/abc)"),
+        ("mail 1d10t@example.com 1d10t", "mail 1d10t@example.com idiot"),
+        # Spaced letters are not glued onto neighbouring words.
+        ("a stupid b", "a stupid b"),
+        ("x a 1.0", "x a 1.0"),
+        ("that's a 1.0 k/d", "that's a 1.0 k/d"),
+        # Abbreviations join but are not flagged as disguises.
+        ("U.S.A.", "usa."),
+    ],
+)
+def test_context_cases(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("\ufeffhello", False),  # a BOM at the start is not a disguise
+        ("family 👨\u200d👩\u200d👧", False),  # emoji ZWJ sequence
+        ("( ͡° ͜ʖ ͡°)", False),  # kaomoji combining marks on punctuation
+        ("z\u0336a\u0336l\u0336g\u0336o", True),  # decoration on letters
+        ("U.S.A.", False),
+        ("a b c d", True),
+    ],
+)
+def test_obfuscated_flag(text: str, flagged: bool) -> None:
+    assert normalize_with_flags(text)[1] is flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HELLO", 1.0),
+        ("hello", 0.0),
+        ("HeLLo", 0.6),
+        ("1234 !!", 0.0),
+        ("", 0.0),
+        ("ÉCOLE école", 0.5),
+        ("ABcd 12", 0.5),
+    ],
+)
+def test_caps_ratio(text: str, expected: float) -> None:
+    assert caps_ratio(text) == pytest.approx(expected)
+
+
+def test_normalize_is_cached() -> None:
+    text = "a text only this test normalises: 1d10t"
+    before = normalize_with_flags.cache_info().hits
+    first = normalize(text)
+    second = normalize(text)
+    assert first == second == "a text only this test normalises: idiot"
+    assert normalize_with_flags.cache_info().hits >= before + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "YOU 1D10T",
+            {"normalized": "you idiot", "length": 9, "caps_ratio": 1.0, "obfuscated": True},
+        ),
+        (
+            "Nice cockpit!",
+            {"normalized": "nice cockpit!", "length": 13, "caps_ratio": 1 / 11, "obfuscated": False},
+        ),
+        ("", {"normalized": "", "length": 0, "caps_ratio": 0.0, "obfuscated": False}),
+        (
+            "id\u200biot",
+            {"normalized": "idiot", "length": 6, "caps_ratio": 0.0, "obfuscated": True},
+        ),
+    ],
+)
+def test_text_classifier_outputs(text: str, expected: dict[str, object]) -> None:
+    clf = TextClassifier()
+    clf.load()
+    [signals] = clf.classify([Post(id="p", text=text)])
+    assert signals == pytest.approx(expected)
+    assert set(signals) == set(clf.outputs)
+    for key, typ in clf.outputs.items():
+        assert type(signals[key]) is typ, key
+
+
+def test_text_classifier_one_mapping_per_post_in_order() -> None:
+    clf = TextClassifier(name="surface")
+    texts = ["first 1d10t", "SECOND", "third s t u p i d", "first 1d10t"]
+    out = clf.classify([Post(id=str(i), text=t) for i, t in enumerate(texts)])
+    assert [s["normalized"] for s in out] == ["first idiot", "second", "third stupid", "first idiot"]
+    assert [s["obfuscated"] for s in out] == [True, False, True, True]
+    assert clf.name == "surface"
+    assert clf.kind == "text"
+
+
+def test_text_classifier_rejects_options() -> None:
+    with pytest.raises(ValueError, match="unknown option"):
+        TextClassifier(threshold=0.5)
