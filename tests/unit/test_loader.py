@@ -136,3 +136,28 @@ def test_json_schema_describes_rules() -> None:
     assert schema["additionalProperties"] is False
     rule = schema["$defs"]["RuleSpec"]
     assert set(rule["properties"]["action"]["enum"]) == {"allow", "hold", "remove"}
+
+
+def test_invalid_regex_is_a_load_error_with_its_column() -> None:
+    text = 'ruleset: x\nrules:\n  - id: a\n    when: post.text.matches("(unclosed")\n    action: hold\n'
+    [(line, column, message)] = problems_of(text)
+    assert line == 4 and "invalid regular expression" in message and "missing )" in message
+    assert text.splitlines()[3][column - 1 :].startswith('"(unclosed")')
+
+
+@pytest.mark.parametrize(
+    ("expr", "text", "expected"),
+    [
+        ('post.text.matches("(?i)\\\\byou\\\\b")', "Hey YOU", True),
+        ('post.text.matches("(?i)\\\\byou\\\\b")', "youth", False),
+        ('matches(post.text, "^a+$")', "aaa", True),
+        # a pattern that backtracking engines take exponential time on runs in linear time
+        ('post.text.matches("(a+)+$")', "a" * 5000 + "b", False),
+        ('"matches(" + post.text == "matches(x"', "x", True),
+    ],
+)
+def test_matches_runs_on_re2(expr: str, text: str, expected: bool) -> None:
+    from safeguard import Action, Moderator
+
+    moderator = Moderator.from_yaml(f"ruleset: x\nrules:\n  - id: a\n    when: '{expr}'\n    action: hold\n")
+    assert (moderator.moderate(text).action is Action.HOLD) is expected

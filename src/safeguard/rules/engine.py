@@ -27,6 +27,7 @@ import cel
 from safeguard.classifiers.base import Classifier
 from safeguard.errors import SafeguardError
 from safeguard.rules.loader import CompiledRule, Condition, Ruleset
+from safeguard.rules.regex import FUNCTIONS
 from safeguard.types import Action, Decision, Post, RuleMatch
 
 __all__ = ["Engine"]
@@ -54,7 +55,7 @@ class _State:
     def __init__(self, post: Post, rules: list[CompiledRule]) -> None:
         self.post = post
         self.view = post_view(post)
-        self.context = cel.Context({"post": self.view})
+        self.context = cel.Context({"post": self.view}, functions=FUNCTIONS)
         self.known: set[str] = set()
         self.failed: set[str] = set()
         self.signals: dict[str, dict[str, Any]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Reference", "references"]
+__all__ = ["Reference", "references", "tokens"]
 
 _TOKEN = re.compile(
     r"""
@@ -41,34 +41,39 @@ class Reference:
         return ".".join(self.path)
 
 
+def tokens(source: str) -> list[tuple[str, str, int]]:
+    """CEL tokens as (kind, text, offset); kinds: string, ident, number, dot, lparen, other."""
+    return [(m.lastgroup or "other", m.group(), m.start()) for m in _TOKEN.finditer(source)]
+
+
 def references(source: str) -> list[Reference]:
     """The dotted paths an expression reads, excluding function and method names and bound variables."""
-    tokens = [(m.lastgroup, m.group(), m.start()) for m in _TOKEN.finditer(source)]
+    toks = tokens(source)
     bound: set[str] = set()
-    for i, (kind, value, _) in enumerate(tokens):
+    for i, (kind, value, _) in enumerate(toks):
         if (
             kind == "ident"
             and value in _BINDING_MACROS
-            and i + 3 < len(tokens)
-            and tokens[i + 1][0] == "lparen"
-            and tokens[i + 2][0] == "ident"
-            and tokens[i + 3][1] == ","
+            and i + 3 < len(toks)
+            and toks[i + 1][0] == "lparen"
+            and toks[i + 2][0] == "ident"
+            and toks[i + 3][1] == ","
         ):
-            bound.add(tokens[i + 2][1])
+            bound.add(toks[i + 2][1])
     out: list[Reference] = []
     i = 0
-    while i < len(tokens):
-        kind, value, start = tokens[i]
-        preceded_by_dot = i > 0 and tokens[i - 1][0] == "dot"
+    while i < len(toks):
+        kind, value, start = toks[i]
+        preceded_by_dot = i > 0 and toks[i - 1][0] == "dot"
         if kind != "ident" or preceded_by_dot or value in _KEYWORDS:
             i += 1
             continue
         path = [value]
         j = i + 1
-        while j + 1 < len(tokens) and tokens[j][0] == "dot" and tokens[j + 1][0] == "ident":
-            path.append(tokens[j + 1][1])
+        while j + 1 < len(toks) and toks[j][0] == "dot" and toks[j + 1][0] == "ident":
+            path.append(toks[j + 1][1])
             j += 2
-        if j < len(tokens) and tokens[j][0] == "lparen":
+        if j < len(toks) and toks[j][0] == "lparen":
             path.pop()  # a function or method call
         if path and path[0] not in bound:
             out.append(Reference(tuple(path), start))

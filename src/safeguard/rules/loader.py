@@ -20,6 +20,7 @@ from safeguard.classifiers.base import Classifier, get_classifier_class
 from safeguard.errors import ConfigError, Problem
 from safeguard.rules import schema
 from safeguard.rules.expressions import Reference, references
+from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_matches
 from safeguard.rules.source import SourceFile, load_yaml
 from safeguard.types import Action
 
@@ -323,6 +324,15 @@ def _compile(
         offset, message = _parse_cel_error(str(exc))
         problems.append(source.problem(path, f"invalid expression: {message}", offset=offset))
         return None
+    bad_pattern = False
+    for pattern, offset in literal_patterns(expr):
+        reason = pattern_error(pattern)
+        if reason:
+            problems.append(source.problem(path, f"invalid regular expression: {reason}", offset=offset))
+            bad_pattern = True
+    if bad_pattern:
+        return None
+    program = cel.compile(rewrite_matches(expr))
     refs = references(expr)
     needs: set[str] = set()
     paths: list[str] = []

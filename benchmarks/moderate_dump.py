@@ -1,0 +1,102 @@
+"""Throughput and peak memory of ``safeguard moderate`` over a large dump, as a user runs it.
+
+Builds a dump of N real forum posts (Reddit and Stack Exchange comments from ../shared/eval, cycled
+with fresh ids when N exceeds them; the shipped example dump when ../shared is absent), then runs the
+CLI in a subprocess for each size and ruleset and reports posts/s and the child's peak RSS. Peak RSS
+that stays flat as N grows shows memory is bounded by the batch, not the dump.
+
+    python benchmarks/moderate_dump.py --posts 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = [
+    ROOT.parent / "shared" / "eval" / "reddit_comp551_comments.jsonl",
+    ROOT.parent / "shared" / "eval" / "stackexchange_posts_comments.jsonl",
+]
+RULESETS = {
+    "lists-only": ROOT / "benchmarks" / "rules" / "lists_only.yaml",
+    "community": ROOT / "rules" / "community.yaml",
+}
+
+
+def texts() -> list[str]:
+    found = [p for p in CORPORA if p.exists()] or [ROOT / "examples" / "community_dump.jsonl"]
+    out = []
+    for path in found:
+        with path.open(encoding="utf-8") as fh:
+            out.extend(json.loads(line)["text"] for line in fh if line.strip())
+    return out
+
+
+def build_dump(path: Path, n: int, corpus: list[str]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for i, text in zip(range(n), itertools.cycle(corpus)):
+            author = {"id": f"u{i % 5000}", "trust_level": i % 5, "role": "member"}
+            fh.write(json.dumps({"id": f"b{i}", "text": text, "author": author}) + "\n")
+
+
+def run(dump: Path, rules: Path, out: Path) -> tuple[float, float]:
+    cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "-r", str(rules), "-o", str(out), "--no-progress"]
+    # A fresh wrapper process per run, so its children's peak RSS is this run's alone.
+    wrapper = [sys.executable, "-c", _WRAPPER, *cmd]
+    start = time.perf_counter()
+    proc = subprocess.run(wrapper, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"moderate failed ({proc.returncode}):\n{proc.stderr}")
+    peak_kb = int(proc.stdout.strip().splitlines()[-1])
+    return seconds, peak_kb / 1024.0
+
+
+_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--rules", choices=sorted(RULESETS), nargs="+", default=sorted(RULESETS))
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    corpus = texts()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sorted(args.posts):
+            dump = Path(tmp) / f"dump_{n}.jsonl"
+            build_dump(dump, n, corpus)
+            for name in args.rules:
+                seconds, peak = run(dump, RULESETS[name], Path(tmp) / "out.jsonl")
+                results.append(
+                    {
+                        "rules": name,
+                        "posts": n,
+                        "seconds": round(seconds, 2),
+                        "posts_per_s": round(n / seconds),
+                        "peak_rss_mb": round(peak, 1),
+                    }
+                )
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{'rules':<12} {'posts':>8} {'seconds':>8} {'posts/s':>9} {'peak RSS MB':>12}")
+    for r in results:
+        print(f"{r['rules']:<12} {r['posts']:>8} {r['seconds']:>8} {r['posts_per_s']:>9} {r['peak_rss_mb']:>12}")
+
+
+if __name__ == "__main__":
+    main()
