@@ -151,7 +151,7 @@ class Post:
         used: set[str] = set()
         for target in _POST_FIELDS:
             source = fmap.get(target, target)
-            found, value = _lookup(data, source)
+            found, value = lookup_path(data, source)
             if found:
                 values[target] = value
                 used.add(source.split(".", 1)[0])
@@ -159,7 +159,7 @@ class Post:
         author_fields: dict[str, Any] = {}
         for target, source in fmap.items():
             if target.startswith("author."):
-                found, value = _lookup(data, source)
+                found, value = lookup_path(data, source)
                 if found:
                     author_fields[target[len("author.") :]] = value
                     used.add(source.split(".", 1)[0])
@@ -366,7 +366,8 @@ DECISION_SCHEMA: dict[str, Any] = {
 }
 
 
-def _lookup(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+def lookup_path(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    """``(True, value)`` at a key or a dotted path into nested mappings, else ``(False, None)``."""
     if path in data:
         return True, data[path]
     cur: Any = data

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard.errors import ConfigError, InputError
-from safeguard.types import Post
+from safeguard.types import Post, lookup_path
 
 __all__ = [
     "FORMATS",
@@ -166,7 +166,7 @@ def record_id(record: Record, field_map: Mapping[str, str] | None = None) -> str
     if record.data is None:
         return None
     source = (field_map or {}).get("id", "id")
-    found, value = _lookup(record.data, source)
+    found, value = lookup_path(record.data, source)
     if not found or value is None or value == "":
         return None
     return str(value)
@@ -427,16 +427,3 @@ def _micro(t: Any) -> Any:
     return t
 
 
-# --- helpers ---------------------------------------------------------------------------------------
-
-
-def _lookup(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    if path in data:
-        return True, data[path]
-    cur: Any = data
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        else:
-            return False, None
-    return True, cur
