@@ -425,5 +425,3 @@ def _micro(t: Any) -> Any:
     if pa.types.is_list(t):
         return pa.list_(t.value_field.with_type(_micro(t.value_type)))
     return t
-
-
