@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from safeguard.errors import SafeguardError
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset, parse_ruleset
 from safeguard.types import Decision, Post
@@ -83,12 +82,7 @@ class Moderator:
         names = list(only) if only else sorted(self._engine.used)
         out: list[dict[str, Any]] = [{} for _ in batch]
         for name in names:
-            classifier = self.ruleset.classifiers.get(name)
-            if classifier is None:
-                known = ", ".join(sorted(self.ruleset.classifiers))
-                raise SafeguardError(f"no classifier named {name!r} in this ruleset (known: {known})")
-            classifier.load()
-            for row, signals in zip(out, classifier.classify(batch), strict=True):
+            for row, signals in zip(out, self._engine.classify(name, batch), strict=True):
                 row[name] = signals
         return out
 

@@ -156,6 +156,14 @@ class Engine:
         for st, signals in zip(states, results, strict=True):
             self._learn(st, name, signals)
 
+    def classify(self, name: str, posts: list[Post]) -> list[dict[str, Any]]:
+        """Run one classifier on ``posts`` (loading it first), under its lock; checks the result count."""
+        classifier = self.ruleset.classifiers.get(name)
+        if classifier is None:
+            known = ", ".join(sorted(self.ruleset.classifiers))
+            raise SafeguardError(f"no classifier named {name!r} in this ruleset (known: {known})")
+        return self._classify(name, classifier, posts)
+
     def _classify(self, name: str, classifier: Classifier, posts: list[Post]) -> list[dict[str, Any]]:
         with self._locks[name]:
             classifier.load()

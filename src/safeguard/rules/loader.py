@@ -7,8 +7,10 @@ Every problem found is collected with its file, line and column, then raised tog
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import inspect
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,9 +77,9 @@ class CompiledRule:
     tags: tuple[str, ...] = ()
     line: int = 0
 
-    @property
+    @functools.cached_property
     def needs(self) -> frozenset[str]:
-        """Names of the classifiers this rule reads."""
+        """Names of the classifiers this rule reads (computed once: the engine asks on every pass)."""
         return self.when.needs | (self.unless.needs if self.unless else frozenset())
 
 
@@ -404,8 +406,6 @@ def _check_post_path(ref: Reference) -> str | None:
 
 def _parse_cel_error(message: str) -> tuple[int | None, str]:
     """Pull the column and the gist out of the CEL parser's message."""
-    import re
-
     m = re.search(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)", message)
     if not m:
         return None, message.splitlines()[0] if message else "cannot parse"

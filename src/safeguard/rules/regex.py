@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cel
 import re2
 
 from safeguard.rules.expressions import tokens
@@ -67,8 +68,6 @@ def rewrite_matches(source: str) -> str:
 
 def literal_patterns(source: str) -> list[tuple[str, int]]:
     """The string-literal patterns passed to ``matches`` and their 0-based offsets in ``source``."""
-    import cel
-
     found = []
     toks = tokens(source)
     for i, (kind, value, _) in enumerate(toks):
