@@ -315,7 +315,7 @@ class Evaluation:
 def _metric_columns(table: Table, first: str) -> None:
     table.add_column(first, style="bold")
     for col in ("tp", "fp", "fn", "precision", "95% CI", "recall", "95% CI", "F1"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
 
 
 def _metric_cells(m: Metric) -> list[str]:
