@@ -137,3 +137,5 @@ def test_report_writes_one_page(tmp_path: Path) -> None:
     bad.write_text(decisions.read_text(encoding="utf-8") + "{oops\n", encoding="utf-8")
     assert run("report", str(bad), "-o", str(page)).returncode == 3
     assert run("report", str(tmp_path / "none.jsonl"), "-o", str(page)).returncode == 4
+    csv = run("report", str(tmp_path / "decisions.csv"), "-o", str(page))
+    assert csv.returncode == 2 and "JSONL or Parquet" in csv.stderr

@@ -246,7 +246,14 @@ def report(
     from safeguard.policy.report import build_report, render_html
 
     try:
-        records = readers.read_records(decisions)
+        fmt = readers.detect_format(decisions)
+        if fmt in ("csv", "tsv"):
+            err.print(
+                "[red]error:[/red] CSV decisions drop the signals and match details the report draws: "
+                "write them as JSONL or Parquet (safeguard moderate DUMP -o decisions.jsonl)"
+            )
+            raise typer.Exit(exit_codes.CONFIG)
+        records = readers.read_records(decisions, format=fmt)
     except ConfigError as exc:
         raise fail_config(exc) from None
     except InputError as exc:

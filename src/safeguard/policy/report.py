@@ -339,6 +339,10 @@ def _rules_svg(report: Report) -> str:
     return "".join(parts)
 
 
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _histogram_svg(name: str, values: array[float]) -> str:
     lo, hi = min(values), max(values)
     if lo >= 0.0 and hi <= 1.0:
@@ -349,7 +353,7 @@ def _histogram_svg(name: str, values: array[float]) -> str:
     span = hi - lo
     for v in values:
         counts[min(BINS - 1, int((v - lo) / span * BINS))] += 1
-    width, height, left, bottom, top = 300, 150, 34, 22, 8
+    width, height, left, bottom, top = 300, 150, 46, 22, 8
     plot_w, plot_h = width - left - 6, height - bottom - top
     peak = max(counts)
     # a log scale: scores pile up near 0, and a linear scale would hide the tail moderators care about
@@ -369,10 +373,10 @@ def _histogram_svg(name: str, values: array[float]) -> str:
         a, b = lo + span * i / BINS, lo + span * (i + 1) / BINS
         parts.append(
             f'<rect x="{x + 0.5:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
-            f'fill="#4a6fa5"><title>{a:.3g} to {b:.3g}: {c:,}</title></rect>'
+            f'fill="#4a6fa5"><title>{_num(a)} to {_num(b)}: {c:,}</title></rect>'
         )
-    parts.append(f'<text x="{left}" y="{height - 6}">{lo:.3g}</text>')
-    parts.append(f'<text x="{width - 6}" y="{height - 6}" text-anchor="end">{hi:.3g}</text>')
+    parts.append(f'<text x="{left}" y="{height - 6}">{_num(lo)}</text>')
+    parts.append(f'<text x="{width - 6}" y="{height - 6}" text-anchor="end">{_num(hi)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
