@@ -141,3 +141,12 @@ def test_no_timestamps_means_no_per_day_load() -> None:
     assert result.changed == 0
     assert result.hold_queue.per_day(1) is None
     assert result.to_dict()["hold_queue"]["after"] == {"holds": 1, "per_day": None, "peak_day": None}
+
+
+def test_error_records_are_all_counted_and_the_first_kept() -> None:
+    from safeguard.policy.records import KEPT_ERRORS
+
+    m = Moderator.from_file(VALID)
+    result = diff_rulesets(m, m, [RecordError(i, None, "bad") for i in range(KEPT_ERRORS + 7)])
+    assert result.error_records == KEPT_ERRORS + 7 and len(result.errors) == KEPT_ERRORS
+    assert result.to_dict()["error_records"] == KEPT_ERRORS + 7 and len(result.to_dict()["errors"]) == 20

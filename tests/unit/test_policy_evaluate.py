@@ -219,3 +219,30 @@ def test_gate_on_an_undefined_metric_fails() -> None:
     assert result.metric("threat").precision is None
     assert result.gates[0].value is None and not result.passed
     assert result.to_dict()["rules"]["threat"]["precision"] is None
+
+
+def test_wrong_fires_are_the_first_posts_labelled_less_severe(result) -> None:  # type: ignore[no-untyped-def]
+    # from the table above: threat wrongly fired on e05, insult on e02, spam on e07, shouting on e12
+    wrong = {rule: [(w.post_id, w.label) for w in ws] for rule, ws in result.wrong_fires.items()}
+    assert wrong == {
+        "threat": [("e05", Action.ALLOW)],
+        "insult": [("e02", Action.ALLOW)],
+        "spam": [("e07", Action.HOLD)],
+        "shouting": [("e12", Action.ALLOW)],
+    }
+    assert result.to_dict()["wrong_fires"]["spam"] == [
+        {"post_id": "e07", "label": "hold", "rule_action": "remove", "text": "pills for sale"}
+    ]
+
+
+def test_error_records_are_all_counted_and_the_first_kept() -> None:
+    from safeguard.policy.records import KEPT_ERRORS
+
+    moderator = Moderator.from_file(FIXTURES / "eval_rules.yaml")
+    from safeguard import Post
+
+    items = [RecordError(i, None, "bad") for i in range(KEPT_ERRORS + 50)] + [(Post(id="a", text="x"), Action.ALLOW)]
+    result = evaluate(moderator, items, examples=0)
+    assert result.error_records == KEPT_ERRORS + 50 and len(result.errors) == KEPT_ERRORS
+    assert result.to_dict()["error_records"] == KEPT_ERRORS + 50
+    assert result.wrong_fires == {}

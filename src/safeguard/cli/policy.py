@@ -128,14 +128,15 @@ def diff(
         typer.echo(_dump(result.to_dict()))
     else:
         result.render(Console(highlight=False))
-    if result.errors:
+    if result.error_records:
         err.print(
-            f"[yellow]{len(result.errors):,} input records are not posts[/yellow] (first: {result.errors[0].error})"
+            f"[yellow]{result.error_records:,} input records are not posts[/yellow] "
+            f"(first: {escape(result.errors[0].error)})"
         )
     if fail_on_change and result.changed:
         err.print(f"[red]{result.changed:,} posts change action[/red]")
         raise typer.Exit(exit_codes.TEST_FAILED)
-    raise typer.Exit(exit_codes.RECORD_ERRORS if result.errors else exit_codes.OK)
+    raise typer.Exit(exit_codes.RECORD_ERRORS if result.error_records else exit_codes.OK)
 
 
 @app.command()
@@ -158,6 +159,7 @@ def evaluate(
     min_recall: Annotated[
         list[str] | None, typer.Option("--min-recall", help="Gate: RULE=MIN or ACTION=MIN; repeatable.")
     ] = None,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Wrong fires shown per rule (the first N).")] = 3,
     min_f1: Annotated[
         list[str] | None, typer.Option("--min-f1", help="Gate: RULE=MIN or ACTION=MIN; repeatable.")
     ] = None,
@@ -193,7 +195,9 @@ def evaluate(
     triples = _triples(inputs, field, input_format)
     try:
         with _progress(progress, "evaluating") as update:
-            result = evaluate(moderator, reader(triples), gates=gates, batch_size=batch_size, progress=update)
+            result = evaluate(
+                moderator, reader(triples), gates=gates, examples=examples, batch_size=batch_size, progress=update
+            )
     except LabelError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
@@ -207,9 +211,10 @@ def evaluate(
         typer.echo(_dump(result.to_dict()))
     else:
         result.render(Console(highlight=False))
-    if result.errors:
+    if result.error_records:
         err.print(
-            f"[yellow]{len(result.errors):,} input records are not posts[/yellow] (first: {result.errors[0].error})"
+            f"[yellow]{result.error_records:,} input records are not posts[/yellow] "
+            f"(first: {escape(result.errors[0].error)})"
         )
     failed = [g for g in result.gates if not g.passed]
     if failed:
@@ -218,7 +223,7 @@ def evaluate(
             + "; ".join(f"{g.gate} (got {'undefined' if g.value is None else f'{g.value:.3f}'})" for g in failed)
         )
         raise typer.Exit(exit_codes.TEST_FAILED)
-    raise typer.Exit(exit_codes.RECORD_ERRORS if result.errors else exit_codes.OK)
+    raise typer.Exit(exit_codes.RECORD_ERRORS if result.error_records else exit_codes.OK)
 
 
 @app.command()
@@ -281,9 +286,9 @@ def report(
         f"{len(result.signals)} numeric signals"
         + (f", {result.posts_joined:,} posts joined" if result.posts_joined is not None else "")
     )
-    if result.unreadable:
+    if result.unreadable_records:
         err.print(
-            f"[yellow]{len(result.unreadable):,} records are not decisions[/yellow] "
+            f"[yellow]{result.unreadable_records:,} records are not decisions[/yellow] "
             f"(first: {escape(result.unreadable[0].error)})"
         )
         raise typer.Exit(exit_codes.RECORD_ERRORS)

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from safeguard.policy.records import RecordError, batched
+from safeguard.policy.records import KEPT_ERRORS, RecordError, batched
 from safeguard.types import Action, Decision, Post
 
 __all__ = ["DiffExample", "HoldQueue", "PolicyDiff", "RuleFires", "diff_rulesets"]
@@ -137,7 +137,8 @@ class PolicyDiff:
     old: Mapping[str, Any]
     new: Mapping[str, Any]
     posts: int = 0
-    errors: list[RecordError] = field(default_factory=list)
+    error_records: int = 0
+    errors: list[RecordError] = field(default_factory=list)  # the first KEPT_ERRORS
     transitions: dict[Action, dict[Action, int]] = field(
         default_factory=lambda: {a: dict.fromkeys(ACTIONS, 0) for a in ACTIONS}
     )
@@ -163,7 +164,7 @@ class PolicyDiff:
             "old": dict(self.old),
             "new": dict(self.new),
             "posts": self.posts,
-            "error_records": len(self.errors),
+            "error_records": self.error_records,
             "errors": [e.to_dict() for e in self.errors[:20]],
             "changed": self.changed,
             "actions": {"before": self.actions(0), "after": self.actions(1)},
@@ -183,7 +184,7 @@ class PolicyDiff:
             f"[bold]{self.old.get('name')}[/bold] ({self.old.get('hash')}) -> "
             f"[bold]{self.new.get('name')}[/bold] ({self.new.get('hash')}): "
             f"{self.posts:,} posts, [bold]{self.changed:,} changed[/bold]"
-            + (f", {len(self.errors):,} error records" if self.errors else "")
+            + (f", {self.error_records:,} error records" if self.error_records else "")
         )
         matrix = Table(title="transitions (rows: before, columns: after)", title_justify="left")
         matrix.add_column("before \\ after", style="bold")
@@ -278,7 +279,9 @@ def diff_rulesets(
         posts: list[Post] = []
         for item in batch:
             if isinstance(item, RecordError):
-                result.errors.append(item)
+                result.error_records += 1
+                if len(result.errors) < KEPT_ERRORS:
+                    result.errors.append(item)
             elif isinstance(item, Post):
                 lines.append(None)
                 posts.append(item)

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safeguard.errors import ConfigError, SafeguardError
-from safeguard.policy.records import RecordError, batched
+from safeguard.policy.records import KEPT_ERRORS, RecordError, batched
 from safeguard.types import Action, Post, lookup_path
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "LabelReader",
     "Metric",
     "RuleMetric",
+    "WrongFire",
     "evaluate",
     "label_action",
     "label_key",
@@ -57,6 +58,9 @@ ACTIONS: tuple[Action, ...] = (Action.ALLOW, Action.HOLD, Action.REMOVE)
 Z95 = 1.959963984540054
 #: Targets of an "at least as severe" metric.
 AT_LEAST = {"hold+": Action.HOLD, "remove+": Action.REMOVE}
+
+#: Characters of post text kept in a wrong-fire example.
+EXAMPLE_TEXT = 240
 
 MetricName = Literal["precision", "recall", "f1"]
 
@@ -197,6 +201,24 @@ class GateResult:
         }
 
 
+@dataclass(frozen=True)
+class WrongFire:
+    """A post a rule fired on although its label is less severe than the rule's action."""
+
+    post_id: str
+    label: Action
+    rule_action: Action
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "post_id": self.post_id,
+            "label": self.label.value,
+            "rule_action": self.rule_action.value,
+            "text": self.text,
+        }
+
+
 class LabelError(SafeguardError):
     """Labels that do not map to an action. ``values`` counts every label value found."""
 
@@ -221,12 +243,14 @@ class Evaluation:
     ruleset: Mapping[str, Any]
     posts: int
     unlabelled: int
-    errors: list[RecordError]
+    error_records: int
+    errors: list[RecordError]  # the first KEPT_ERRORS
     confusion: dict[Action, dict[Action, int]]
     per_action: dict[Action, Metric]
     at_least: dict[str, Metric]
     per_rule: list[RuleMetric]
     gates: list[GateResult] = field(default_factory=list)
+    wrong_fires: dict[str, list[WrongFire]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -261,7 +285,7 @@ class Evaluation:
             "ruleset": dict(self.ruleset),
             "posts": self.posts,
             "unlabelled": self.unlabelled,
-            "error_records": len(self.errors),
+            "error_records": self.error_records,
             "errors": [e.to_dict() for e in self.errors[:20]],
             "accuracy": _round(self.accuracy),
             "confusion": {
@@ -274,6 +298,7 @@ class Evaluation:
             "rules": {rm.rule: rm.to_dict() for rm in self.per_rule},
             "gates": [g.to_dict() for g in self.gates],
             "passed": self.passed,
+            "wrong_fires": {rule: [w.to_dict() for w in ws] for rule, ws in sorted(self.wrong_fires.items())},
         }
 
     def render(self, console: Console) -> None:
@@ -282,7 +307,7 @@ class Evaluation:
         console.print(
             f"[bold]{name}[/bold] ({self.ruleset.get('hash', '')}): {self.posts:,} labelled posts"
             + (f", {self.unlabelled:,} without a label (skipped)" if self.unlabelled else "")
-            + (f", {len(self.errors):,} error records" if self.errors else "")
+            + (f", {self.error_records:,} error records" if self.error_records else "")
         )
         cm = Table(title="confusion matrix (rows: label, columns: predicted)", title_justify="left")
         cm.add_column("label \\ predicted", style="bold")
@@ -306,6 +331,10 @@ class Evaluation:
             label = f"{rm.rule} ({rm.action.value}{', shadow' if rm.shadow else ''})"
             rules.add_row(label, *_metric_cells(rm.metric))
         console.print(rules)
+        for rule, ws in sorted(self.wrong_fires.items()):
+            console.print(f"[bold]{rule}[/bold] fired on posts labelled less severe, first {len(ws)}:")
+            for w in ws:
+                console.print(f"  {w.post_id} (label {w.label.value}): {w.text!r}", markup=False, highlight=False)
         for g in self.gates:
             shown = "undefined" if g.value is None else f"{g.value:.3f}"
             verdict = "[green]pass[/green]" if g.passed else "[red]FAIL[/red]"
@@ -489,6 +518,7 @@ def evaluate(
     items: Iterable[Item],
     *,
     gates: Iterable[Gate] = (),
+    examples: int = 3,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
@@ -496,8 +526,9 @@ def evaluate(
 
     ``items`` are ``(post, label)`` pairs (label ``None``: counted as unlabelled, not moderated) or
     :class:`RecordError` for input records that are not posts (counted, reported). ``gates`` are
-    checked at the end (see :attr:`Evaluation.gates`). ``progress`` is called with the number of
-    items read after each batch.
+    checked at the end (see :attr:`Evaluation.gates`). ``examples`` is the most wrong fires kept per
+    rule (the first in input order, text shortened), for seeing what a rule gets wrong. ``progress``
+    is called with the number of items read after each batch.
     """
     ruleset = moderator.ruleset
     rules = [(r.id, r.action, r.shadow) for r in ruleset.rules]
@@ -506,6 +537,8 @@ def evaluate(
     right: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     errors: list[RecordError] = []
+    error_records = 0
+    wrong_fires: dict[str, list[WrongFire]] = {}
     unlabelled = 0
     seen = 0
     for batch in batched(items, batch_size):
@@ -513,21 +546,27 @@ def evaluate(
         labels: list[Action] = []
         for item in batch:
             if isinstance(item, RecordError):
-                errors.append(item)
+                error_records += 1
+                if len(errors) < KEPT_ERRORS:
+                    errors.append(item)
             elif item[1] is None:
                 unlabelled += 1
             else:
                 posts.append(item[0])
                 labels.append(item[1])
         if posts:
-            for decision, label in zip(moderator.moderate_batch(posts), labels, strict=True):
+            for post, decision, label in zip(posts, moderator.moderate_batch(posts), labels, strict=True):
                 confusion[label][decision.action] += 1
                 labelled[label] += 1
                 for m in (*decision.matches, *decision.shadow):
                     if label >= m.action:
                         right[m.rule] += 1
-                    else:
-                        wrong[m.rule] += 1
+                        continue
+                    wrong[m.rule] += 1
+                    kept = wrong_fires.setdefault(m.rule, [])
+                    if len(kept) < examples:
+                        text = post.text if len(post.text) <= EXAMPLE_TEXT else post.text[: EXAMPLE_TEXT - 3] + "..."
+                        kept.append(WrongFire(post.id, label, m.action, text))
         seen += len(batch)
         if progress is not None:
             progress(seen)
@@ -555,11 +594,13 @@ def evaluate(
         ruleset=ruleset.identity,
         posts=total,
         unlabelled=unlabelled,
+        error_records=error_records,
         errors=errors,
         confusion=confusion,
         per_action=per_action,
         at_least=at_least,
         per_rule=per_rule,
+        wrong_fires={rule: ws for rule, ws in wrong_fires.items() if ws},
     )
     result.check(gates)
     return result

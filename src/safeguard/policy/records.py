@@ -6,7 +6,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["RecordError", "batched"]
+__all__ = ["KEPT_ERRORS", "RecordError", "batched"]
+
+#: Error records kept (the first ones) for reporting; all of them are counted.
+KEPT_ERRORS = 100
 
 T = TypeVar("T")
 

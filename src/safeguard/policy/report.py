@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import KEPT_ERRORS, RecordError
 from safeguard.types import Post
 
 __all__ = ["Report", "ReportExample", "build_report", "render_html"]
@@ -58,7 +58,8 @@ class Report:
 
     decisions: int = 0
     error_records: int = 0
-    unreadable: list[RecordError] = field(default_factory=list)
+    unreadable_records: int = 0
+    unreadable: list[RecordError] = field(default_factory=list)  # the first KEPT_ERRORS
     actions: Counter[str] = field(default_factory=Counter)
     rulesets: Counter[str] = field(default_factory=Counter)
     fires: dict[str, list[int]] = field(default_factory=dict)  # rule -> [acting, shadow]
@@ -74,7 +75,7 @@ class Report:
         return {
             "decisions": self.decisions,
             "error_records": self.error_records,
-            "unreadable_records": len(self.unreadable),
+            "unreadable_records": self.unreadable_records,
             "actions": {a: self.actions.get(a, 0) for a in ACTIONS},
             "rulesets": dict(sorted(self.rulesets.items())),
             "rules": {r: {"fired": f[0], "shadow": f[1]} for r, f in sorted(self.fires.items())},
@@ -107,22 +108,22 @@ def build_report(
     need_text: set[str] = set()
     for record in decisions:
         if isinstance(record, RecordError):
-            report.unreadable.append(record)
+            _unreadable(report, record)
             continue
         data: Mapping[str, Any] = record
         if isinstance(data.get("decision"), str):
             try:
                 data = json.loads(data["decision"])
             except json.JSONDecodeError as exc:
-                report.unreadable.append(RecordError(_int(record.get("line")), None, f"invalid decision JSON: {exc}"))
+                _unreadable(report, RecordError(_int(record.get("line")), None, f"invalid decision JSON: {exc}"))
                 continue
         if "error" in data and "action" not in data:
             report.error_records += 1
             continue
         action = data.get("action")
         if action not in ACTIONS or not isinstance(data.get("post_id"), str):
-            report.unreadable.append(
-                RecordError(_int(data.get("line")), None, "not a decision record (needs post_id and action)")
+            _unreadable(
+                report, RecordError(_int(data.get("line")), None, "not a decision record (needs post_id and action)")
             )
             continue
         _add_decision(report, data, examples, need_text)
@@ -130,6 +131,12 @@ def build_report(
     if posts is not None:
         _join_posts(report, posts, wanted, need_text)
     return report
+
+
+def _unreadable(report: Report, record: RecordError) -> None:
+    report.unreadable_records += 1
+    if len(report.unreadable) < KEPT_ERRORS:
+        report.unreadable.append(record)
 
 
 def _add_decision(report: Report, data: Mapping[str, Any], examples: int, need_text: set[str]) -> None:
@@ -400,7 +407,7 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
             f'<div class="card {a}"><div class="n">{n:,}</div><div class="l">{a} ({100 * n / total:.1f}%)</div></div>'
         )
     out.append(
-        f'<div class="card err"><div class="n">{report.error_records + len(report.unreadable):,}</div>'
+        f'<div class="card err"><div class="n">{report.error_records + report.unreadable_records:,}</div>'
         f'<div class="l">error records</div></div></div>'
     )
     if report.posts_joined is not None:
