@@ -4,10 +4,12 @@ Exit codes, the same for every command:
 
 ==  =====================================================================================
 0   success: every post moderated, every rule test passed, every ruleset valid
-1   a rule test failed (``test``)
+1   a rule test failed (``test``), a gate failed (``evaluate``), or actions changed
+    (``diff --fail-on-change``)
 2   invalid rules, test file or command-line usage; nothing was moderated
 3   ``moderate``/``classify`` finished, but some input records could not be moderated (each
-    has an error record in its place in the output)
+    has an error record in its place in the output); ``diff``/``evaluate``/``report`` finished,
+    but some input records were not posts or decisions
 4   an input or output file could not be read or written
 ==  =====================================================================================
 """

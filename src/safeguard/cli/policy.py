@@ -159,10 +159,10 @@ def evaluate(
     min_recall: Annotated[
         list[str] | None, typer.Option("--min-recall", help="Gate: RULE=MIN or ACTION=MIN; repeatable.")
     ] = None,
-    examples: Annotated[int, typer.Option("--examples", min=0, help="Wrong fires shown per rule (the first N).")] = 3,
     min_f1: Annotated[
         list[str] | None, typer.Option("--min-f1", help="Gate: RULE=MIN or ACTION=MIN; repeatable.")
     ] = None,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Wrong fires shown per rule (the first N).")] = 3,
     as_json: JsonOpt = False,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,

@@ -25,9 +25,9 @@ def render() -> str:
         "",
         (root.help or "").strip(),
         "",
-        "Exit codes: 0 success; 1 a rule test failed; 2 invalid rules, test file or usage;",
-        "3 some input records could not be moderated (error records in their place); 4 an input or output",
-        "file could not be read or written.",
+        "Exit codes: 0 success; 1 a rule test failed, an evaluate gate failed or diff --fail-on-change saw",
+        "a change; 2 invalid rules, test file or usage; 3 some input records could not be moderated (error",
+        "records in their place); 4 an input or output file could not be read or written.",
         "",
     ]
     for name, command in root.commands.items():
