@@ -104,3 +104,26 @@ def test_parquet_style_records_and_non_decisions_are_handled() -> None:
     assert report.decisions == 1 and dict(report.actions) == {"remove": 1}
     assert [r.line for r in report.unreadable] == [2, 3]
     assert 'id="no-signals"' in render_html(report)
+
+
+@pytest.mark.parametrize(
+    ("days", "unit", "bars"),
+    [
+        ([1], "day", 1),
+        ([1, 3], "day", 3),  # quiet days are drawn as empty slots: a gap of one day
+        ([1, 200], "week", 29),  # beyond 92 days, weeks starting on Monday: 2026-01-01 (Thu) is in week 0
+    ],
+)
+def test_timeline_buckets(days: list[int], unit: str, bars: int) -> None:
+    from datetime import timedelta
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    items = [Post(id=f"p{d}", text="x", created_at=start + timedelta(days=d - 1)) for d in days]
+    decisions = [{"post_id": p.id, "action": "hold", "matches": []} for p in items]
+    page = render_html(build_report(decisions, items))
+    assert f"<title>Actions per {unit}</title>" in page
+    svg = page.split('id="chart-actions-over-time"', 1)[1].split("</svg>", 1)[0]
+    assert svg.count('class="bar-hold"') == len(days)
+    labels = re.findall(r"<text[^>]*text-anchor=\"middle\">(\w{3} \d\d)</text>", svg)
+    assert labels[0] == ("Jan 01" if unit == "day" else "Dec 29")
+    assert f'data-buckets="{bars}"' in page

@@ -102,6 +102,9 @@ def build_report(
     given, are joined by id (the first post of each id) for timestamps and example texts; they are
     read after the decisions, keeping only the texts examples need. ``examples`` is the most kept
     per rule, the first in input order.
+
+    Memory grows with the input: every numeric signal value is kept (8 bytes each) for the
+    histograms, and every post id with its action while the posts are joined.
     """
     report = Report()
     wanted: dict[str, list[int]] = {}  # post id -> [action index], for the timeline
@@ -286,7 +289,7 @@ def _timeline_svg(report: Report) -> str:
     slot = plot_w / n
     bar = max(1.0, slot * 0.8)
     parts = [
-        f'<svg id="chart-actions-over-time" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'<svg id="chart-actions-over-time" class="chart" role="img" data-buckets="{n}" viewBox="0 0 {width} {height}" '
         f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>Actions per {"week" if weekly else "day"}</title>'
     ]
     for frac in (0, 0.5, 1):
