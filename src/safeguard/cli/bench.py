@@ -21,7 +21,7 @@ REPRODUCE = "safeguard bench"
 def bench(
     corpus: Annotated[
         Path | None,
-        typer.Option("--corpus", help="Posts to run on (JSONL, CSV, TSV, Parquet). Default: ../shared/eval forum posts."),
+        typer.Option("--corpus", help="Posts to run on (JSONL, CSV, TSV, Parquet). Default: real forum posts."),
     ] = None,
     posts: Annotated[
         int | None,
