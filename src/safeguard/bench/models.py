@@ -73,7 +73,7 @@ def _make_checkpoint(directory: Path, corpus: Sequence[Post]) -> tuple[Path, Pat
     config = BertConfig(vocab_size=_BERT_BASE_VOCAB)  # BERT-base defaults: 12 layers, hidden 768
     config.num_labels = len(DETOXIFY_CLASSES)
     config.save_pretrained(config_dir)
-    BertTokenizer(vocab_file=str(vocab_file), do_lower_case=True).save_pretrained(config_dir)
+    BertTokenizer(vocab_file=str(vocab_file), do_lower_case=True, model_max_length=512).save_pretrained(config_dir)
     model = BertForSequenceClassification(config)
     checkpoint = directory / "model.ckpt"
     arch = {

@@ -137,7 +137,7 @@ def _print_table(document: dict[str, Any]) -> None:
             f"{r['peak_rss_mb']:,.0f}",
             "",
         )
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, width=None if err.is_terminal else 120)
     console.print(table)
     for note in notes:
         console.print(note, markup=False)
