@@ -157,7 +157,7 @@ def _number(value: Any, digits: int = 0) -> str:
     if value is None:
         return "–"
     if digits == 0:
-        return f"{value:,.0f}"
+        return f"{value:,.1f}" if 0 < value < 10 else f"{value:,.0f}"
     return f"{value:,.{digits}f}"
 
 

@@ -112,9 +112,15 @@ def _summary(result: dict[str, Any]) -> str:
     if result.get("status", "ok") != "ok":
         return f"{result['status']}: {result.get('reason')}"
     return (
-        f"{result['posts_per_s'] or 0:,.0f} posts/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+        f"{_speed(result['posts_per_s'])} posts/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
         f"peak {result['peak_rss_mb']} MB"
     )
+
+
+def _speed(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
 
 
 def _print_table(document: dict[str, Any]) -> None:
@@ -130,12 +136,11 @@ def _print_table(document: dict[str, Any]) -> None:
         table.add_row(
             r["name"],
             f"{r['posts']:,}",
-            f"{r['posts_per_s'] or 0:,.0f}",
+            _speed(r["posts_per_s"]),
             f"{r['p50_ms']:.3f}",
             f"{r['p95_ms']:.3f}",
             f"{r['p99_ms']:.3f}",
             f"{r['peak_rss_mb']:,.0f}",
-            "",
         )
     console = Console(stderr=True, highlight=False, width=None if err.is_terminal else 120)
     console.print(table)
