@@ -91,13 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         olid_scores = scores(clf, olid_texts, "toxicity")
         elapsed = time.perf_counter() - t0
         print(f"== {options}  outputs: {', '.join(clf.outputs)}")
-        print(f"OLID test (n={len(olid)}, OFF={sum(olid_y)}): toxicity AUC = {auc(olid_y, olid_scores):.4f}  ({elapsed:.2f}s)")
+        print(
+            f"OLID test (n={len(olid)}, OFF={sum(olid_y)}): "
+            f"toxicity AUC = {auc(olid_y, olid_scores):.4f}  ({elapsed:.2f}s)"
+        )
         results = clf.classify([Post(id=str(i), text=t) for i, t in enumerate(jig_texts)])
         for jig_label, ours in JIGSAW_LABELS.items():
             if ours not in clf.outputs:
                 continue
             y = [bool(r["labels"].get(jig_label)) for r in jigsaw]
-            print(f"Jigsaw sample (n={len(jigsaw)}, {jig_label}={sum(y)}): {ours} AUC = {auc(y, [r[ours] for r in results]):.4f}")
+            print(
+                f"Jigsaw sample (n={len(jigsaw)}, {jig_label}={sum(y)}): "
+                f"{ours} AUC = {auc(y, [r[ours] for r in results]):.4f}"
+            )
 
     default = build({"backend": "default"})
     print("== obfuscation (default backend): label plain -> disguised (delta)")
@@ -109,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             for label in ("toxicity", "insult"):
                 delta = abs(got[label] - base[label])
                 worst = max(worst, delta)
-                print(f"  {label:9s} {plain!r:18s} {base[label]:.3f} -> {variant!r:28s} {got[label]:.3f} ({delta:+.3f})")
+                print(
+                    f"  {label:9s} {plain!r:18s} {base[label]:.3f} -> {variant!r:28s} {got[label]:.3f} ({delta:+.3f})"
+                )
     print(f"largest move under obfuscation: {worst:.3f}")
     return 0
 

@@ -80,7 +80,10 @@ def export_negativity(out: Path) -> None:
         valence = float(parts[1])
         if valence < 0:
             rows.append(f"{parts[0]}\t{valence:g}")
-    header = "# Negative-valence words of the VADER sentiment lexicon (vaderSentiment 3.3.2, MIT; see LICENSE-vaderSentiment)\n"
+    header = (
+        "# Negative-valence words of the VADER sentiment lexicon "
+        "(vaderSentiment 3.3.2, MIT; see LICENSE-vaderSentiment)\n"
+    )
     out.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
     print(f"wrote {out} ({len(rows)} words)")
 

@@ -17,6 +17,7 @@ __all__ = [
     "DETOXIFY_LABELS",
     "KNOWN_LABELS",
     "Backend",
+    "activate",
     "batched_scores",
     "cached_model",
     "check_options",
@@ -45,6 +46,17 @@ _LABEL_ALIASES = {"toxic": "toxicity", "identity_hate": "identity_attack", "seve
 
 #: Posts per forward pass on CPU: larger batches pad more and gain nothing.
 DEFAULT_BATCH_SIZE = 8
+
+
+def activate(logits: npt.NDArray[np.floating[Any]], activation: str) -> npt.NDArray[np.float64]:
+    """Probabilities from raw outputs: ``sigmoid`` per class (multi-label) or ``softmax`` across classes."""
+    x = np.asarray(logits, dtype=np.float64)
+    if activation == "softmax":
+        shifted = np.exp(x - x.max(axis=1, keepdims=True))
+        out: npt.NDArray[np.float64] = shifted / shifted.sum(axis=1, keepdims=True)
+        return out
+    sig: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-x))
+    return sig
 
 
 def standard_label(name: str) -> str:

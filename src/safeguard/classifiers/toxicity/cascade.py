@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from safeguard.classifiers.base import Cost
 from safeguard.classifiers.toxicity.backend import Backend, FloatArray, check_options
 
 __all__ = ["CascadeBackend"]
@@ -88,12 +87,12 @@ class CascadeBackend(Backend):
         uncertain = np.flatnonzero((tox >= lo) & (tox <= hi))
         out = {label: np.array(fast[label], dtype=np.float64) for label in self.labels}
         if len(uncertain):
-            slow = self.slow.predict([texts[i] for i in uncertain])
+            slow = self.slow.predict([texts[int(i)] for i in uncertain])
             for label in self.labels:
                 out[label][uncertain] = slow[label]
         escalated = np.zeros(len(texts), dtype=bool)
         escalated[uncertain] = True
-        out["escalated"] = escalated  # type: ignore[assignment]
+        out["escalated"] = escalated
         with self._stats_lock:
             self.stats["posts"] += len(texts)
             self.stats["escalated"] += len(uncertain)

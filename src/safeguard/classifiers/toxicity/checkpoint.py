@@ -17,6 +17,7 @@ and lets ``from_pretrained`` fill missing weights with random values. Here:
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,10 @@ class LoadedModel:
 
 def is_offline() -> bool:
     """True when Hugging Face downloads are switched off (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
-    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _import_torch() -> Any:
@@ -85,7 +89,7 @@ def _import_torch() -> Any:
 
 def _import_transformers() -> Any:
     try:
-        import transformers
+        transformers: Any = importlib.import_module("transformers")
     except ImportError as exc:
         raise MissingDependencyError(_WHO, "transformers", "detoxify") from exc
     transformers.logging.set_verbosity_error()
@@ -135,16 +139,18 @@ def _validate(loaded: Any, path: Path) -> dict[str, Any]:
         raise bad(f"num_classes is {args['num_classes']} but {len(classes)} class names are listed")
     if not isinstance(loaded["state_dict"], dict):
         raise bad("state_dict must be a mapping of tensor names to tensors")
-    return loaded  # type: ignore[no-any-return]
+    return loaded
 
 
-def _download(model_type: str) -> tuple[dict[str, Any], str]:
+def _download(model_type: str) -> tuple[dict[str, Any], str]:  # pragma: no cover - needs the network
     torch = _import_torch()
     url, hub_id, _, _ = DETOXIFY_MODELS[model_type]
     try:
         loaded = torch.hub.load_state_dict_from_url(url, map_location="cpu", weights_only=True, progress=False)
     except Exception as exc:
-        raise ModelLoadError(_WHO, f"could not download or safely load Detoxify's {model_type!r} model: {exc}") from None
+        raise ModelLoadError(
+            _WHO, f"could not download or safely load Detoxify's {model_type!r} model: {exc}"
+        ) from None
     return _validate(loaded, Path(url.rsplit("/", 1)[-1])), hub_id
 
 
@@ -159,11 +165,12 @@ def load_detoxify(model_type: str, checkpoint: Path | None, config_dir: Path | N
                 f"and config_dir: DIR (its Hugging Face config and tokenizer files), or unset HF_HUB_OFFLINE "
                 f"to download Detoxify's {model_type!r} release",
             )
-        loaded, source = _download(model_type)
+        loaded, hub_id = _download(model_type)
+        source = hub_id
         local = False
-    elif checkpoint is None or config_dir is None:
-        missing = "config_dir" if config_dir is None else "checkpoint"
-        raise ModelLoadError(_WHO, f"the detoxify backend needs both checkpoint and config_dir; {missing} is missing")
+    elif checkpoint is None or config_dir is None:  # the backend's constructor already refuses this
+        absent = "config_dir" if config_dir is None else "checkpoint"
+        raise ModelLoadError(_WHO, f"the detoxify backend needs both checkpoint and config_dir; {absent} is missing")
     else:
         if not config_dir.is_dir():
             raise ModelLoadError(_WHO, f"config_dir {config_dir} is not a directory")
@@ -189,9 +196,13 @@ def load_detoxify(model_type: str, checkpoint: Path | None, config_dir: Path | N
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"missing {len(missing)} weight(s) ({', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''})")
+            parts.append(
+                f"missing {len(missing)} weight(s) ({', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''})"
+            )
         if unexpected:
-            parts.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:4])}{' ...' if len(unexpected) > 4 else ''})")
+            parts.append(
+                f"unexpected {len(unexpected)} ({', '.join(unexpected[:4])}{' ...' if len(unexpected) > 4 else ''})"
+            )
         raise ModelLoadError(
             _WHO,
             f"checkpoint {checkpoint or model_type} does not match {args['model_name']}: {'; '.join(parts)}. "
@@ -200,7 +211,9 @@ def load_detoxify(model_type: str, checkpoint: Path | None, config_dir: Path | N
     head = [k for k in ("classifier.weight", "classifier.out_proj.weight") if k in state_dict]
     if head and int(state_dict[head[0]].shape[0]) != len(classes):
         raise ModelLoadError(
-            _WHO, f"the classifier head has {int(state_dict[head[0]].shape[0])} outputs but the checkpoint lists {len(classes)} classes"
+            _WHO,
+            f"the classifier head has {int(state_dict[head[0]].shape[0])} outputs "
+            f"but the checkpoint lists {len(classes)} classes",
         )
     try:
         model.load_state_dict({k: v for k, v in state_dict.items() if k in expected}, strict=True)

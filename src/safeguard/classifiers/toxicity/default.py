@@ -133,7 +133,6 @@ class DefaultModel:
         }
 
 
-
 class DefaultBackend(Backend):
     """``{backend: default}``: the embedded model; no options."""
 

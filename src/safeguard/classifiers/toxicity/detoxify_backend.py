@@ -89,12 +89,12 @@ class DetoxifyBackend(Backend):
             )
         self._columns = [loaded.class_names.index(label) for label in self.labels]
         self._loaded = loaded
-        self._runner = TorchRunner(
-            loaded.model, loaded.tokenizer, batch_size=self.batch_size, threads=self.threads
-        )
+        self._runner = TorchRunner(loaded.model, loaded.tokenizer, batch_size=self.batch_size, threads=self.threads)
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         self.load()
         assert self._loaded is not None
         probs = self._runner.predict(texts, len(self._loaded.class_names))
-        return {label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)}
+        return {
+            label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)
+        }

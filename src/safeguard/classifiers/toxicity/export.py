@@ -38,9 +38,7 @@ def tokenizer_path(model: Path) -> Path:
     return model.with_suffix(".tokenizer.json")
 
 
-def export_onnx(
-    options: Mapping[str, Any], output: Path, *, int8: bool = False, base_dir: Path | None = None
-) -> Path:
+def export_onnx(options: Mapping[str, Any], output: Path, *, int8: bool = False, base_dir: Path | None = None) -> Path:
     """Export the detoxify or transformers backend described by ``options`` (the YAML mapping) to ``output``.
 
     Returns ``output``. Raises ValueError for options of another backend, :class:`ModelLoadError` when
@@ -67,7 +65,9 @@ def export_onnx(
         activation = runner.activation
         max_length = runner.max_length
     else:
-        raise ValueError("export-onnx exports a detoxify or transformers backend; got " + repr(options.get("backend", "default")))
+        raise ValueError(
+            "export-onnx exports a detoxify or transformers backend; got " + repr(options.get("backend", "default"))
+        )
     if len(columns) != len(backend.labels):
         raise ModelLoadError("toxicity", "the model lacks some of the labels its backend declares")
     try:
@@ -124,7 +124,9 @@ def export_onnx(
                 root.setLevel(level)
     backend_tokenizer = getattr(tokenizer, "backend_tokenizer", None)
     if backend_tokenizer is None:
-        raise ModelLoadError("toxicity", f"the tokenizer {type(tokenizer).__name__} has no fast (tokenizers) form to export")
+        raise ModelLoadError(
+            "toxicity", f"the tokenizer {type(tokenizer).__name__} has no fast (tokenizers) form to export"
+        )
     backend_tokenizer.save(str(tokenizer_path(output)))
     metadata = {
         "format": FORMAT,

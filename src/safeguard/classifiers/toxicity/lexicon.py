@@ -18,13 +18,14 @@ Each label is a score in [0, 1]:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["LexiconScores", "Lexicon", "load_weighted_terms"]
+__all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
 
 DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
@@ -43,7 +44,15 @@ _PERSON_NOUNS = frozenset(
     }
 )  # fmt: skip
 _TARGETED_PAIRS = frozenset(
-    {("shut", "up"), ("fuck", "you"), ("fuck", "u"), ("fuck", "off"), ("screw", "you"), ("fuck", "yourself"), ("go", "fuck")}
+    {
+        ("shut", "up"),
+        ("fuck", "you"),
+        ("fuck", "u"),
+        ("fuck", "off"),
+        ("screw", "you"),
+        ("fuck", "yourself"),
+        ("go", "fuck"),
+    }
 )
 _FILLERS = frozenset(
     {
@@ -56,9 +65,18 @@ _FILLERS = frozenset(
 )  # fmt: skip
 
 # Person objects of a violent verb; "you an email" is excluded separately.
-_PERSON = r"(?:you|u|ya|yu|him|her|them|y'all|yall|you\s+all|all\s+of\s+you|your\s+(?:family|kids|wife|husband|mother|mom|children))"
-_FUTURE = r"(?:i|we)\s*(?:'ll|\s+will|\s+shall|'m\s+(?:going\s+to|gonna)|\s+am\s+(?:going\s+to|gonna)|\s+gonna|'re\s+(?:going\s+to|gonna)|\s+are\s+(?:going\s+to|gonna)|\s+want\s+to|\s+wanna|\s+should)"
-_VIOLENT = r"(?:kill|murder|stab|shoot|strangle|choke|rape|behead|hang|lynch|slaughter|butcher|execute|hurt|beat\s+up|beat|punch|gut|torture|slap|smack|bash|break\s+your\s+\w+|smash\s+your\s+\w+)"
+_PERSON = (
+    r"(?:you|u|ya|yu|him|her|them|y'all|yall|you\s+all|all\s+of\s+you|"
+    r"your\s+(?:family|kids|wife|husband|mother|mom|children))"
+)
+_FUTURE = (
+    r"(?:i|we)\s*(?:'ll|\s+will|\s+shall|'m\s+(?:going\s+to|gonna)|\s+am\s+(?:going\s+to|gonna)|\s+gonna|"
+    r"'re\s+(?:going\s+to|gonna)|\s+are\s+(?:going\s+to|gonna)|\s+want\s+to|\s+wanna|\s+should)"
+)
+_VIOLENT = (
+    r"(?:kill|murder|stab|shoot|strangle|choke|rape|behead|hang|lynch|slaughter|butcher|execute|hurt|beat\s+up|"
+    r"beat|punch|gut|torture|slap|smack|bash|break\s+your\s+\w+|smash\s+your\s+\w+)"
+)
 _NOT_AN_OBJECT = r"(?!\s+(?:an?\s+)?(?:email|e-mail|message|msg|text|line|note|dm|pm|link|invite|quote|reply|call)\b)"
 
 _THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
@@ -67,16 +85,37 @@ _THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}", 0.92),
         (rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)(?:\s+down)?\s*(?:[.!]|$|and\b)", 0.75),
         (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9),
-        (r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))", 0.75),
-        (r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b", 0.7),
-        (r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b", 0.7),
-        (r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b", 0.8),
+        (
+            r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
+            0.75,
+        ),
+        (
+            r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
+            0.7,
+        ),
+        (
+            r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
+            0.7,
+        ),
+        (
+            r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
+            0.8,
+        ),
         (r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))", 0.5),
         (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75),
-        (r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b", 0.9),
-        (r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b", 0.8),
+        (
+            r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
+            0.8,
+        ),
         (r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b", 0.85),
-        (r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b", 0.85),
+        (
+            r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
+            0.85,
+        ),
     )
 )
 
@@ -91,7 +130,10 @@ _SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b", 0.85),
         (r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b", 0.85),
         (r"\bbetter\s+off\s+dead\b", 0.8),
-        (r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b", 0.9),
+        (
+            r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
+            0.9,
+        ),
         (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75),
     )
 )
@@ -109,7 +151,21 @@ _DEHUMANISING = frozenset(
     }
 )  # fmt: skip
 _HOSTILE_BEFORE = frozenset(
-    {"hate", "kill", "deport", "ban", "exterminate", "gas", "eradicate", "filthy", "dirty", "stinking", "fucking", "bloody", "damn"}
+    {
+        "hate",
+        "kill",
+        "deport",
+        "ban",
+        "exterminate",
+        "gas",
+        "eradicate",
+        "filthy",
+        "dirty",
+        "stinking",
+        "fucking",
+        "bloody",
+        "damn",
+    }
 )
 _GROUP_CALL = re.compile(
     r"\b(?:should|must|need\s+to|needs\s+to|ought\s+to)\s+(?:all\s+)?(?:be\s+)?(?:deported|banned|killed|gassed|exterminated|shot|wiped\s+out|eradicated|die|sent\s+back|locked\s+up|sterili[sz]ed)\b"
@@ -206,7 +262,7 @@ class Lexicon:
                     insult = max(insult, 0.45 * weight)
             if w in self.groups_single or (i + 1 < n and (w, words[i + 1]) in self.groups_pair):
                 identity = max(identity, _group_hostility(words, i, normalized))
-        pairs = set(zip(words, words[1:]))
+        pairs = set(itertools.pairwise(words))
         if "stfu" in words or "gtfo" in words or pairs & _TARGETED_PAIRS:
             insult = max(insult, 0.6)
             targeted = True
@@ -233,8 +289,11 @@ def _aim(words: list[str], i: int) -> int:
         prev = words[j]
         if prev in _SECOND_PERSON:
             return 2
-        if prev in _THIRD_PERSON_CONTRACTED or prev in _THIRD_PERSON or prev in _PERSON_NOUNS or (
-            prev in _COPULA and j >= 1 and (words[j - 1] in _THIRD_PERSON or words[j - 1] in _PERSON_NOUNS)
+        if (
+            prev in _THIRD_PERSON_CONTRACTED
+            or prev in _THIRD_PERSON
+            or prev in _PERSON_NOUNS
+            or (prev in _COPULA and j >= 1 and (words[j - 1] in _THIRD_PERSON or words[j - 1] in _PERSON_NOUNS))
         ):
             return 1
     after = words[i + 1 : i + 3]

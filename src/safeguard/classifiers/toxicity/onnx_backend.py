@@ -18,6 +18,7 @@ from safeguard.classifiers.toxicity.backend import (
     KNOWN_LABELS,
     Backend,
     FloatArray,
+    activate,
     batched_scores,
     cached_model,
     check_options,
@@ -108,16 +109,15 @@ class OnnxBackend(Backend):
         for name in self.meta["inputs"]:
             attr = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}[name]
             feeds[name] = np.array([getattr(e, attr) for e in encodings], dtype=np.int64)
-        return self._session.run(["logits"], feeds)[0]  # type: ignore[no-any-return]
+        result: npt.NDArray[np.float32] = self._session.run(["logits"], feeds)[0]
+        return result
 
     def _probabilities(self, texts: list[str]) -> npt.NDArray[np.float64]:
-        logits = self.logits(texts).astype(np.float64)
-        if self.meta["activation"] == "softmax":
-            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-            return shifted / shifted.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
-        return 1.0 / (1.0 + np.exp(-logits))  # type: ignore[no-any-return]
+        return activate(self.logits(texts), str(self.meta["activation"]))
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         self.load()
         probs = batched_scores(texts, self._probabilities, int(self.meta["width"]), batch_size=self.batch_size)
-        return {label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)}
+        return {
+            label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import string
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["DETOXIFY_CLASSES", "make_detoxify_checkpoint"]
 
@@ -27,18 +27,23 @@ DETOXIFY_CLASSES: dict[str, list[str]] = {
         "male", "female", "homosexual_gay_or_lesbian", "christian", "jewish", "muslim", "black", "white",
         "psychiatric_or_mental_illness",
     ],
-    "multilingual": ["toxicity", "severe_toxicity", "obscene", "identity_attack", "insult", "threat", "sexual_explicit"],
+    "multilingual": [
+        "toxicity", "severe_toxicity", "obscene", "identity_attack", "insult", "threat", "sexual_explicit",
+    ],
 }  # fmt: skip
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_COMMON_WORDS = (
-    "the a an and or but is are was were be been it this that you your i me my we our they them he she his her "
-    "not no yes to of in on at for with from by as so if then than too very just can could would should will "
-    "do does did have has had get got make made go going come order ordered delivery delivered arrived box "
-    "item product price refund return returned broken works working great good bad terrible awful love hate "
-    "thanks thank please help question answer size colour color black white kettle blender phone charger "
-    "idiot stupid moron kill die hurt fuck shit damn hell people why what when where how who which all any"
-).split()
+_COMMON_WORDS = tuple(
+    """
+the a an and or but is are was were be been it this that you your i me my we our they them he she
+his her not no yes to of in on at for with from by as so if then than too very just can could would
+should will do does did have has had get got make made go going come order ordered delivery
+delivered arrived box item product price refund return returned broken works working great good bad
+terrible awful love hate thanks thank please help question answer size colour color black white
+kettle blender phone charger idiot stupid moron kill die hurt fuck shit damn hell people why what
+when where how who which all any
+""".split()
+)
 
 
 def _vocabulary(size: Literal["tiny", "base"]) -> list[str]:
@@ -73,8 +78,11 @@ def make_detoxify_checkpoint(
     config directory); the checkpoint holds only ``config`` and ``state_dict`` (loadable with
     ``weights_only=True``). Needs torch and transformers.
     """
+    import importlib
+
     import torch
-    import transformers
+
+    transformers: Any = importlib.import_module("transformers")
 
     if size not in ("tiny", "base"):
         raise ValueError(f"size must be 'tiny' or 'base', got {size!r}")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from safeguard.classifiers.toxicity.backend import batched_scores, cpu_count
+from safeguard.classifiers.toxicity.backend import activate, batched_scores, cpu_count
 
 __all__ = ["TorchRunner"]
 
@@ -42,14 +42,11 @@ class TorchRunner:
         inputs = self.tokenizer(texts, return_tensors="pt", truncation=True, padding=True, max_length=self.max_length)
         with self.torch.inference_mode():
             out = self.model(**inputs)[0]
-        return out.float().numpy()  # type: ignore[no-any-return]
+        result: npt.NDArray[np.float32] = out.float().numpy()
+        return result
 
     def _probabilities(self, texts: list[str]) -> npt.NDArray[np.float64]:
-        logits = self.logits(texts).astype(np.float64)
-        if self.activation == "softmax":
-            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-            return shifted / shifted.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
-        return 1.0 / (1.0 + np.exp(-logits))  # type: ignore[no-any-return]
+        return activate(self.logits(texts), self.activation)
 
     def predict(self, texts: Sequence[str], width: int) -> npt.NDArray[np.float64]:
         """Probabilities per class, shape (len(texts), width)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,7 +53,9 @@ class TransformersBackend(Backend):
     ) -> None:
         check_options("transformers", options, ())
         if model_dir is None:
-            raise ValueError("the transformers backend needs model_dir: a local sequence-classification model directory")
+            raise ValueError(
+                "the transformers backend needs model_dir: a local sequence-classification model directory"
+            )
         self.model_dir = resolve_path(model_dir, "model_dir", base_dir)
         if activation not in (None, "sigmoid", "softmax"):
             raise ValueError(f"activation must be sigmoid or softmax, got {activation!r}")
@@ -75,7 +78,9 @@ class TransformersBackend(Backend):
             mapping = {}
             for theirs, ours in labels.items():
                 if ours not in KNOWN_LABELS:
-                    raise ValueError(f"labels maps {theirs!r} to {ours!r}, which is not one of {', '.join(KNOWN_LABELS)}")
+                    raise ValueError(
+                        f"labels maps {theirs!r} to {ours!r}, which is not one of {', '.join(KNOWN_LABELS)}"
+                    )
                 if ours in mapping.values():
                     raise ValueError(f"labels maps two model labels to {ours!r}")
                 mapping[str(theirs)] = ours
@@ -89,7 +94,7 @@ class TransformersBackend(Backend):
         if self._runner is not None:
             return
         try:
-            import transformers
+            transformers: Any = importlib.import_module("transformers")
         except ImportError as exc:
             raise MissingDependencyError("toxicity", "transformers", "transformers") from exc
         from safeguard.classifiers.toxicity.torch_runner import TorchRunner
@@ -122,10 +127,17 @@ class TransformersBackend(Backend):
             "sigmoid" if model.config.problem_type == "multi_label_classification" or len(names) == 1 else "softmax"
         )
         self._runner = TorchRunner(
-            model, tokenizer, activation=activation, batch_size=self.batch_size, threads=self.threads, max_length=self.max_length
+            model,
+            tokenizer,
+            activation=activation,
+            batch_size=self.batch_size,
+            threads=self.threads,
+            max_length=self.max_length,
         )
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         self.load()
         probs = self._runner.predict(texts, self._width)
-        return {label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)}
+        return {
+            label: np.ascontiguousarray(probs[:, col]) for label, col in zip(self.labels, self._columns, strict=True)
+        }
