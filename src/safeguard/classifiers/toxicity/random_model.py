@@ -42,7 +42,7 @@ delivered arrived box item product price refund return returned broken works wor
 terrible awful love hate thanks thank please help question answer size colour color black white
 kettle blender phone charger idiot stupid moron kill die hurt fuck shit damn hell people why what
 when where how who which all any
-""".split()
+""".split()  # noqa: SIM905
 )
 
 
