@@ -54,6 +54,11 @@ def auc(y: Sequence[bool], score: Sequence[float]) -> float:
     return float((ranks[y_arr].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+def olid_text(text: str) -> str:
+    """OLID replaces every link by the token ``URL``; give the model a link, which is what it stands for."""
+    return re.sub(r"\bURL\b", "http://example.com", text)
+
+
 def build(options: dict[str, object]):  # type: ignore[no-untyped-def]
     from safeguard.classifiers.toxicity import ToxicityClassifier
 
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     olid = [r for r in read_eval("olid_offenseval2019.jsonl") if r["meta"]["split"] == "test"]
     olid_y = [r["label"] == "OFF" for r in olid]
-    olid_texts = [re.sub(r"\bURL\b", "http://example.com", r["text"]) for r in olid]
+    olid_texts = [olid_text(r["text"]) for r in olid]
     jigsaw = list(read_eval("jigsaw_toxic_comments_sample.jsonl", limit=args.jigsaw_limit))
     jig_texts = [r["text"] for r in jigsaw]
 

@@ -10,7 +10,8 @@ the plain words.
 
 1. the linear TF-IDF model of alt-profanity-check (MIT), exported to ``data/profanity_linear.npz``, as a logit;
 2. a lexical score: the strongest profane word + the strongest insulting word + the strongest
-   negative word of the VADER sentiment lexicon (MIT, ``data/negativity.txt``) + the number of profane
+   negative word of the VADER sentiment lexicon (MIT, ``data/negativity.txt``; violence words such as
+   "kill" and "dead" are left to the threat patterns, which look at what they are aimed at) + the number of profane
    or insulting words (capped at three). The parts are summed with equal weights, not fitted.
 
 The sum of the two standardised views is mapped to a probability by a logistic curve fitted on Davidson
@@ -59,6 +60,14 @@ class Combination:
         return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__})
 
 
+#: Violence words whose harm depends on what they are aimed at ("kill the power", "this phone is dead"):
+#: they count in the negativity part only when the text names a person (a pronoun or an @mention).
+CONTEXT_DEPENDENT = frozenset(
+    {"kill", "kills", "killed", "killing", "killer", "shoot", "shooting", "shot", "stab", "die", "dies", "dying",
+     "dead", "death", "murder", "destroy", "destroyed", "attack", "fight", "war", "weapon", "gun", "bomb"}
+)  # fmt: skip
+
+
 def load_negativity(path: Path) -> dict[str, float]:
     """``word<TAB>valence`` lines; returns word -> strength of the negative valence in (0, 1]."""
     out: dict[str, float] = {}
@@ -70,6 +79,16 @@ def load_negativity(path: Path) -> dict[str, float]:
     return out
 
 
+_PERSON_WORDS = frozenset(
+    {"you", "u", "ya", "your", "ur", "yall", "y'all", "he", "she", "him", "her", "his", "hers", "they", "them",
+     "their", "people", "everyone", "somebody", "someone"}
+)  # fmt: skip
+
+
+def _names_a_person(text: str, words: list[str]) -> bool:
+    return "@" in text or any(w in _PERSON_WORDS for w in words)
+
+
 def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) -> tuple[float, ...]:
     """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text."""
     scores = lexicon.score(text)
@@ -78,6 +97,7 @@ def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) 
     count = 0
     neg = 0.0
     insults, slurs, profanity = lexicon.insults, lexicon.slurs, lexicon.profanity
+    person: bool | None = None  # computed when first needed
     for w in words:
         weight = insults.get(w) or slurs.get(w)
         if weight is not None:
@@ -87,7 +107,11 @@ def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) 
         elif w in profanity:
             count += 1
         n = negativity.get(w)
-        if n is not None and n > neg:
+        if n is not None and n > neg and (w not in CONTEXT_DEPENDENT or person is None or person):
+            if person is None and w in CONTEXT_DEPENDENT:
+                person = _names_a_person(text, words)
+                if not person:
+                    continue
             neg = n
     lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
