@@ -231,7 +231,12 @@ class _Stub(Backend):
 
 @pytest.mark.parametrize(
     ("band", "escalated"),
-    [((0.2, 0.8), ["unsure", "edge"]), ((0.0, 1.0), ["calm", "unsure", "edge", "angry"]), ((0.5, 0.5), [])],
+    [
+        ((0.2, 0.8), ["unsure", "edge"]),
+        ((0.0, 1.0), ["calm", "unsure", "edge", "angry"]),
+        ((0.6, 0.7), []),
+        ((0.5, 0.5), ["unsure"]),
+    ],
 )
 def test_cascade_sends_only_the_uncertain_band_to_the_slow_model(
     band: tuple[float, float], escalated: list[str]
