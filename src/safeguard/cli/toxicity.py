@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from safeguard.cli import exit_codes
 from safeguard.cli.app import app, err, fail_config
@@ -106,7 +107,7 @@ def export_onnx_command(
             deviation = _compare(options, written, base_dir)
             err.print(f"max |onnx - torch| over {len(CHECK_TEXTS)} sample texts: {deviation:.2e}")
     except (ValueError, SafeguardError) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
     err.print(f"use it with: toxicity: {{backend: onnx, model: {written}}}", markup=False)
 

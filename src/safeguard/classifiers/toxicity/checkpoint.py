@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelLoadError(_WHO, f"checkpoint {path} does not exist")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickle-protocol notes; the refusal below says what matters
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the unpickler refuses anything but tensors and plain containers
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
@@ -172,6 +175,8 @@ def load_detoxify(model_type: str, checkpoint: Path | None, config_dir: Path | N
         absent = "config_dir" if config_dir is None else "checkpoint"
         raise ModelLoadError(_WHO, f"the detoxify backend needs both checkpoint and config_dir; {absent} is missing")
     else:
+        if not checkpoint.is_file():
+            raise ModelLoadError(_WHO, f"checkpoint {checkpoint} does not exist")
         if not config_dir.is_dir():
             raise ModelLoadError(_WHO, f"config_dir {config_dir} is not a directory")
         if not (config_dir / "config.json").is_file():
