@@ -116,7 +116,7 @@ def test_poisoned_checkpoint_is_refused_and_nothing_runs(tiny: tuple[Path, Path]
     torch.save(loaded, tmp_path / "poisoned_zip.ckpt")
     for path in (poisoned, tmp_path / "poisoned_zip.ckpt"):
         clf = ToxicityClassifier(backend="detoxify", checkpoint=str(path), config_dir=str(tiny[1]))
-        with pytest.raises(ModelLoadError, match="refused to load checkpoint.*Nothing in it was run"):
+        with pytest.raises(ModelLoadError, match=r"refused to load checkpoint.*Nothing in it was run"):
             clf.load()
     assert not marker.exists()
 
@@ -161,7 +161,7 @@ def test_checkpoint_without_a_declared_label_is_refused(tmp_path: Path) -> None:
 def test_offline_without_local_files_says_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     clf = ToxicityClassifier(backend="detoxify", model_type="original")
-    with pytest.raises(ModelLoadError, match="pass checkpoint: PATH .* and config_dir: DIR"):
+    with pytest.raises(ModelLoadError, match=r"pass checkpoint: PATH .* and config_dir: DIR"):
         clf.load()
 
 
