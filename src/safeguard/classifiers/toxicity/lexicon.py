@@ -32,7 +32,9 @@ DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|\*")
 _MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
 
-_SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all", "your", "yer"})
+_SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
+#: "your a moron" (for "you're"): "your" counts only before an article; "your stupid app" is about the app.
+_YOUR = frozenset({"your", "yer"})
 _THIRD_PERSON_CONTRACTED = frozenset({"he's", "she's", "they're", "hes", "shes", "theyre"})
 _COPULA = frozenset({"is", "are", "was", "were", "be", "being"})
 _THIRD_PERSON = frozenset({"he", "she", "they", "who", "someone", "somebody", "anyone", "everyone"})
@@ -287,7 +289,7 @@ def _aim(words: list[str], i: int) -> int:
         j -= 1
     if j >= 0 and i - j <= 5:
         prev = words[j]
-        if prev in _SECOND_PERSON:
+        if prev in _SECOND_PERSON or (prev in _YOUR and j + 1 < i and words[j + 1] in {"a", "an", "such"}):
             return 2
         if (
             prev in _THIRD_PERSON_CONTRACTED
