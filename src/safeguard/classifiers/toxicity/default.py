@@ -33,7 +33,7 @@ import numpy.typing as npt
 from safeguard.classifiers.base import Cost
 from safeguard.classifiers.text import normalize
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options
-from safeguard.classifiers.toxicity.lexicon import _WORD_RE, DATA_DIR, Lexicon
+from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon
 from safeguard.classifiers.toxicity.linear import LinearTextModel
 
 __all__ = ["DEFAULT_LABELS", "DefaultBackend", "DefaultModel", "lexical_features"]
@@ -85,34 +85,28 @@ _PERSON_WORDS = frozenset(
 )  # fmt: skip
 
 
-def _names_a_person(text: str, words: list[str]) -> bool:
-    return "@" in text or any(w in _PERSON_WORDS for w in words)
+def _names_a_person(text: str, words: set[str]) -> bool:
+    return "@" in text or not words.isdisjoint(_PERSON_WORDS)
 
 
 def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) -> tuple[float, ...]:
     """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text."""
-    scores = lexicon.score(text)
-    words = _WORD_RE.findall(text.replace("’", "'"))
+    words = lexicon.words(text)
+    scores = lexicon.score(text, words)
+    wordset = set(words)
     insult_word = 0.0
     count = 0
+    hits = wordset & lexicon.offensive_words
+    if hits:
+        insults, slurs = lexicon.insults, lexicon.slurs
+        insult_word = max(insults.get(w) or slurs.get(w) or 0.0 for w in hits)
+        count = sum(1 for w in words if w in hits)
     neg = 0.0
-    insults, slurs, profanity = lexicon.insults, lexicon.slurs, lexicon.profanity
-    person: bool | None = None  # computed when first needed
-    for w in words:
-        weight = insults.get(w) or slurs.get(w)
-        if weight is not None:
-            count += 1
-            if weight > insult_word:
-                insult_word = weight
-        elif w in profanity:
-            count += 1
-        n = negativity.get(w)
-        if n is not None and n > neg and (w not in CONTEXT_DEPENDENT or person is None or person):
-            if person is None and w in CONTEXT_DEPENDENT:
-                person = _names_a_person(text, words)
-                if not person:
-                    continue
-            neg = n
+    negative = wordset & negativity.keys()
+    if negative:
+        if not negative.isdisjoint(CONTEXT_DEPENDENT) and not _names_a_person(text, wordset):
+            negative -= CONTEXT_DEPENDENT
+        neg = max((negativity[w] for w in negative), default=0.0)
     lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
 

@@ -73,8 +73,8 @@ def export_onnx(
 
     With ``optimize`` (the default) onnxruntime's transformer optimizer fuses attention, layer norm and
     GELU (exact GELU, so fp32 outputs still equal torch's within 1e-4); when it cannot handle the model
-    the plain graph is kept. Returns ``output``. Raises ValueError for options of another backend, :class:`ModelLoadError` when
-    the model cannot be loaded or exported.
+    the plain graph is kept. Returns ``output``. Raises ValueError for options of another backend,
+    :class:`ModelLoadError` when the model cannot be loaded or exported.
     """
     from safeguard.classifiers.toxicity.classifier import make_backend
     from safeguard.classifiers.toxicity.detoxify_backend import DetoxifyBackend

@@ -29,7 +29,7 @@ __all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
 
 DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
-_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|\*")
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
 
 _SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
@@ -56,6 +56,7 @@ _TARGETED_PAIRS = frozenset(
         ("go", "fuck"),
     }
 )
+_TARGETED_FIRST = frozenset(a for a, _ in _TARGETED_PAIRS)
 _FILLERS = frozenset(
     {
         "a", "an", "the", "such", "so", "really", "absolute", "absolutely", "complete", "completely", "total",
@@ -81,65 +82,101 @@ _VIOLENT = (
 )
 _NOT_AN_OBJECT = r"(?!\s+(?:an?\s+)?(?:email|e-mail|message|msg|text|line|note|dm|pm|link|invite|quote|reply|call)\b)"
 
-_THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
-    (re.compile(p), w)
-    for p, w in (
-        (rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}", 0.92),
-        (rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)(?:\s+down)?\s*(?:[.!]|$|and\b)", 0.75),
-        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9),
+_THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
+    (re.compile(p), w, frozenset(t.split()))
+    for p, w, t in (
+        (
+            rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}",
+            0.92,
+            "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat punch gut"
+            " torture slap smack bash break smash",
+        ),
+        (rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)(?:\s+down)?\s*(?:[.!]|$|and\b)", 0.75, "find hunt track"),
+        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live"),
         (
             r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
             0.75,
+            "dead",
         ),
         (
             r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
             0.7,
+            "die pay regret sorry",
         ),
         (
             r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
             0.7,
+            "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die",
         ),
         (
             r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
             0.8,
+            "hope wish",
         ),
-        (r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))", 0.5),
-        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75),
+        (r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))", 0.5, "back"),
+        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye"),
         (
             r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
             0.9,
+            "bullet knife bomb",
         ),
         (
             r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
             0.8,
+            "beat kick knock smash punch",
         ),
-        (r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b", 0.85),
+        (
+            r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b",
+            0.85,
+            "burn blow",
+        ),
         (
             r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
             0.85,
+            "kill shoot hang gas exterminate",
         ),
     )
 )
 
-_SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
-    (re.compile(p), w)
-    for p, w in (
-        (r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b", 0.85),
-        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9),
-        (r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b", 0.7),
-        (r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b", 0.85),
-        (r"\bsuicide\b", 0.45),
-        (r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b", 0.85),
-        (r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b", 0.85),
-        (r"\bbetter\s+off\s+dead\b", 0.8),
+_SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
+    (re.compile(p), w, frozenset(t.split()))
+    for p, w, t in (
+        (
+            r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b",
+            0.85,
+            "myself",
+        ),
+        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life"),
+        (
+            r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b",
+            0.7,
+            "die dead disappear",
+        ),
+        (
+            r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b",
+            0.85,
+            "suicidal suicide self harm harming",
+        ),
+        (r"\bsuicide\b", 0.45, "suicide"),
+        (r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b", 0.85, "live"),
+        (
+            r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b",
+            0.85,
+            "live alive exist wake",
+        ),
+        (r"\bbetter\s+off\s+dead\b", 0.8, "dead"),
         (
             r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
             0.9,
+            "kys yourself yourselves urself self wrists",
         ),
-        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75),
+        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die"),
     )
 )
 #: "don't kill yourself carrying it upstairs": a warning, not encouragement.
+#: Every word some pattern needs: posts with none of them skip the patterns.
+_THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _THREAT_PATTERNS))
+_SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _SELF_HARM_PATTERNS))
 _SELF_HARM_WARNING = re.compile(
     r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
 )
@@ -215,6 +252,12 @@ class Lexicon:
         groups = load_weighted_terms(data_dir / "identity.txt")
         self.groups_single = frozenset(g for g in groups if " " not in g)
         self.groups_pair = frozenset(tuple(g.split()) for g in groups if " " in g)
+        #: Profane, insulting or slur words (the lexical score counts them).
+        self.offensive_words = frozenset({*self.insults, *self.profanity, *self.slurs})
+        #: Words that start any per-word check; posts with none of them skip the word loop.
+        self._interesting = frozenset(
+            {*self.insults, *self.profanity, *self.slurs, *self.groups_single, *(a for a, _ in self.groups_pair)}
+        )
         maskable = sorted({*self.profanity, *self.insults, *self.slurs}, key=len)
         self._mask_words: dict[int, list[str]] = {}
         for word in maskable:
@@ -236,49 +279,65 @@ class Lexicon:
         found = _fit_masked(word, self._mask_words, self._mask_weight)
         return found if found is not None else word
 
-    def score(self, normalized: str) -> LexiconScores:
-        """Scores of text that went through :func:`normalize` and :meth:`unmask`."""
-        words = _WORD_RE.findall(normalized.replace("’", "'"))
+    def words(self, normalized: str) -> list[str]:
+        """The words :meth:`score` reads (apostrophes kept inside words: ``you're``)."""
+        return _WORD_RE.findall(normalized.replace("’", "'"))
+
+    def score(self, normalized: str, words: list[str] | None = None) -> LexiconScores:
+        """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`)."""
+        if words is None:
+            words = self.words(normalized)
+        wordset = set(words)
         insult = 0.0
         targeted = False
         profanity = 0.0
         identity = 0.0
         n = len(words)
-        for i, w in enumerate(words):
-            p = self.profanity.get(w)
-            if p is not None and p > profanity:
-                profanity = p
-            s = self.slurs.get(w)
-            if s is not None:
-                identity = max(identity, 0.9)
-                insult = max(insult, 0.85)
-            weight = self.insults.get(w)
-            if weight is not None:
-                aim = _aim(words, i)
-                if aim == 2:
-                    targeted = True
-                    insult = max(insult, 0.55 + 0.45 * weight)
-                elif aim == 1:
-                    insult = max(insult, 0.35 + 0.5 * weight)
-                else:
-                    insult = max(insult, 0.45 * weight)
-            if w in self.groups_single or (i + 1 < n and (w, words[i + 1]) in self.groups_pair):
-                identity = max(identity, _group_hostility(words, i, normalized))
-        pairs = set(itertools.pairwise(words))
-        if "stfu" in words or "gtfo" in words or pairs & _TARGETED_PAIRS:
+        if not wordset.isdisjoint(self._interesting):
+            for i, w in enumerate(words):
+                if w not in self._interesting:
+                    continue
+                p = self.profanity.get(w)
+                if p is not None and p > profanity:
+                    profanity = p
+                if w in self.slurs:
+                    identity = max(identity, 0.9)
+                    insult = max(insult, 0.85)
+                weight = self.insults.get(w)
+                if weight is not None:
+                    aim = _aim(words, i)
+                    if aim == 2:
+                        targeted = True
+                        insult = max(insult, 0.55 + 0.45 * weight)
+                    elif aim == 1:
+                        insult = max(insult, 0.35 + 0.5 * weight)
+                    else:
+                        insult = max(insult, 0.45 * weight)
+                if w in self.groups_single or (i + 1 < n and (w, words[i + 1]) in self.groups_pair):
+                    identity = max(identity, _group_hostility(words, i, normalized))
+        if (
+            "stfu" in wordset
+            or "gtfo" in wordset
+            or (
+                not wordset.isdisjoint(_TARGETED_FIRST)
+                and not set(itertools.pairwise(words)).isdisjoint(_TARGETED_PAIRS)
+            )
+        ):
             insult = max(insult, 0.6)
             targeted = True
         threat = 0.0
-        for pattern, weight in _THREAT_PATTERNS:
-            if weight > threat and pattern.search(normalized):
-                threat = weight
+        if not wordset.isdisjoint(_THREAT_TRIGGERS):
+            for pattern, weight, needs in _THREAT_PATTERNS:
+                if weight > threat and not wordset.isdisjoint(needs) and pattern.search(normalized):
+                    threat = weight
         self_harm = 0.0
-        for pattern, weight in _SELF_HARM_PATTERNS:
-            if weight > self_harm and pattern.search(normalized):
-                self_harm = weight
-        if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
-            stripped = _SELF_HARM_WARNING.sub(" ", normalized)
-            self_harm = max((w for p, w in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
+        if not wordset.isdisjoint(_SELF_HARM_TRIGGERS):
+            for pattern, weight, needs in _SELF_HARM_PATTERNS:
+                if weight > self_harm and not wordset.isdisjoint(needs) and pattern.search(normalized):
+                    self_harm = weight
+            if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
+                stripped = _SELF_HARM_WARNING.sub(" ", normalized)
+                self_harm = max((w for p, w, _ in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
         return LexiconScores(insult, threat, identity, self_harm, profanity, targeted)
 
 
