@@ -160,9 +160,10 @@ def _register_builtins() -> None:
     from safeguard.classifiers.lists import ListsClassifier
     from safeguard.classifiers.static import StaticClassifier
     from safeguard.classifiers.text import TextClassifier
+    from safeguard.classifiers.toxicity import ToxicityClassifier
 
     with _registry_lock:
-        for cls in (StaticClassifier, TextClassifier, ListsClassifier):
+        for cls in (StaticClassifier, TextClassifier, ListsClassifier, ToxicityClassifier):
             _registry.setdefault(cls.kind, cls)
 
 

@@ -1,0 +1,22 @@
+"""The ``toxicity`` classifier and its backends.
+
+Configured in a ruleset as ``toxicity: {backend: NAME, ...}``; every backend gives Detoxify's label
+names and declares only the labels it really produces:
+
+* ``default`` (no options): the embedded offline model (numpy only): ``toxicity``, ``insult``,
+  ``threat``, ``identity_attack``, ``self_harm``. See :mod:`.default`.
+* ``detoxify``: ``model_type`` (original, unbiased, multilingual, original-small, unbiased-small),
+  ``checkpoint`` (a Detoxify ``.ckpt``), ``config_dir`` (its Hugging Face config and tokenizer files),
+  ``batch_size``, ``threads``. Loaded with ``torch.load(weights_only=True)`` and strict state-dict keys.
+* ``transformers``: ``model_dir`` (a local sequence-classification model), ``labels``
+  (``{their_label: our_label}``), ``activation`` (sigmoid or softmax), ``batch_size``, ``threads``.
+* ``onnx``: ``model`` (a file written by ``safeguard export-onnx``, tokenizer files beside it),
+  ``batch_size``, ``threads``. Needs onnxruntime and tokenizers, not torch.
+* ``cascade``: ``fast`` (a backend name or mapping, default ``default``), ``slow`` (a mapping),
+  ``band`` ``[lo, hi]``: only posts whose fast toxicity lies in the band go to the slow model. Adds the
+  ``escalated`` signal (true when the slow model scored the post).
+"""
+
+from safeguard.classifiers.toxicity.classifier import BACKENDS, ToxicityClassifier, make_backend
+
+__all__ = ["BACKENDS", "ToxicityClassifier", "make_backend"]

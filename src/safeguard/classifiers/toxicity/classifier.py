@@ -1,0 +1,92 @@
+"""The ``toxicity`` classifier: one interface over the default, detoxify, transformers, onnx and cascade backends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from safeguard.classifiers.base import Classifier, Cost
+from safeguard.classifiers.toxicity.backend import Backend
+from safeguard.types import Post
+
+__all__ = ["BACKENDS", "ToxicityClassifier", "make_backend"]
+
+#: Backend names accepted by ``backend:``.
+BACKENDS: tuple[str, ...] = ("default", "detoxify", "transformers", "onnx", "cascade")
+
+
+def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) -> Backend:
+    """Build (not load) the backend described by ``options`` (the YAML mapping, ``backend`` included).
+
+    Raises ValueError with a precise message on bad options.
+    """
+    opts = dict(options)
+    name = opts.pop("backend", "default")
+    if name == "default":
+        from safeguard.classifiers.toxicity.default import DefaultBackend
+
+        return DefaultBackend(**opts)
+    if name == "detoxify":
+        from safeguard.classifiers.toxicity.detoxify_backend import DetoxifyBackend
+
+        return DetoxifyBackend(base_dir=base_dir, **opts)
+    if name == "transformers":
+        from safeguard.classifiers.toxicity.transformers_backend import TransformersBackend
+
+        return TransformersBackend(base_dir=base_dir, **opts)
+    if name == "onnx":
+        from safeguard.classifiers.toxicity.onnx_backend import OnnxBackend
+
+        return OnnxBackend(base_dir=base_dir, **opts)
+    if name == "cascade":
+        from safeguard.classifiers.toxicity.cascade import CascadeBackend
+
+        return CascadeBackend(base_dir=base_dir, **opts)
+    raise ValueError(f"unknown toxicity backend {name!r} (known: {', '.join(BACKENDS)})")
+
+
+def post_text(post: Post) -> str:
+    """The text scored for a post: its title (when it has one) and its body."""
+    return f"{post.title}\n{post.text}" if post.title else post.text
+
+
+class ToxicityClassifier(Classifier):
+    """Toxicity scores in [0, 1] with Detoxify's label names, from a configurable backend.
+
+    ``ToxicityClassifier()`` (``toxicity: {backend: default}``) is the embedded offline model; see
+    the package docstring for the other backends and their options. ``outputs`` are the labels the
+    configured backend really produces, so a rule that reads a label the backend does not give fails
+    when the ruleset loads.
+    """
+
+    kind = "toxicity"
+    cost = Cost.CHEAP
+
+    def __init__(self, *, name: str | None = None, base_dir: str | Path | None = None, **options: Any) -> None:
+        super().__init__(name=name)
+        self.options = dict(options)
+        self.backend = make_backend(options, base_dir=Path(base_dir) if base_dir is not None else None)
+        self.cost = self.backend.cost
+        self.outputs = {**dict.fromkeys(self.backend.labels, float), **self.backend.extra_outputs()}
+
+    def _load(self) -> None:
+        self.backend.load()
+
+    def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
+        """One mapping of label -> score per post, in order."""
+        if not posts:
+            return []
+        self.load()
+        scores = self.backend.predict([post_text(p) for p in posts])
+        rows: list[dict[str, Any]] = [{} for _ in posts]
+        for label, values in scores.items():
+            kind = self.outputs.get(label, float)
+            for row, value in zip(rows, values.tolist(), strict=True):
+                row[label] = kind(value) if kind is not float else min(1.0, max(0.0, float(value)))
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["backend"] = self.options.get("backend", "default")
+        return info

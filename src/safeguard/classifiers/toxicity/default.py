@@ -1,0 +1,171 @@
+"""The embedded default backend: offline, numpy only, no download, no torch, no scikit-learn.
+
+Scores five labels (``toxicity``, ``insult``, ``threat``, ``identity_attack``, ``self_harm``) from text
+passed through :func:`safeguard.classifiers.text.normalize` and :meth:`Lexicon.unmask`, so disguised
+spellings (``1d10t``, ``id\\u200biot``, Cyrillic look-alikes, ``s t u p i d``, ``f*ck``) score like
+the plain words.
+
+``toxicity`` combines two independent views of a text, each standardised on the Davidson et al. tweets
+(MIT) by ``tools/build_toxicity_default.py``:
+
+1. the linear TF-IDF model of alt-profanity-check (MIT), exported to ``data/profanity_linear.npz``, as a logit;
+2. a lexical score: the strongest profane word + the strongest insulting word + the strongest
+   negative word of the VADER sentiment lexicon (MIT, ``data/negativity.txt``; violence words such as
+   "kill" and "dead" are left to the threat patterns, which look at what they are aimed at) + the number of profane
+   or insulting words (capped at three). The parts are summed with equal weights, not fitted.
+
+The sum of the two standardised views is mapped to a probability by a logistic curve fitted on Davidson
+(balanced classes), and raised to the threat and identity-attack scores when those are higher. The other
+labels come from the curated lexicons and patterns of :mod:`.lexicon`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from safeguard.classifiers.base import Cost
+from safeguard.classifiers.text import normalize
+from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options
+from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon
+from safeguard.classifiers.toxicity.linear import LinearTextModel
+
+__all__ = ["DEFAULT_LABELS", "DefaultBackend", "DefaultModel", "lexical_features"]
+
+DEFAULT_LABELS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Combination:
+    """Standardisation and calibration constants written by the build script."""
+
+    linear_mean: float
+    linear_std: float
+    lexical_mean: float
+    lexical_std: float
+    slope: float
+    intercept: float
+
+    @classmethod
+    def from_json(cls, path: Path) -> Combination:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__})
+
+
+#: Violence words whose harm depends on what they are aimed at ("kill the power", "this phone is dead"):
+#: they count in the negativity part only when the text names a person (a pronoun or an @mention).
+CONTEXT_DEPENDENT = frozenset(
+    {"kill", "kills", "killed", "killing", "killer", "shoot", "shooting", "shot", "stab", "die", "dies", "dying",
+     "dead", "death", "murder", "destroy", "destroyed", "attack", "fight", "war", "weapon", "gun", "bomb"}
+)  # fmt: skip
+
+
+def load_negativity(path: Path) -> dict[str, float]:
+    """``word<TAB>valence`` lines; returns word -> strength of the negative valence in (0, 1]."""
+    out: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        word, _, value = line.partition("\t")
+        out[word] = min(1.0, -float(value) / 4.0)
+    return out
+
+
+_PERSON_WORDS = frozenset(
+    {"you", "u", "ya", "your", "ur", "yall", "y'all", "he", "she", "him", "her", "his", "hers", "they", "them",
+     "their", "people", "everyone", "somebody", "someone"}
+)  # fmt: skip
+
+
+def _names_a_person(text: str, words: set[str]) -> bool:
+    return "@" in text or not words.isdisjoint(_PERSON_WORDS)
+
+
+def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) -> tuple[float, ...]:
+    """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text."""
+    words = lexicon.words(text)
+    scores = lexicon.score(text, words)
+    wordset = set(words)
+    insult_word = 0.0
+    count = 0
+    hits = wordset & lexicon.offensive_words
+    if hits:
+        insults, slurs = lexicon.insults, lexicon.slurs
+        insult_word = max(insults.get(w) or slurs.get(w) or 0.0 for w in hits)
+        count = sum(1 for w in words if w in hits)
+    neg = 0.0
+    negative = wordset & negativity.keys()
+    if negative:
+        if not negative.isdisjoint(CONTEXT_DEPENDENT) and not _names_a_person(text, wordset):
+            negative -= CONTEXT_DEPENDENT
+        neg = max((negativity[w] for w in negative), default=0.0)
+    lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
+    return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
+
+
+class DefaultModel:
+    """The loaded default model (see the module docstring). Load once; thread-safe to call."""
+
+    def __init__(self, data_dir: Path = DATA_DIR, *, combination: Combination | None = None) -> None:
+        self.linear = LinearTextModel.from_npz(data_dir / "profanity_linear.npz")
+        self.lexicon = Lexicon(data_dir)
+        self.negativity = load_negativity(data_dir / "negativity.txt")
+        self.combination = combination or Combination.from_json(data_dir / "combination.json")
+
+    def prepare(self, text: str) -> str:
+        """The text the model reads: normalised, masked words unmasked."""
+        return self.lexicon.unmask(normalize(text))
+
+    def parts(self, texts: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.float64]]:
+        """(linear-model logit per text, lexical features per text) for the prepared texts."""
+        prepared = [self.prepare(t) for t in texts]
+        prob = self.linear.predict(prepared)
+        clipped = np.clip(prob, 1e-6, 1 - 1e-6)
+        logit = np.log(clipped / (1 - clipped))
+        feats = np.array(
+            [lexical_features(self.lexicon, self.negativity, t) for t in prepared], dtype=np.float64
+        ).reshape(len(prepared), 5)
+        return logit, feats
+
+    def score(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        """Scores in [0, 1] per label (:data:`DEFAULT_LABELS`), one value per text."""
+        c = self.combination
+        logit, feats = self.parts(texts)
+        combined = (logit - c.linear_mean) / c.linear_std + (feats[:, 0] - c.lexical_mean) / c.lexical_std
+        toxicity = 1.0 / (1.0 + np.exp(-(c.slope * combined + c.intercept)))
+        toxicity = np.maximum.reduce([toxicity, feats[:, 2], feats[:, 3]])
+        return {
+            "toxicity": toxicity,
+            "insult": feats[:, 1],
+            "threat": feats[:, 2],
+            "identity_attack": feats[:, 3],
+            "self_harm": feats[:, 4],
+        }
+
+
+class DefaultBackend(Backend):
+    """``{backend: default}``: the embedded model; no options."""
+
+    labels = DEFAULT_LABELS
+    cost = Cost.CHEAP
+
+    def __init__(self, **options: Any) -> None:
+        check_options("default", options, ())
+        self._model: DefaultModel | None = None
+
+    def load(self) -> None:
+        if self._model is None:
+            self._model = cached_model(("default", str(DATA_DIR)), DefaultModel)
+
+    def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        self.load()
+        assert self._model is not None
+        return self._model.score(texts)

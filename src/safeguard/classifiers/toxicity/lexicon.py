@@ -1,0 +1,407 @@
+"""Curated lexicons and patterns behind the default backend's per-label scores.
+
+Works on text already passed through :func:`safeguard.classifiers.text.normalize` (lower case, look-alike
+letters, leetspeak, zero-width characters and spaced-out letters undone); :func:`unmask` also reads
+asterisk-masked words (``"f*ck"``, ``"sh**"``, ``"a**hole"``) as the lexicon word they fit.
+
+Each label is a score in [0, 1]:
+
+* ``insult``: an insulting word, weighted (``data/insults.txt``), raised when aimed at a person
+  ("you idiot", "you're a complete moron", "he is a liar", "idiots like you"); "shut up" and "stfu".
+* ``threat``: "I'll kill you" and its variants, "you're dead", "I know where you live", wishes and calls
+  for someone's death. Objects that are not people ("kill the power", "shoot you an email") do not count.
+* ``identity_attack``: slurs (``data/slurs.txt``), and a group of people (``data/identity.txt``) said to
+  be vermin, animals, a disease ... or to deserve deportation, extermination or death.
+* ``self_harm``: a person saying they want to die or hurt themselves, or telling someone to.
+* ``profanity``: the weight of the strongest profane word (``data/profanity.txt``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
+
+DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
+
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
+
+_SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
+#: "your a moron" (for "you're"): "your" counts only before an article; "your stupid app" is about the app.
+_YOUR = frozenset({"your", "yer"})
+_THIRD_PERSON_CONTRACTED = frozenset({"he's", "she's", "they're", "hes", "shes", "theyre"})
+_COPULA = frozenset({"is", "are", "was", "were", "be", "being"})
+_THIRD_PERSON = frozenset({"he", "she", "they", "who", "someone", "somebody", "anyone", "everyone"})
+_PERSON_NOUNS = frozenset(
+    {
+        "guy", "guys", "man", "men", "woman", "women", "dude", "girl", "boy", "person", "people", "president",
+        "liberals", "conservatives", "democrats", "republicans", "leftists", "politicians", "mods", "moderator",
+        "seller", "owner", "staff", "manager", "admin", "member", "members", "poster", "op", "kid", "kids",
+    }
+)  # fmt: skip
+_TARGETED_PAIRS = frozenset(
+    {
+        ("shut", "up"),
+        ("fuck", "you"),
+        ("fuck", "u"),
+        ("fuck", "off"),
+        ("screw", "you"),
+        ("fuck", "yourself"),
+        ("go", "fuck"),
+    }
+)
+_TARGETED_FIRST = frozenset(a for a, _ in _TARGETED_PAIRS)
+_FILLERS = frozenset(
+    {
+        "a", "an", "the", "such", "so", "really", "absolute", "absolutely", "complete", "completely", "total",
+        "totally", "utter", "fucking", "fuckin", "fking", "fkn", "effing", "freaking", "bloody", "stupid",
+        "dumb", "little", "clueless", "pathetic", "ignorant", "massive", "huge", "biggest", "big", "real",
+        "are", "r", "re", "being", "just", "lying", "worthless", "useless", "disgusting", "sad", "old", "fat",
+        "dirty", "filthy", "brainless", "spineless", "sick", "vile", "damn", "bunch", "of", "piece", "lazy",
+    }
+)  # fmt: skip
+
+# Person objects of a violent verb; "you an email" is excluded separately.
+_PERSON = (
+    r"(?:you|u|ya|yu|him|her|them|y'all|yall|you\s+all|all\s+of\s+you|"
+    r"your\s+(?:family|kids|wife|husband|mother|mom|children))"
+)
+_FUTURE = (
+    r"(?:i|we)\s*(?:'ll|\s+will|\s+shall|'m\s+(?:going\s+to|gonna)|\s+am\s+(?:going\s+to|gonna)|\s+gonna|"
+    r"'re\s+(?:going\s+to|gonna)|\s+are\s+(?:going\s+to|gonna)|\s+want\s+to|\s+wanna|\s+should)"
+)
+_VIOLENT = (
+    r"(?:kill|murder|stab|shoot|strangle|choke|rape|behead|hang|lynch|slaughter|butcher|execute|hurt|beat\s+up|"
+    r"beat|punch|gut|torture|slap|smack|bash|break\s+your\s+\w+|smash\s+your\s+\w+)"
+)
+_NOT_AN_OBJECT = r"(?!\s+(?:an?\s+)?(?:email|e-mail|message|msg|text|line|note|dm|pm|link|invite|quote|reply|call)\b)"
+
+_THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
+    (re.compile(p), w, frozenset(t.split()))
+    for p, w, t in (
+        (
+            rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}",
+            0.92,
+            "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat punch gut"
+            " torture slap smack bash break smash",
+        ),
+        (rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)(?:\s+down)?\s*(?:[.!]|$|and\b)", 0.75, "find hunt track"),
+        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live"),
+        (
+            r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
+            0.75,
+            "dead",
+        ),
+        (
+            r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
+            0.7,
+            "die pay regret sorry",
+        ),
+        (
+            r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
+            0.7,
+            "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die",
+        ),
+        (
+            r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
+            0.8,
+            "hope wish",
+        ),
+        (r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))", 0.5, "back"),
+        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye"),
+        (
+            r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
+            0.9,
+            "bullet knife bomb",
+        ),
+        (
+            r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
+            0.8,
+            "beat kick knock smash punch",
+        ),
+        (
+            r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b",
+            0.85,
+            "burn blow",
+        ),
+        (
+            r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
+            0.85,
+            "kill shoot hang gas exterminate",
+        ),
+    )
+)
+
+_SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
+    (re.compile(p), w, frozenset(t.split()))
+    for p, w, t in (
+        (
+            r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b",
+            0.85,
+            "myself",
+        ),
+        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life"),
+        (
+            r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b",
+            0.7,
+            "die dead disappear",
+        ),
+        (
+            r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b",
+            0.85,
+            "suicidal suicide self harm harming",
+        ),
+        (r"\bsuicide\b", 0.45, "suicide"),
+        (r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b", 0.85, "live"),
+        (
+            r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b",
+            0.85,
+            "live alive exist wake",
+        ),
+        (r"\bbetter\s+off\s+dead\b", 0.8, "dead"),
+        (
+            r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
+            0.9,
+            "kys yourself yourselves urself self wrists",
+        ),
+        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die"),
+    )
+)
+#: "don't kill yourself carrying it upstairs": a warning, not encouragement.
+#: Every word some pattern needs: posts with none of them skip the patterns.
+_THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _THREAT_PATTERNS))
+_SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _SELF_HARM_PATTERNS))
+_SELF_HARM_WARNING = re.compile(
+    r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
+)
+
+_DEHUMANISING = frozenset(
+    {
+        "animals", "vermin", "subhuman", "subhumans", "savages", "savage", "scum", "parasites", "disease", "cancer",
+        "filth", "filthy", "inferior", "terrorists", "rapists", "invaders", "pests", "cockroaches", "rats",
+        "trash", "garbage", "evil", "disgusting", "plague", "infestation", "barbarians", "apes", "monkeys",
+        "dogs", "pigs", "criminals", "degenerates", "mentally", "abomination", "abominations", "sick",
+    }
+)  # fmt: skip
+_HOSTILE_BEFORE = frozenset(
+    {
+        "hate",
+        "kill",
+        "deport",
+        "ban",
+        "exterminate",
+        "gas",
+        "eradicate",
+        "filthy",
+        "dirty",
+        "stinking",
+        "fucking",
+        "bloody",
+        "damn",
+    }
+)
+_GROUP_CALL = re.compile(
+    r"\b(?:should|must|need\s+to|needs\s+to|ought\s+to)\s+(?:all\s+)?(?:be\s+)?(?:deported|banned|killed|gassed|exterminated|shot|wiped\s+out|eradicated|die|sent\s+back|locked\s+up|sterili[sz]ed)\b"
+)
+
+
+def load_weighted_terms(path: Path, default_weight: float = 1.0) -> dict[str, float]:
+    """``term weight`` lines (weight optional); ``#`` comments and blank lines skipped."""
+    terms: dict[str, float] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _, tail = line.rpartition(" ")
+        try:
+            weight = float(tail)
+            term = head
+        except ValueError:
+            weight, term = default_weight, line
+        if not 0.0 < weight <= 1.0:
+            raise ValueError(f"{path.name}: weight of {term!r} must be in (0, 1], got {weight}")
+        terms[term] = max(weight, terms.get(term, 0.0))
+    return terms
+
+
+@dataclass(frozen=True)
+class LexiconScores:
+    """Per-label lexicon scores of one text, each in [0, 1]."""
+
+    insult: float
+    threat: float
+    identity_attack: float
+    self_harm: float
+    profanity: float
+    targeted: bool
+
+
+class Lexicon:
+    """The curated word lists and patterns, loaded once (see the module docstring)."""
+
+    def __init__(self, data_dir: Path = DATA_DIR) -> None:
+        self.insults = load_weighted_terms(data_dir / "insults.txt")
+        self.profanity = load_weighted_terms(data_dir / "profanity.txt")
+        self.slurs = load_weighted_terms(data_dir / "slurs.txt")
+        groups = load_weighted_terms(data_dir / "identity.txt")
+        self.groups_single = frozenset(g for g in groups if " " not in g)
+        self.groups_pair = frozenset(tuple(g.split()) for g in groups if " " in g)
+        #: Profane, insulting or slur words (the lexical score counts them).
+        self.offensive_words = frozenset({*self.insults, *self.profanity, *self.slurs})
+        #: Words that start any per-word check; posts with none of them skip the word loop.
+        self._interesting = frozenset(
+            {*self.insults, *self.profanity, *self.slurs, *self.groups_single, *(a for a, _ in self.groups_pair)}
+        )
+        maskable = sorted({*self.profanity, *self.insults, *self.slurs}, key=len)
+        self._mask_words: dict[int, list[str]] = {}
+        for word in maskable:
+            self._mask_words.setdefault(len(word), []).append(word)
+        self._mask_weight = {w: max(self.profanity.get(w, 0.0), self.insults.get(w, 0.0)) for w in maskable}
+
+    def unmask(self, text: str) -> str:
+        """Read asterisk-masked words as the lexicon word they fit: ``"f*ck"`` -> ``"fuck"``.
+
+        A ``*`` stands for one letter, or for a run of letters when the masked word has a single
+        run of asterisks (``"f**k"``, ``"a**hole"``). When several words fit, the strongest wins.
+        """
+        if "*" not in text:
+            return text
+        return _MASKED_RE.sub(self._unmask_match, text)
+
+    def _unmask_match(self, match: re.Match[str]) -> str:
+        word = match.group(0)
+        found = _fit_masked(word, self._mask_words, self._mask_weight)
+        return found if found is not None else word
+
+    def words(self, normalized: str) -> list[str]:
+        """The words :meth:`score` reads (apostrophes kept inside words: ``you're``)."""
+        return _WORD_RE.findall(normalized.replace("’", "'"))
+
+    def score(self, normalized: str, words: list[str] | None = None) -> LexiconScores:
+        """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`)."""
+        if words is None:
+            words = self.words(normalized)
+        wordset = set(words)
+        insult = 0.0
+        targeted = False
+        profanity = 0.0
+        identity = 0.0
+        n = len(words)
+        if not wordset.isdisjoint(self._interesting):
+            for i, w in enumerate(words):
+                if w not in self._interesting:
+                    continue
+                p = self.profanity.get(w)
+                if p is not None and p > profanity:
+                    profanity = p
+                if w in self.slurs:
+                    identity = max(identity, 0.9)
+                    insult = max(insult, 0.85)
+                weight = self.insults.get(w)
+                if weight is not None:
+                    aim = _aim(words, i)
+                    if aim == 2:
+                        targeted = True
+                        insult = max(insult, 0.55 + 0.45 * weight)
+                    elif aim == 1:
+                        insult = max(insult, 0.35 + 0.5 * weight)
+                    else:
+                        insult = max(insult, 0.45 * weight)
+                if w in self.groups_single or (i + 1 < n and (w, words[i + 1]) in self.groups_pair):
+                    identity = max(identity, _group_hostility(words, i, normalized))
+        if (
+            "stfu" in wordset
+            or "gtfo" in wordset
+            or (
+                not wordset.isdisjoint(_TARGETED_FIRST)
+                and not set(itertools.pairwise(words)).isdisjoint(_TARGETED_PAIRS)
+            )
+        ):
+            insult = max(insult, 0.6)
+            targeted = True
+        threat = 0.0
+        if not wordset.isdisjoint(_THREAT_TRIGGERS):
+            for pattern, weight, needs in _THREAT_PATTERNS:
+                if weight > threat and not wordset.isdisjoint(needs) and pattern.search(normalized):
+                    threat = weight
+        self_harm = 0.0
+        if not wordset.isdisjoint(_SELF_HARM_TRIGGERS):
+            for pattern, weight, needs in _SELF_HARM_PATTERNS:
+                if weight > self_harm and not wordset.isdisjoint(needs) and pattern.search(normalized):
+                    self_harm = weight
+            if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
+                stripped = _SELF_HARM_WARNING.sub(" ", normalized)
+                self_harm = max((w for p, w, _ in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
+        return LexiconScores(insult, threat, identity, self_harm, profanity, targeted)
+
+
+def _aim(words: list[str], i: int) -> int:
+    """2 when the word at ``i`` is aimed at "you", 1 at a third person ("he is a"), 0 otherwise."""
+    j = i - 1
+    while j >= 0 and i - j <= 5 and words[j] in _FILLERS:
+        j -= 1
+    if j >= 0 and i - j <= 5:
+        prev = words[j]
+        if prev in _SECOND_PERSON or (prev in _YOUR and j + 1 < i and words[j + 1] in {"a", "an", "such"}):
+            return 2
+        if (
+            prev in _THIRD_PERSON_CONTRACTED
+            or prev in _THIRD_PERSON
+            or prev in _PERSON_NOUNS
+            or (prev in _COPULA and j >= 1 and (words[j - 1] in _THIRD_PERSON or words[j - 1] in _PERSON_NOUNS))
+        ):
+            return 1
+    after = words[i + 1 : i + 3]
+    if after[:2] in (["like", "you"], ["like", "u"]) or (after and after[0] in {"you", "u"}):
+        return 2
+    return 0
+
+
+def _group_hostility(words: list[str], i: int, normalized: str) -> float:
+    window = words[i + 1 : i + 8]
+    if any(w in _DEHUMANISING for w in window):
+        return 0.8
+    before = words[max(0, i - 3) : i]
+    if any(w in _HOSTILE_BEFORE for w in before):
+        return 0.75
+    if _GROUP_CALL.search(" ".join(window)):
+        return 0.85
+    return 0.0
+
+
+@lru_cache(maxsize=4096)
+def _mask_regex(masked: tuple[str, bool]) -> re.Pattern[str]:
+    # One letter per asterisk, or (flexible) any run of letters per run of asterisks.
+    exact, flexible = masked
+    parts = re.split(r"(\*+)", exact)
+    out = []
+    for part in parts:
+        if part.startswith("*"):
+            out.append("[^\\W\\d_]+" if flexible else "[^\\W\\d_]" * len(part))
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out) + r"\Z")
+
+
+def _fit_masked(word: str, by_length: dict[int, list[str]], weight: dict[str, float]) -> str | None:
+    letters = len(word.replace("*", ""))
+    if letters == 0 or letters * 2 < len(word) - letters:
+        return None
+    for flexible in (False, True):
+        pattern = _mask_regex((word, flexible))
+        best: str | None = None
+        for length, candidates in by_length.items():
+            if length < letters + 1 or (not flexible and length != len(word)):
+                continue
+            for cand in candidates:
+                if pattern.match(cand) and (best is None or weight[cand] > weight[best]):
+                    best = cand
+        if best is not None:
+            return best
+    return None

@@ -1,0 +1,308 @@
+"""The toxicity classifier's default backend, option validation, batching and cascade routing (no torch)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from safeguard.classifiers.base import Cost, get_classifier_class
+from safeguard.classifiers.toxicity import ToxicityClassifier
+from safeguard.classifiers.toxicity.backend import Backend, batched_scores
+from safeguard.classifiers.toxicity.cascade import CascadeBackend
+from safeguard.classifiers.toxicity.lexicon import Lexicon
+from safeguard.datasets import eval_path, read_eval
+from safeguard.errors import ConfigError
+from safeguard.rules.loader import parse_ruleset
+from safeguard.testing import check_classifier
+from safeguard.types import Post
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def default() -> ToxicityClassifier:
+    clf = ToxicityClassifier()
+    clf.load()
+    return clf
+
+
+def score(clf: ToxicityClassifier, text: str) -> dict[str, float]:
+    return clf.classify([Post(id="p", text=text)])[0]
+
+
+def test_default_conforms_and_declares_its_labels() -> None:
+    clf = ToxicityClassifier()
+    assert dict(clf.outputs) == dict.fromkeys(["toxicity", "insult", "threat", "identity_attack", "self_harm"], float)
+    assert clf.cost is Cost.CHEAP
+    check_classifier(clf)
+
+
+def test_registered_as_toxicity() -> None:
+    assert get_classifier_class("toxicity") is ToxicityClassifier
+
+
+@pytest.mark.parametrize(
+    ("plain", "disguised"),
+    [
+        ("you idiot", "you 1d10t"),
+        ("you idiot", "you id\u200biot"),
+        ("you idiot", "you \u0456d\u0456\u043et"),  # Cyrillic i and o
+        ("you are stupid", "you are s t u p i d"),
+        ("you are stupid", "you are 5tup1d"),
+        ("fuck you", "f*ck you"),
+        ("fuck you", "f**k you"),
+        ("fuck you", "fu\u0441k you"),  # Cyrillic es
+        ("you moron", "you m*ron"),
+        ("what a dumbass", "what a dumb\u200bass"),
+    ],
+)
+def test_obfuscation_moves_scores_at_most_0_15(default: ToxicityClassifier, plain: str, disguised: str) -> None:
+    a, b = score(default, plain), score(default, disguised)
+    for label in ("toxicity", "insult"):
+        assert abs(a[label] - b[label]) <= 0.15, (label, a[label], b[label])
+    assert a["toxicity"] >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Scunthorpe store has the kettle in stock",
+        "The cockpit of this drone toy is tiny",
+        "Is Assassin's Creed included in the bundle?",
+        "kill the power at the breaker before you swap the fitting",
+        "I'll shoot you an email with the order number",
+        "Does this kettle come in black?",
+        "This blender is fucking garbage, broke in two days",
+    ],
+)
+def test_benign_and_product_feedback_are_not_attacks(default: ToxicityClassifier, text: str) -> None:
+    got = score(default, text)
+    assert got["threat"] == 0.0
+    assert got["identity_attack"] == 0.0
+    assert got["self_harm"] == 0.0
+    assert got["insult"] < 0.5
+
+
+@pytest.mark.parametrize(
+    "text", ["Scunthorpe", "cockpit", "Assassin's Creed", "kill the power at the breaker", "Does this come in black?"]
+)
+def test_scunthorpe_family_does_not_score_toxic(default: ToxicityClassifier, text: str) -> None:
+    assert score(default, text)["toxicity"] < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "minimum"),
+    [
+        ("I will kill you", "threat", 0.9),
+        ("i'm going to stab you", "threat", 0.9),
+        ("I know where you live", "threat", 0.85),
+        ("you deserve to die", "threat", 0.6),
+        ("you are a complete idiot", "insult", 0.85),
+        ("ur an 1d10t", "insult", 0.85),
+        ("shut up", "insult", 0.5),
+        ("muslims are vermin", "identity_attack", 0.75),
+        ("deport all the immigrants, they should be deported", "identity_attack", 0.75),
+        ("I want to kill myself", "self_harm", 0.8),
+        ("just kys", "self_harm", 0.85),
+        ("I don't want to live anymore", "self_harm", 0.8),
+    ],
+)
+def test_lexicon_labels(default: ToxicityClassifier, text: str, label: str, minimum: float) -> None:
+    assert score(default, text)[label] >= minimum
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("don't kill yourself carrying it upstairs", "self_harm"),
+        ("the idiot who designed this lid", "threat"),
+        ("women are welcome at the workshop", "identity_attack"),
+        ("I'd kill for a cheaper version", "threat"),
+        ("you're dead right about the price", "threat"),
+    ],
+)
+def test_lexicon_near_misses_stay_low(default: ToxicityClassifier, text: str, label: str) -> None:
+    assert score(default, text)[label] < 0.5
+
+
+@pytest.mark.parametrize(
+    ("masked", "expected"),
+    [
+        ("f*ck", "fuck"),
+        ("f**k", "fuck"),
+        ("sh*t", "shit"),
+        ("sh**", "shit"),
+        ("a**hole", "asshole"),
+        ("b***h", "bitch"),
+    ],
+)
+def test_unmask_reads_asterisk_spellings(masked: str, expected: str) -> None:
+    assert Lexicon().unmask(masked) == expected
+
+
+@pytest.mark.parametrize("text", ["5*3 = 15", "**bold** text", "rated 4* and 5*", "a * b"])
+def test_unmask_leaves_other_asterisks(text: str) -> None:
+    assert Lexicon().unmask(text) == text
+
+
+def test_title_is_scored_with_the_text(default: ToxicityClassifier) -> None:
+    plain = default.classify([Post(id="a", text="see above")])[0]
+    titled = default.classify([Post(id="a", text="see above", title="you absolute moron")])[0]
+    assert titled["insult"] > plain["insult"] + 0.5
+
+
+def test_batch_equals_single_posts(default: ToxicityClassifier) -> None:
+    texts = ["you idiot", "nice kettle", "I will kill you", "", "you idiot"]
+    batch = default.classify([Post(id=str(i), text=t) for i, t in enumerate(texts)])
+    singles = [score(default, t) for t in texts]
+    for b, s in zip(batch, singles, strict=True):
+        assert b == pytest.approx(s)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"backend": "nope"}, "unknown toxicity backend 'nope'"),
+        ({"backend": "default", "model": "x"}, "unknown option(s) for toxicity backend 'default': model"),
+        ({"backend": "detoxify", "model_type": "huge"}, "model_type must be one of"),
+        ({"backend": "detoxify", "checkpoint": "m.ckpt"}, "give both checkpoint and config_dir"),
+        ({"backend": "detoxify", "batch_size": 0}, "batch_size must be a positive integer"),
+        ({"backend": "transformers"}, "needs model_dir"),
+        ({"backend": "onnx"}, "needs model: PATH.onnx"),
+        ({"backend": "onnx", "model": "missing.onnx"}, "exported by `safeguard export-onnx`"),
+        ({"backend": "cascade"}, "needs slow"),
+        ({"backend": "cascade", "slow": {"backend": "default"}, "band": [0.9, 0.1]}, "band must be [lo, hi]"),
+        ({"backend": "cascade", "slow": {"backend": "cascade"}}, "cannot itself be a cascade"),
+    ],
+)
+def test_bad_options_are_precise_value_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        ToxicityClassifier(**options)
+    assert message in str(info.value)
+
+
+def test_bad_options_in_a_ruleset_are_config_errors_with_a_line() -> None:
+    text = "ruleset: t\nclassifiers:\n  toxicity:\n    backend: detoxify\n    model_type: huge\nrules: []\n"
+    with pytest.raises(ConfigError) as info:
+        parse_ruleset(text, file="t.yaml")
+    problem = info.value.problems[0]
+    assert problem.line == 3
+    assert "model_type must be one of" in problem.message
+
+
+def test_rule_reading_a_label_the_backend_lacks_fails_at_load() -> None:
+    text = (
+        "ruleset: t\nclassifiers:\n  toxicity: {backend: default}\n"
+        "rules:\n  - id: r\n    when: toxicity.severe_toxicity > 0.5\n    action: remove\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_ruleset(text, file="t.yaml")
+    assert "severe_toxicity" in str(info.value.problems[0].message)
+
+
+def test_batched_scores_dedupes_sorts_by_length_and_keeps_order() -> None:
+    seen: list[list[str]] = []
+
+    def run(batch: list[str]) -> np.ndarray:
+        seen.append(batch)
+        return np.array([[len(t), 1.0] for t in batch])
+
+    texts = ["ccc", "a", "bb", "a", "dddd", "ccc", "eeeee"]
+    out = batched_scores(texts, run, 2, batch_size=2)
+    assert out[:, 0].tolist() == [3, 1, 2, 1, 4, 3, 5]
+    assert seen == [["a", "bb"], ["ccc", "dddd"], ["eeeee"]]
+
+
+class _Stub(Backend):
+    def __init__(self, labels: tuple[str, ...], toxicity: dict[str, float]) -> None:
+        self.labels = labels
+        self.toxicity = toxicity
+        self.calls: list[list[str]] = []
+
+    def predict(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        self.calls.append(list(texts))
+        return {label: np.array([self.toxicity[t] for t in texts]) for label in self.labels}
+
+
+@pytest.mark.parametrize(
+    ("band", "escalated"),
+    [
+        ((0.2, 0.8), ["unsure", "edge"]),
+        ((0.0, 1.0), ["calm", "unsure", "edge", "angry"]),
+        ((0.6, 0.7), []),
+        ((0.5, 0.5), ["unsure"]),
+    ],
+)
+def test_cascade_sends_only_the_uncertain_band_to_the_slow_model(
+    band: tuple[float, float], escalated: list[str]
+) -> None:
+    fast_scores = {"calm": 0.05, "unsure": 0.5, "edge": 0.8, "angry": 0.95}
+    cascade = CascadeBackend(slow={"backend": "default"}, band=list(band))
+    cascade.fast = _Stub(("toxicity", "insult"), fast_scores)
+    slow = _Stub(("toxicity", "insult", "obscene"), dict.fromkeys(fast_scores, 0.42))
+    cascade.slow = slow
+    cascade.labels = ("toxicity", "insult")
+    texts = list(fast_scores)
+    out = cascade.predict(texts)
+    assert (slow.calls[0] if slow.calls else []) == escalated
+    for i, text in enumerate(texts):
+        expected = 0.42 if text in escalated else fast_scores[text]
+        assert out["toxicity"][i] == pytest.approx(expected)
+        assert bool(out["escalated"][i]) is (text in escalated)
+    assert cascade.stats == {"posts": 4, "escalated": len(escalated)}
+    assert cascade.escalated_share == pytest.approx(len(escalated) / 4)
+
+
+def test_cascade_outputs_are_the_shared_labels_plus_escalated() -> None:
+    clf = ToxicityClassifier(backend="cascade", fast="default", slow={"backend": "default"}, band=[0.3, 0.7])
+    assert set(clf.outputs) == {"toxicity", "insult", "threat", "identity_attack", "self_harm", "escalated"}
+    assert clf.outputs["escalated"] is bool
+    rows = clf.classify([Post(id="1", text="you idiot"), Post(id="2", text="nice kettle")])
+    assert all(isinstance(r["escalated"], bool) for r in rows)
+
+
+def test_default_backend_imports_neither_torch_nor_sklearn() -> None:
+    code = (
+        "import sys; from safeguard.classifiers.toxicity import ToxicityClassifier; from safeguard.types import Post; "
+        "c = ToxicityClassifier(); c.classify([Post(id='1', text='you idiot')]); "
+        "print(sorted(m for m in ('torch', 'sklearn', 'joblib', 'transformers', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    assert out.stderr == ""
+
+
+def test_shipped_weights_load_without_pickle() -> None:
+    data = ROOT / "src" / "safeguard" / "classifiers" / "toxicity" / "data"
+    with np.load(data / "profanity_linear.npz", allow_pickle=False) as npz:
+        assert npz["coef"].shape == (5, len(npz["vocab"]))
+    assert (data / "LICENSE-alt-profanity-check").read_text().startswith("MIT License")
+    assert "MIT" in (data / "LICENSE-vaderSentiment").read_text()
+
+
+def test_exported_linear_model_matches_alt_profanity_check() -> None:
+    pc = pytest.importorskip("profanity_check", reason="alt-profanity-check is not installed")
+    from safeguard.classifiers.toxicity.default import DATA_DIR
+    from safeguard.classifiers.toxicity.linear import LinearTextModel
+
+    texts = ["you are a fucking idiot", "lovely kettle", "what a shit blender", "the idiot idiot idiot", ""]
+    model = LinearTextModel.from_npz(DATA_DIR / "profanity_linear.npz")
+    assert model.predict([t.lower() for t in texts]) == pytest.approx(pc.predict_prob(texts), abs=1e-9)
+
+
+@pytest.mark.skipif(eval_path("olid_offenseval2019.jsonl") is None, reason="evaluation data ../shared/eval not found")
+def test_default_olid_auc_gate() -> None:
+    """OLID test split, OFF vs NOT: the default's toxicity AUC is at least 0.86 (never trained on OLID)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from toxicity_eval import auc, olid_text
+
+    rows = [r for r in read_eval("olid_offenseval2019.jsonl") if r["meta"]["split"] == "test"]
+    assert len(rows) == 860
+    clf = ToxicityClassifier()
+    scores = [r["toxicity"] for r in clf.classify([Post(id=r["id"], text=olid_text(r["text"])) for r in rows])]
+    assert auc([r["label"] == "OFF" for r in rows], scores) >= 0.86
