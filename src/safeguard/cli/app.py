@@ -88,6 +88,7 @@ def dump_json(data: Any) -> str:
 # Commands register themselves on import.
 from safeguard.cli import moderate as _moderate  # noqa: E402,F401
 from safeguard.cli import rules as _rules  # noqa: E402,F401
+from safeguard.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:
