@@ -23,6 +23,7 @@ A reader accepts files whose ``format_version`` it knows (:data:`FORMAT_VERSION`
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -100,10 +101,14 @@ class FeatureConfig:
 
 def ngrams(text: str, ngram_max: int = 2) -> set[str]:
     """Distinct word n-grams (1 to ``ngram_max`` words, joined by a space) of the lowercased text."""
-    words = [w for w in _WORD.findall(text.lower()) if len(w) <= _MAX_WORD]
+    words = _WORD.findall(text.lower())
+    if any(len(w) > _MAX_WORD for w in words):
+        words = [w for w in words if len(w) <= _MAX_WORD]
     grams = set(words)
-    for n in range(2, ngram_max + 1):
-        grams.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    if ngram_max >= 2:
+        grams.update(map(" ".join, itertools.pairwise(words)))
+    if ngram_max >= 3:
+        grams.update(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
     return grams
 
 
@@ -130,8 +135,8 @@ class SpamModel:
         grams = ngrams(text, self.config.ngram_max)
         z = self._offset
         if grams:
-            get = self.tokens.get
-            z += sum(get(g, 0.0) for g in grams) * self.config.token_scale(len(grams))
+            tokens = self.tokens
+            z += sum([tokens[g] for g in grams if g in tokens]) * self.config.token_scale(len(grams))
         z += sum(w * v for w, v in zip(self._folded_list, features.vector(), strict=True))
         return _sigmoid(z)
 
