@@ -40,8 +40,9 @@ def dump_posts() -> list[Post]:
     return [Post.from_mapping(json.loads(line)) for line in lines if line.strip()]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def moderators() -> tuple[Moderator, Moderator]:
+    # Fresh per test: stateful classifiers (spam's author window) remember the posts they have seen.
     return Moderator.from_file(RULES), changed_policy()
 
 
@@ -83,10 +84,12 @@ def test_rule_fires_before_and_after(moderators: tuple[Moderator, Moderator]) ->
     assert result.to_dict()["rules"]["new-member-links"]["delta"] == -before_links
 
 
-def test_diff_json_is_identical_across_runs_and_batch_sizes(moderators: tuple[Moderator, Moderator]) -> None:
-    old, new = moderators
+def test_diff_json_is_identical_across_runs_and_batch_sizes() -> None:
     texts = {
-        json.dumps(diff_rulesets(old, new, dump_posts(), batch_size=size).to_dict(), sort_keys=True)
+        json.dumps(
+            diff_rulesets(Moderator.from_file(RULES), changed_policy(), dump_posts(), batch_size=size).to_dict(),
+            sort_keys=True,
+        )
         for size in (1, 64, 256, 256)
     }
     assert len(texts) == 1

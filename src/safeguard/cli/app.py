@@ -93,6 +93,7 @@ from safeguard.cli import moderate as _moderate  # noqa: E402,F401
 from safeguard.cli import policy as _policy  # noqa: E402,F401
 from safeguard.cli import rules as _rules  # noqa: E402,F401
 from safeguard.cli import toxicity as _toxicity  # noqa: E402,F401
+from safeguard.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:
