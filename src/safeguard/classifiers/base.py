@@ -158,11 +158,12 @@ def _load_entry_points() -> None:
 def _register_builtins() -> None:
     # Built-ins are entry points too; this covers running from a source tree that was not installed.
     from safeguard.classifiers.lists import ListsClassifier
+    from safeguard.classifiers.pii import PIIClassifier
     from safeguard.classifiers.static import StaticClassifier
     from safeguard.classifiers.text import TextClassifier
 
     with _registry_lock:
-        for cls in (StaticClassifier, TextClassifier, ListsClassifier):
+        for cls in (StaticClassifier, TextClassifier, ListsClassifier, PIIClassifier):
             _registry.setdefault(cls.kind, cls)
 
 
