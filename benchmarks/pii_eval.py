@@ -25,7 +25,9 @@ SYNTHETIC = "presidio_research_synthetic_pii.jsonl"
 REVIEWS = "uci_review_sentences.jsonl"
 
 
-def synthetic_recall(found_types: list[set[str]], gold_types: list[set[str]]) -> tuple[dict[str, tuple[int, int]], float]:
+def synthetic_recall(
+    found_types: list[set[str]], gold_types: list[set[str]]
+) -> tuple[dict[str, tuple[int, int]], float]:
     """Per-type (found, total) and the pooled post-level recall."""
     hits: Counter[str] = Counter()
     totals: Counter[str] = Counter()

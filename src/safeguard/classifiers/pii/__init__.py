@@ -67,7 +67,7 @@ _RE2_OPTIONS.log_errors = False
 
 # Which entities a text can hold at all: the cheap pre-screen.
 _DIGIT_RUN = re.compile(r"\d[\d \t().+\-/]{5,}\d")
-_IP_HINT = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:")
+_IP_HINT = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:")
 _URL_HINT = re.compile(r"(?i)https?://|www\.|\w\.[a-z]{2,}\b")
 _DIGIT_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE", "UK_NHS"})
 
@@ -241,6 +241,7 @@ class PIIClassifier(Classifier):
 
     def _load(self) -> None:
         _import_presidio(self.name)
+        import phonenumbers
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import (
@@ -249,7 +250,6 @@ class PIIClassifier(Classifier):
             IbanRecognizer,
             IpRecognizer,
             NhsRecognizer,
-            PhoneRecognizer,
             SpacyRecognizer,
             UrlRecognizer,
             UsLicenseRecognizer,
@@ -257,8 +257,6 @@ class PIIClassifier(Classifier):
         )
 
         from safeguard.classifiers.pii import recognizers as ours
-
-        import phonenumbers
 
         bad = [r for r in self.regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if bad:
@@ -279,8 +277,7 @@ class PIIClassifier(Classifier):
             CreditCardRecognizer(),
             ours.CardNumberRecognizer(),
             ours.QuietEmailRecognizer(),
-            PhoneRecognizer(supported_regions=self.regions, leniency=1),
-            ours.ContextPhoneRecognizer(),
+            ours.PhoneNumberRecognizer(self.regions),
             IbanRecognizer(),
             ours.LowerCaseIbanRecognizer(),
             UsSsnRecognizer(),

@@ -40,14 +40,11 @@ _AT_DISGUISE = re.compile(_AT_BRACKETED, re.IGNORECASE)
 # Seven or more single digits separated by single spaces: "4 1 1 1 1 1 1 ...".
 _SPACED_DIGITS = re.compile(r"(?<![\w])\d(?: \d){6,}(?![\w])")
 
-# Anything that may need work; text without a hit is returned as it is (the common case).
-_TRIGGER = re.compile(
-    _INVISIBLE_CLASS
-    + r"|[\uff10-\uff19\uff20\uff0e]"  # full-width digits, at-sign, full stop
-    + r"|[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\bdot\b"
-    + r"|\d \d \d",
-    re.IGNORECASE,
-)
+# Anything that may need work; text without a hit is returned as it is (the common case). Two
+# patterns: the invisible-character class is slow to search case-insensitively.
+_TRIGGER_CHARS = re.compile(_INVISIBLE_CLASS + r"|[\uff10-\uff19\uff20\uff0e]")
+_TRIGGER_DIGITS = re.compile(r"\d \d \d")
+_TRIGGER_WORDS = re.compile(r"[\(\[\{<]\s*(?:at|dot)\s*[\)\]\}>]|\bdot\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,7 +75,11 @@ def normalize_pii(text: str) -> NormalizedText:
        `` dot ``) are rewritten as ``name@host.com``;
     3. seven or more single digits separated by single spaces are joined.
     """
-    if not _TRIGGER.search(text):
+    if not (
+        _TRIGGER_WORDS.search(text)
+        or _TRIGGER_DIGITS.search(text)
+        or (not text.isascii() and _TRIGGER_CHARS.search(text))
+    ):
         return NormalizedText(text, text)
     # Step 1: character by character (one output character per kept input character).
     chars: list[str] = []
