@@ -158,13 +158,21 @@ def _load_entry_points() -> None:
 def _register_builtins() -> None:
     # Built-ins are entry points too; this covers running from a source tree that was not installed.
     from safeguard.classifiers.lists import ListsClassifier
+    from safeguard.classifiers.pii import PIIClassifier
     from safeguard.classifiers.spam import SpamClassifier
     from safeguard.classifiers.static import StaticClassifier
     from safeguard.classifiers.text import TextClassifier
     from safeguard.classifiers.toxicity import ToxicityClassifier
 
     with _registry_lock:
-        for cls in (StaticClassifier, TextClassifier, ListsClassifier, ToxicityClassifier, SpamClassifier):
+        for cls in (
+            StaticClassifier,
+            TextClassifier,
+            ListsClassifier,
+            ToxicityClassifier,
+            SpamClassifier,
+            PIIClassifier,
+        ):
             _registry.setdefault(cls.kind, cls)
 
 
