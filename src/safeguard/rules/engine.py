@@ -80,6 +80,23 @@ class Engine:
         if ruleset.exempt is not None:
             used |= ruleset.exempt.needs
         self.used = frozenset(used)
+        # The signals each classifier's rules read: only those enter the CEL context (None: all of them).
+        conditions = [c for r in ruleset.rules for c in (r.when, r.unless) if c is not None]
+        if ruleset.exempt is not None:
+            conditions.append(ruleset.exempt)
+        reads: dict[str, set[str] | None] = {}
+        for cond in conditions:
+            for dotted in cond.paths:
+                head, _, rest = dotted.partition(".")
+                if head == "post":
+                    continue
+                if not rest:
+                    reads[head] = None
+                elif (keys := reads.setdefault(head, set())) is not None:
+                    keys.add(rest.partition(".")[0])
+        self._reads: dict[str, frozenset[str] | None] = {
+            k: None if v is None else frozenset(v) for k, v in reads.items()
+        }
         self.stateful = tuple(name for name, c in ruleset.classifiers.items() if c.stateful and name in self.used)
 
     def load(self) -> None:
@@ -175,6 +192,9 @@ class Engine:
     def _learn(self, st: _State, name: str, signals: dict[str, Any]) -> None:
         st.known.add(name)
         st.signals[name] = signals
+        keys = self._reads.get(name)
+        if keys is not None:
+            signals = {k: signals[k] for k in keys if k in signals}
         st.context.add_variable(name, signals)
 
     def _fail(self, st: _State, name: str, exc: BaseException) -> None:
@@ -312,12 +332,17 @@ def _celable(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in signals.items():
-        out[k] = _celable(v)
-        if isinstance(out[k], datetime):
-            out[k] = out[k].isoformat()
+        if type(v) in _PLAIN:
+            out[k] = v
+            continue
+        v = _celable(v)
+        out[k] = v.isoformat() if isinstance(v, datetime) else v
     return out
 
 
