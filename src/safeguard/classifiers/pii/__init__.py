@@ -67,6 +67,9 @@ _RE2_OPTIONS.log_errors = False
 
 # Which entities a text can hold at all: the cheap pre-screen.
 _DIGIT_RUN = re.compile(r"\d[\d \t().+\-/]{5,}\d")
+#: The fewest digits a card, phone, IBAN, SSN or licence number is written with (a digit run with fewer,
+#: such as "2019 - 2020" or "v1.2.3", cannot be one).
+_MIN_DIGITS = 7
 _IP_HINT = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:")
 _URL_HINT = re.compile(r"(?i)https?://|www\.|\w\.[a-z]{2,}\b")
 _DIGIT_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE", "UK_NHS"})
@@ -306,7 +309,7 @@ class PIIClassifier(Classifier):
         if self.nlp_model is not None or self.custom:
             return list(self.entities)
         found: list[str] = []
-        digits = _DIGIT_RUN.search(text) is not None
+        digits = any(sum(c.isdigit() for c in m.group()) >= _MIN_DIGITS for m in _DIGIT_RUN.finditer(text))
         for entity in self.entities:
             if entity in _DIGIT_ENTITIES:
                 ok = digits
