@@ -88,6 +88,9 @@ class Classifier:
         """Return one signals mapping per post, in order."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release resources and persist state (a stateful classifier's window). A no-op by default."""
+
     def neutral(self) -> dict[str, Any]:
         """Signals of a post that shows nothing: 0.0, 0, False, "" and empty containers.
 
@@ -157,12 +160,13 @@ def _load_entry_points() -> None:
 
 def _register_builtins() -> None:
     # Built-ins are entry points too; this covers running from a source tree that was not installed.
+    from safeguard.classifiers.duplicate import DuplicateClassifier
     from safeguard.classifiers.lists import ListsClassifier
     from safeguard.classifiers.static import StaticClassifier
     from safeguard.classifiers.text import TextClassifier
 
     with _registry_lock:
-        for cls in (StaticClassifier, TextClassifier, ListsClassifier):
+        for cls in (StaticClassifier, TextClassifier, ListsClassifier, DuplicateClassifier):
             _registry.setdefault(cls.kind, cls)
 
 
