@@ -85,8 +85,6 @@ class Window:
         if horizon is not None and not math.isnan(ts):
             while self.count and ts - self.times[(self.seq - self.count) % self.capacity] > horizon:
                 self._evict()
-        if self.count >= self.capacity:
-            self._evict()
         author = post.author.id
         best = -1
         best_score = 0.0
@@ -100,6 +98,8 @@ class Window:
             of_author = self.authors[slot]
         else:
             root, of, of_author = seq, "", None
+        if self.count >= self.capacity:
+            self._evict()
         self._insert(post.id, author, text, ts, keys, root)
         size, by_author = self.clusters[root]
         return {
