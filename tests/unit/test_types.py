@@ -98,7 +98,7 @@ def test_actions_are_ordered_by_severity() -> None:
 
 def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(safeguard) if not name.startswith("_")}
-    modules = {"classifiers", "errors", "types", "rules", "moderator", "cli", "io", "testing"}
+    modules = {"classifiers", "errors", "types", "rules", "moderator", "cli", "io", "testing", "datasets"}
     assert public - modules - set(safeguard.__all__) == set()
     for name in safeguard.__all__:
         assert getattr(safeguard, name) is not None
