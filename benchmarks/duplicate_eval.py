@@ -239,26 +239,31 @@ def score(planted: Planted, classifier: DuplicateClassifier, *, batch: int = 256
     for i in range(0, len(posts), batch):
         signals.extend(classifier.classify(posts[i : i + batch]))
     seconds = time.perf_counter() - start
-    cluster = {cid: src for cid, src in planted.source_of.items()}
+    return score_of(planted, [s["of"] for s in signals], seconds, classifier.max_chars)
+
+
+def score_of(planted: Planted, ofs: Sequence[str], seconds: float, max_chars: int = 2000) -> Score:
+    """Score the ``of`` each post got ("" for none), from any method."""
+    posts = planted.posts
+    cluster = dict(planted.source_of)
     text_of = {p.id: p.text for p in posts}
     found = flagged = fp = 0
     misses: list[tuple[str, str, list[str]]] = []
     wrong: list[tuple[str, str, str]] = []
     ratios: list[float] = []
-    for post, sig in zip(posts, signals, strict=True):
-        of = sig["of"]
+    for post, of in zip(posts, ofs, strict=True):
         src = planted.source_of.get(post.id)
         if of:
             flagged += 1
-            ok = src is not None and (of == src or cluster.get(of) == src)
-            if ok:
+            if src is not None and (of == src or cluster.get(of) == src):
                 found += 1
             else:
                 fp += 1
-                wrong.append((text_of[post.id][:120], text_of[of][:120], f"{sig['similarity']:.3f}"))
+                sim = _ratio(text_of[post.id], text_of[of], max_chars)
+                wrong.append((text_of[post.id][:120], text_of[of][:120], f"{sim:.3f}"))
         elif src is not None:
             misses.append((text_of[src][:150], post.text[:150], planted.edits[post.id]))
-            ratios.append(_ratio(text_of[src], post.text, classifier.max_chars))
+            ratios.append(_ratio(text_of[src], post.text, max_chars))
     return Score(len(planted.source_of), found, flagged, fp, seconds, misses, wrong, ratios)
 
 

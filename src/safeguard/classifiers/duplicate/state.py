@@ -30,6 +30,8 @@ __all__ = ["FORMAT", "VERSION", "load_state", "save_state"]
 
 FORMAT = "safeguard-duplicate-window"
 VERSION = 1
+#: How band keys are computed; a file whose keys came from another scheme is refused.
+ALGORITHM = "char-shingle-minhash32-multiply-add/1"
 
 
 def _pack(values: Sequence[str | None]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
@@ -62,6 +64,7 @@ def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
     header = {
         "format": FORMAT,
         "version": VERSION,
+        "algorithm": ALGORITHM,
         "hashing": config.hashing_config(),
         "start_seq": window.seq - window.count,
         "posts": n,
@@ -107,6 +110,8 @@ def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
         raise bad(f"is not a {FORMAT} file")
     if header.get("version") != VERSION:
         raise bad(f"has format version {header.get('version')!r}; this safeguard reads version {VERSION}")
+    if header.get("algorithm") != ALGORITHM:
+        raise bad(f"holds band keys of hashing scheme {header.get('algorithm')!r}, not {ALGORITHM!r}")
     saved = header.get("hashing")
     wanted = config.hashing_config()
     if saved != wanted:

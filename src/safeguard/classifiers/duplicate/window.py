@@ -53,7 +53,8 @@ class Window:
         self.ids: list[str | None] = [None] * cap
         self.authors: list[str | None] = [None] * cap
         self.texts: list[str | None] = [None] * cap
-        self.keys: list[list[int] | None] = [None] * cap
+        self.keys = np.zeros((cap, config.bands), dtype=np.uint64)
+        self.indexed = np.zeros(cap, dtype=np.bool_)
         self.times = np.full(cap, math.nan, dtype=np.float64)
         self.roots = np.zeros(cap, dtype=np.int64)
         self.seq = 0
@@ -155,10 +156,11 @@ class Window:
         self.ids[slot] = post_id
         self.authors[slot] = author
         self.texts[slot] = text
-        self.keys[slot] = keys
         self.times[slot] = ts
         self.roots[slot] = root
+        self.indexed[slot] = keys is not None
         if keys is not None:
+            self.keys[slot] = keys
             buckets = self.buckets
             for key in keys:
                 found = buckets.get(key)
@@ -179,10 +181,9 @@ class Window:
     def _evict(self) -> None:
         old = self.seq - self.count
         slot = old % self.capacity
-        keys = self.keys[slot]
-        if keys is not None:
+        if self.indexed[slot]:
             buckets = self.buckets
-            for key in keys:
+            for key in self.keys[slot].tolist():
                 found = buckets[key]
                 if isinstance(found, int):
                     del buckets[key]
@@ -205,7 +206,7 @@ class Window:
         if not size[0]:
             del self.clusters[root]
         self.ids[slot] = self.authors[slot] = self.texts[slot] = None
-        self.keys[slot] = None
+        self.indexed[slot] = False
         self.count -= 1
 
     # -- save and restore -----------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class Window:
                 self.authors[slot],
                 self.texts[slot],
                 float(self.times[slot]),
-                self.keys[slot],
+                self.keys[slot].tolist() if self.indexed[slot] else None,
                 int(self.roots[slot]),
             )
 
