@@ -3,7 +3,9 @@
 Real posts (Reddit and Stack Exchange comments from ../shared/eval) are cycled with fresh ids and
 authors; every post after the first pass through the corpus gets 1 to 3 random small edits, and one
 post in twenty is a near-copy of a post shortly before it, so the stream has campaigns to find and few
-exact repeats. "before" is the process's RSS with the corpus loaded, before any post is classified.
+exact repeats. The window fills after ``--window`` posts; from then on every post also evicts one,
+and the RSS after each tenth of the stream shows it levelling off. "before" is the process's RSS
+with the corpus loaded, before any post is classified.
 Each size runs in a fresh process, so its peak RSS is its own: with the same window,
 peak RSS at 100k and 1M posts should be about the same (memory bounded by the window, not the stream).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -61,7 +64,11 @@ def run_one(n: int, window: int, batch: int) -> dict[str, float]:
     flagged = 0
     chunk: list[Post] = []
     start = time.perf_counter()
-    for post in stream(n, corpus):
+    checkpoints: list[int] = []
+    every = max(1, n // 10)
+    for i, post in enumerate(stream(n, corpus), 1):
+        if i % every == 0:
+            checkpoints.append(round(_current_rss_mb()))
         chunk.append(post)
         if len(chunk) == batch:
             t = time.perf_counter()
@@ -83,7 +90,16 @@ def run_one(n: int, window: int, batch: int) -> dict[str, float]:
         "peak_rss_mb": round(peak_mb),
         "rss_before_mb": round(baseline_mb),
         "flagged": flagged,
+        "rss_every_tenth_mb": checkpoints,
     }
+
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux
+        return float("nan")
 
 
 def main() -> int:
@@ -108,6 +124,7 @@ def main() -> int:
             f"{r['posts']:>9,} {r['window']:>7,} {r['posts_per_second']:>8,} {r['classify_seconds']:>10} "
             f"{r['peak_rss_mb']:>11} {r['rss_before_mb']:>7} {r['flagged']:>8,}"
         )
+        print(f"{'':>9} RSS (MB) after each tenth of the stream: {r['rss_every_tenth_mb']}")
     return 0
 
 
