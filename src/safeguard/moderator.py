@@ -86,6 +86,17 @@ class Moderator:
                 row[name] = signals
         return out
 
+    def close(self) -> None:
+        """Close every classifier: stateful ones save their state (``duplicate`` with ``state:``)."""
+        for classifier in self.ruleset.classifiers.values():
+            classifier.close()
+
+    def __enter__(self) -> Moderator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"Moderator(ruleset={self.ruleset.name!r}, rules={len(self.ruleset.rules)})"
 

@@ -88,6 +88,9 @@ class Classifier:
         """Return one signals mapping per post, in order."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release resources and persist state (a stateful classifier's window). A no-op by default."""
+
     def neutral(self) -> dict[str, Any]:
         """Signals of a post that shows nothing: 0.0, 0, False, "" and empty containers.
 
@@ -157,6 +160,7 @@ def _load_entry_points() -> None:
 
 def _register_builtins() -> None:
     # Built-ins are entry points too; this covers running from a source tree that was not installed.
+    from safeguard.classifiers.duplicate import DuplicateClassifier
     from safeguard.classifiers.lists import ListsClassifier
     from safeguard.classifiers.pii import PIIClassifier
     from safeguard.classifiers.spam import SpamClassifier
@@ -172,6 +176,7 @@ def _register_builtins() -> None:
             ToxicityClassifier,
             SpamClassifier,
             PIIClassifier,
+            DuplicateClassifier,
         ):
             _registry.setdefault(cls.kind, cls)
 

@@ -85,7 +85,10 @@ def moderate(
             out.append(d)
         return out
 
-    stats = _stream(inputs, output, format, field, input_format, batch_size, progress, "moderating", decide)
+    try:
+        stats = _stream(inputs, output, format, field, input_format, batch_size, progress, "moderating", decide)
+    finally:
+        _close(moderator)
     summary = {
         "posts": stats["records"],
         "moderated": stats["records"] - stats["errors"],
@@ -134,6 +137,15 @@ def classify(
     stats = _stream(inputs, output, "jsonl", field, input_format, batch_size, progress, "classifying", run)
     err.print(f"classified {stats['records'] - stats['errors']} posts, {stats['errors']} error records")
     raise typer.Exit(exit_codes.RECORD_ERRORS if stats["errors"] else exit_codes.OK)
+
+
+def _close(moderator: Any) -> None:
+    """Close the classifiers (a duplicate window with ``state:`` is saved here)."""
+    try:
+        moderator.close()
+    except (OSError, SafeguardError) as exc:
+        err.print(f"[red]error:[/red] cannot save classifier state: {exc}")
+        raise typer.Exit(exit_codes.IO) from None
 
 
 def _stream(

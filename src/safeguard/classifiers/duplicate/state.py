@@ -1,0 +1,152 @@
+"""Save and restore the duplicate window: an npz file of plain arrays with a JSON header.
+
+No pickle anywhere: strings are stored as one UTF-8 byte array plus offsets, and the file is read
+with ``allow_pickle=False``. The header names the format, its version and the hashing options
+(shingle, permutations, bands, seed, max_chars); band keys saved under other options would never
+match new posts, so a file written with different ones is refused with a message saying what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from safeguard.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from safeguard.classifiers.duplicate.classifier import DuplicateClassifier
+    from safeguard.classifiers.duplicate.window import Entry, Window
+
+__all__ = ["FORMAT", "VERSION", "load_state", "save_state"]
+
+FORMAT = "safeguard-duplicate-window"
+VERSION = 1
+#: How band keys are computed; a file whose keys came from another scheme is refused.
+ALGORITHM = "char-shingle-minhash32-multiply-add/1"
+
+
+def _pack(values: Sequence[str | None]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    encoded = [(v or "").encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return data, offsets, np.array([v is None for v in values], dtype=np.bool_)
+
+
+def _unpack(
+    data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], missing: npt.NDArray[np.bool_]
+) -> list[str | None]:
+    raw = data.tobytes()
+    bounds = offsets.tolist()
+    return [None if missing[i] else raw[bounds[i] : bounds[i + 1]].decode("utf-8") for i in range(len(missing))]
+
+
+def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
+    """Write the window to ``path`` atomically (a temporary file in the same folder, then a rename)."""
+    entries = list(window.entries())
+    n = len(entries)
+    bands = config.bands
+    keys = np.zeros((n, bands), dtype=np.uint64)
+    indexed = np.zeros(n, dtype=np.bool_)
+    for i, entry in enumerate(entries):
+        if entry[4] is not None:
+            keys[i] = np.array(entry[4], dtype=np.uint64)
+            indexed[i] = True
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "algorithm": ALGORITHM,
+        "hashing": config.hashing_config(),
+        "start_seq": window.seq - window.count,
+        "posts": n,
+    }
+    arrays: dict[str, Any] = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
+    for name, column in (("ids", 0), ("authors", 1), ("texts", 2)):
+        data, offsets, missing = _pack([e[column] for e in entries])  # type: ignore[misc]
+        arrays[f"{name}_data"], arrays[f"{name}_offsets"], arrays[f"{name}_missing"] = data, offsets, missing
+    arrays["times"] = np.array([e[3] for e in entries], dtype=np.float64)
+    arrays["keys"] = keys
+    arrays["indexed"] = indexed
+    arrays["roots"] = np.array([e[5] for e in entries], dtype=np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
+    """Fill an empty window from ``path``; raises :class:`ModelLoadError` for a corrupt or incompatible file."""
+    name = config.name
+
+    def bad(why: str) -> ModelLoadError:
+        return ModelLoadError(
+            name, f"state file {str(path)!r} {why}; delete it to start with an empty window, or point state: elsewhere"
+        )
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise bad(f"cannot be read as a duplicate window ({exc})") from None
+    try:
+        header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+    except (KeyError, UnicodeDecodeError, json.JSONDecodeError):
+        raise bad("has no valid header") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise bad(f"is not a {FORMAT} file")
+    if header.get("version") != VERSION:
+        raise bad(f"has format version {header.get('version')!r}; this safeguard reads version {VERSION}")
+    if header.get("algorithm") != ALGORITHM:
+        raise bad(f"holds band keys of hashing scheme {header.get('algorithm')!r}, not {ALGORITHM!r}")
+    saved = header.get("hashing")
+    wanted = config.hashing_config()
+    if saved != wanted:
+        diff = ", ".join(
+            f"{k}: saved {saved.get(k) if isinstance(saved, dict) else None!r}, configured {v!r}"
+            for k, v in wanted.items()
+            if not isinstance(saved, dict) or saved.get(k) != v
+        )
+        raise bad(f"was written with other hashing options ({diff})")
+    try:
+        n = int(header["posts"])
+        ids = _unpack(arrays["ids_data"], arrays["ids_offsets"], arrays["ids_missing"])
+        authors = _unpack(arrays["authors_data"], arrays["authors_offsets"], arrays["authors_missing"])
+        texts = _unpack(arrays["texts_data"], arrays["texts_offsets"], arrays["texts_missing"])
+        times = arrays["times"].astype(np.float64).tolist()
+        keys = arrays["keys"].astype(np.uint64)
+        indexed = arrays["indexed"].astype(np.bool_).tolist()
+        roots = arrays["roots"].astype(np.int64).tolist()
+        if not (len(ids) == len(authors) == len(texts) == len(times) == len(indexed) == len(roots) == n):
+            raise ValueError("columns of different lengths")
+        if keys.shape != (n, config.bands):
+            raise ValueError(f"keys have shape {keys.shape}")
+        key_rows = keys.tolist()
+        entries: list[Entry] = [
+            (
+                ids[i] or "",
+                authors[i],
+                texts[i] if indexed[i] else None,
+                float(times[i]) if not math.isnan(times[i]) else math.nan,
+                key_rows[i] if indexed[i] else None,
+                int(roots[i]),
+            )
+            for i in range(n)
+        ]
+        start = int(header["start_seq"])
+    except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise bad(f"is damaged ({exc})") from None
+    window.restore(start, entries)
