@@ -114,7 +114,8 @@ def make_detoxify_checkpoint(
             "config": {
                 "arch": {
                     "args": {
-                        "model_type": "bert-base-uncased",
+                        # A local path (not "bert-base-uncased") keeps stock Detoxify off the hub.
+                        "model_type": str(config_dir),
                         "model_name": "BertForSequenceClassification",
                         "tokenizer_name": "BertTokenizer",
                         "num_classes": len(classes),
