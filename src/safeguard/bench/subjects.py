@@ -192,11 +192,13 @@ def _lists_setup(ctx: Context) -> Prepared:
 
 
 def _pipeline_setup(ctx: Context) -> Prepared:
+    from safeguard.cli.app import settle_heap
     from safeguard.io import readers, writers
     from safeguard.moderator import Moderator
 
     rules = shipped_rules()
     moderator = Moderator.from_file(rules).load()
+    settle_heap()  # as `safeguard moderate` does once its models are loaded
     counter = iter(range(1 << 62))
 
     def prepare(posts: list[Post]) -> Path:

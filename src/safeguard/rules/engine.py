@@ -335,10 +335,22 @@ def _celable(value: Any) -> Any:
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
+def _plain(value: Any) -> bool:
+    """True when ``value`` is already JSON-ready: a plain scalar, or a list or str-keyed dict of them."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is list:
+        return all(type(v) in _PLAIN for v in value)
+    if kind is dict:
+        return all(type(k) is str and type(v) in _PLAIN for k, v in value.items())
+    return False
+
+
 def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in signals.items():
-        if type(v) in _PLAIN:
+        if _plain(v):
             out[k] = v
             continue
         v = _celable(v)
