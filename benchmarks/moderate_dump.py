@@ -20,10 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = [
-    ROOT.parent / "shared" / "eval" / "reddit_comp551_comments.jsonl",
-    ROOT.parent / "shared" / "eval" / "stackexchange_posts_comments.jsonl",
-]
+CORPORA = ["reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl"]
 RULESETS = {
     "lists-only": ROOT / "benchmarks" / "rules" / "lists_only.yaml",
     "community": ROOT / "rules" / "community.yaml",
@@ -31,9 +28,12 @@ RULESETS = {
 
 
 def texts() -> list[str]:
-    found = [p for p in CORPORA if p.exists()] or [ROOT / "examples" / "community_dump.jsonl"]
-    out = []
-    for path in found:
+    """Real forum comments from ../shared/eval, or the shipped example dump when they are absent."""
+    from safeguard.datasets import eval_path
+
+    found = [p for p in (eval_path(name) for name in CORPORA) if p is not None]
+    out: list[str] = []
+    for path in found or [ROOT / "examples" / "community_dump.jsonl"]:
         with path.open(encoding="utf-8") as fh:
             out.extend(json.loads(line)["text"] for line in fh if line.strip())
     return out

@@ -24,21 +24,10 @@ import time
 from pathlib import Path
 
 import yaml
+from moderate_dump import texts  # the same corpus, from the script beside this one
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules" / "community.yaml"
-CORPORA = ["reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl"]
-
-
-def texts() -> list[str]:
-    from safeguard.datasets import eval_path
-
-    found = [p for p in (eval_path(name) for name in CORPORA) if p is not None]
-    out: list[str] = []
-    for path in found or [ROOT / "examples" / "community_dump.jsonl"]:
-        with path.open(encoding="utf-8") as fh:
-            out.extend(json.loads(line)["text"] for line in fh if line.strip())
-    return out
 
 
 def build_dump(path: Path, n: int, corpus: list[str]) -> None:

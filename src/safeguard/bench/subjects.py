@@ -131,10 +131,11 @@ def _require(module: str, pip: str) -> None:
 
 
 def _clear_text_cache() -> None:
-    # Normalisation is memoised; every measurement starts cold so repeated posts are not free.
-    from safeguard.classifiers.text import normalize_with_flags
+    # Normalisation and caps ratios are memoised; every measurement starts cold so repeated posts are not free.
+    from safeguard.classifiers.text import caps_ratio, normalize_with_flags
 
     normalize_with_flags.cache_clear()
+    caps_ratio.cache_clear()
 
 
 # --- safeguard classifiers ---------------------------------------------------------------------------
@@ -244,7 +245,7 @@ def _toxicity_model(kind: str) -> Callable[[Context], Prepared]:
         from safeguard.bench.models import detoxify_checkpoint, onnx_model
 
         _require_kind("toxicity")
-        checkpoint, config_dir = detoxify_checkpoint(ctx.workdir, ctx.corpus)
+        checkpoint, config_dir = detoxify_checkpoint(ctx.workdir)
         options: dict[str, Any] = {
             "backend": "detoxify",
             "model_type": "original",
@@ -274,7 +275,7 @@ def _detoxify_setup(ctx: Context) -> Prepared:
 
     from safeguard.bench.models import detoxify_checkpoint
 
-    checkpoint, config_dir = detoxify_checkpoint(ctx.workdir, ctx.corpus)
+    checkpoint, config_dir = detoxify_checkpoint(ctx.workdir)
     model = Detoxify(checkpoint=str(checkpoint), huggingface_config_path=str(config_dir))
     return Prepared(
         batch=lambda posts: model.predict([p.text for p in posts]),

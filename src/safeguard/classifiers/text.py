@@ -392,8 +392,12 @@ _DELETE_UPPER_ASCII: dict[int, None] = dict.fromkeys(range(ord("A"), ord("Z") + 
 _DELETE_LOWER_ASCII: dict[int, None] = dict.fromkeys(range(ord("a"), ord("z") + 1))
 
 
+@functools.lru_cache(maxsize=8192)
 def caps_ratio(text: str) -> float:
-    """Uppercase letters over letters in ``text``; ``0.0`` when it has no letter."""
+    """Uppercase letters over letters in ``text``; ``0.0`` when it has no letter.
+
+    Cached like :func:`normalize`: the text and spam classifiers both read it for the same post.
+    """
     if text.isascii():
         n = len(text)
         upper = n - len(text.translate(_DELETE_UPPER_ASCII))

@@ -66,6 +66,12 @@ def fail_config(error: ConfigError) -> typer.Exit:
     return typer.Exit(exit_codes.CONFIG)
 
 
+def fail_io(error: BaseException) -> typer.Exit:
+    """Print an input or output error and return the exit to raise (exit code 4)."""
+    err.print(f"[red]error:[/red] {error}")
+    return typer.Exit(exit_codes.IO)
+
+
 def settle_heap() -> None:
     """Tune the garbage collector of a command's process once its models are loaded.
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, SafeguardError
 from safeguard.types import Post
 
@@ -217,12 +217,8 @@ def _stream(
                             flush()
                 if pending:
                     flush()
-        except InputError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(exit_codes.IO) from None
-        except OSError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(exit_codes.IO) from None
+        except (InputError, OSError) as exc:
+            raise fail_io(exc) from None
     return {**counts, "seconds": time.perf_counter() - started}
 
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt, RulesOpt
 from safeguard.errors import ConfigError, InputError
 from safeguard.policy.records import RecordError
@@ -39,8 +39,7 @@ def _triples(inputs: Sequence[str], field: list[str] | None, input_format: str |
     except ConfigError as exc:
         raise fail_config(exc) from None
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(exit_codes.IO) from None
+        raise fail_io(exc) from None
 
     def gen() -> Iterator[Any]:
         for records in opened:
@@ -84,12 +83,8 @@ def _progress(show: bool | None, verb: str) -> Iterator[Callable[[int], None]]:
 
         try:
             yield update
-        except InputError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(exit_codes.IO) from None
-        except OSError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(exit_codes.IO) from None
+        except (InputError, OSError) as exc:
+            raise fail_io(exc) from None
     err.print(f"done in {time.perf_counter() - started:.2f}s")
 
 
@@ -262,8 +257,7 @@ def report(
     except ConfigError as exc:
         raise fail_config(exc) from None
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(exit_codes.IO) from None
+        raise fail_io(exc) from None
 
     def decision_records() -> Iterator[Any]:
         for record in records:
