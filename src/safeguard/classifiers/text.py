@@ -60,7 +60,7 @@ _INVISIBLE_CHARS: str = "".join(
 )
 _INVISIBLE_TABLE: dict[int, None] = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
 _INVISIBLE_CLASS = "[" + re.escape(_INVISIBLE_CHARS) + "]"
-_INVISIBLE_RE = re.compile(_INVISIBLE_CLASS)
+_INVISIBLE_SET = frozenset(_INVISIBLE_CHARS)
 #: An invisible character inside a word: the mark of an evasion rather than a stray BOM or emoji ZWJ.
 _INVISIBLE_IN_WORD_RE = re.compile(r"[^\W_]" + _INVISIBLE_CLASS + r"+[^\W_]")
 
@@ -70,7 +70,7 @@ _INVISIBLE_IN_WORD_RE = re.compile(r"[^\W_]" + _INVISIBLE_CLASS + r"+[^\W_]")
 _COMBINING_RANGES = [(0x0300, 0x0370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00), (0x20D0, 0x2100), (0xFE20, 0xFE30)]
 _COMBINING_TABLE: dict[int, None] = {cp: None for lo, hi in _COMBINING_RANGES for cp in range(lo, hi)}
 _COMBINING_CLASS = "[" + "".join(f"\\u{lo:04x}-\\u{hi - 1:04x}" for lo, hi in _COMBINING_RANGES) + "]"
-_COMBINING_RE = re.compile(_COMBINING_CLASS)
+_COMBINING_SET = frozenset(map(chr, _COMBINING_TABLE))
 #: A combining mark NFKC left on a letter: decoration ("ı̇", Zalgo), not part of a kaomoji.
 _DECORATED_LETTER_RE = re.compile(r"[^\W\d_]" + _COMBINING_CLASS)
 
@@ -95,22 +95,21 @@ _CONFUSABLE_PAIRS: dict[str, str] = {
 }  # fmt: skip
 # Accented look-alikes ("ё", "ї") need no entry: accents are stripped before the mapping.
 _CONFUSABLE_TABLE: dict[int, str] = {ord(k): v for k, v in _CONFUSABLE_PAIRS.items()}
-_CONFUSABLE_RE = re.compile("[" + re.escape("".join(_CONFUSABLE_PAIRS)) + "]")
+_CONFUSABLE_SET = frozenset(_CONFUSABLE_PAIRS)
 _WORD_RE = re.compile(r"[^\W_]+")
 _ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
 
 
 def _genuine_script_class() -> str:
-    chars = [
+    return "".join(
         chr(cp)
         for cp in (*range(0x0370, 0x0400), *range(0x0400, 0x0530))
         if chr(cp).isalpha() and chr(cp) not in _CONFUSABLE_PAIRS
-    ]
-    return "[" + re.escape("".join(chars)) + "]"
+    )
 
 
-#: A Greek or Cyrillic letter that looks like no Latin letter: the text is really written in that script.
-_GENUINE_SCRIPT_RE = re.compile(_genuine_script_class())
+#: Greek and Cyrillic letters that look like no Latin letter: a text holding one is really written in that script.
+_GENUINE_SCRIPT_SET = frozenset(_genuine_script_class())
 
 # Spaced-out letters: 3+ single letters (or leet digits) separated by the same one-character separator.
 _GLUE = "._*-"
@@ -149,6 +148,7 @@ _COMPOUND_DIGIT_RE = re.compile(r"[^\W\d_]{3,}\d[^\W\d_]{3,}")
 
 _REPEAT_HINT_RE = re.compile(r"(.)\1\1")
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+_REPEAT_ASCII_RE = re.compile(r"([a-z])\1{2,}")  # the same on casefolded ASCII text, faster
 
 _PROTECTED_MARKER_RE = re.compile(r"://|www\.|@")
 _EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -157,15 +157,32 @@ _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
 #: Typographic apostrophes and the spacing acute accent (which NFKC would turn into a space and a
 #: combining mark) become an ASCII apostrophe, so "didn´t" and "don’t" match "don't".
 _APOSTROPHE_TABLE: dict[int, str] = {ord(c): "'" for c in "´‘’‛ʼ′"}
+_APOSTROPHES = frozenset("´‘’‛ʼ′")
+
+#: The shape of ASCII text :func:`_lexical` reads: letters are "a", digits and leet symbols "1",
+#: whitespace " " and anything else ".". Leetspeak needs "a1" or "1a".
+_LEET_SHAPE = bytes(
+    ord("a")
+    if chr(c).isascii() and chr(c).isalpha()
+    else ord("1")
+    if chr(c) in "0123456789@$!|"
+    else ord(" ")
+    if chr(c).isspace() and c < 128
+    else ord(".")
+    for c in range(256)
+)
+#: ASCII whitespace that ``str.split()`` splits on, apart from the space itself.
+_ASCII_OTHER_SPACE = bytes(c for c in range(1, 128) if chr(c).isspace() and c != 32)
 
 
 # --- steps --------------------------------------------------------------------------------------
 
 
-def _map_confusables(text: str) -> str:
-    if not _CONFUSABLE_RE.search(text):
+def _map_confusables(text: str, chars: frozenset[str] | set[str]) -> str:
+    """Map look-alike letters (``chars``: the set of the text's characters)."""
+    if chars.isdisjoint(_CONFUSABLE_SET):
         return text
-    if not _GENUINE_SCRIPT_RE.search(text):
+    if chars.isdisjoint(_GENUINE_SCRIPT_SET):
         # No real Greek or Cyrillic in the text: every look-alike is a disguise.
         return text.translate(_CONFUSABLE_TABLE)
 
@@ -262,6 +279,13 @@ def _leet_chunk(chunk: str, allow_pipe: bool, hits: list[bool]) -> str:
     return words.sub(lambda m: _leet_word(m.group(), allow_pipe, hits), chunk)
 
 
+@functools.lru_cache(maxsize=16384)
+def _leet_chunk_cached(chunk: str, allow_pipe: bool) -> str:
+    """:func:`_leet_chunk`, cached: chunks such as "2nd", "mp3" and "1080p" recur across posts. A chunk
+    was disguised exactly when its decoding differs from it."""
+    return _leet_chunk(chunk, allow_pipe, [])
+
+
 def _decode_leet(segment: str, hits: list[bool]) -> str:
     """Leetspeak in the whitespace-delimited chunks where a digit or symbol touches a letter."""
     pieces: list[str] = []
@@ -280,8 +304,9 @@ def _decode_leet(segment: str, hits: list[bool]) -> str:
             cs -= 1
         ce = _chunk_end(segment, e)
         chunk = segment[cs:ce]
-        decoded = _leet_chunk(chunk, allow_pipe, hits)
+        decoded = _leet_chunk_cached(chunk, allow_pipe)
         if decoded != chunk:
+            hits.append(True)
             pieces.append(segment[last:cs])
             pieces.append(decoded)
             last = ce
@@ -292,14 +317,64 @@ def _decode_leet(segment: str, hits: list[bool]) -> str:
     return "".join(pieces)
 
 
+def _decode_leet_ascii(segment: str, shape: bytes, hits: list[bool]) -> str:
+    """:func:`_decode_leet` for ASCII text, given its :data:`_LEET_SHAPE`: the chunks to look at are
+    those where a letter ("a") touches a digit or leet symbol ("1"); whitespace reads " "."""
+    pieces: list[str] = []
+    last = pos = 0
+    n = len(shape)
+    allow_pipe = segment.count("|") == 1
+    while True:
+        i = shape.find(b"a1", pos)
+        j = shape.find(b"1a", pos)
+        k = i if j < 0 or 0 <= i < j else j
+        if k < 0:
+            break
+        cs = shape.rfind(b" ", 0, k) + 1
+        ce = shape.find(b" ", k)
+        if ce < 0:
+            ce = n
+        chunk = segment[cs:ce]
+        decoded = _leet_chunk_cached(chunk, allow_pipe)
+        if decoded != chunk:
+            hits.append(True)
+            pieces.append(segment[last:cs])
+            pieces.append(decoded)
+            last = ce
+        pos = ce
+    if not pieces:
+        return segment
+    pieces.append(segment[last:])
+    return "".join(pieces)
+
+
 def _lexical(segment: str, hits: list[bool]) -> str:
     """Spaced letters, leetspeak and repeats, on a segment that holds no URL or e-mail address."""
+    if segment.isascii():
+        # A byte-level shape finds the chunks leetspeak may hide in without scanning for them.
+        if _SPACED_HINT_RE.search(segment):
+            segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
+        shape = segment.encode("ascii").translate(_LEET_SHAPE)
+        if b"a1" in shape or b"1a" in shape:
+            segment = _decode_leet_ascii(segment, shape, hits)
+        if _REPEAT_HINT_RE.search(segment):
+            segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
+        return segment
     if _SPACED_HINT_RE.search(segment):
         segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
     segment = _decode_leet(segment, hits)
     if _REPEAT_HINT_RE.search(segment):
         segment = _REPEAT_RE.sub(r"\1", segment)
     return segment
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace runs become one space; leading and trailing whitespace is dropped."""
+    if text.isascii() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        raw = text.encode("ascii")
+        if len(raw.translate(None, _ASCII_OTHER_SPACE)) == len(raw):
+            return text
+    return " ".join(text.split())
 
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
@@ -333,20 +408,30 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
 def _normalize(text: str) -> tuple[str, bool]:
     hits: list[bool] = []
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHE_TABLE))
-        if _INVISIBLE_RE.search(text):
+        # One set of the text's characters answers "does it hold any X?" for every table below.
+        chars = set(text)
+        if not chars.isdisjoint(_APOSTROPHES):
+            text = text.translate(_APOSTROPHE_TABLE)
+        composed = unicodedata.normalize("NFKC", text)
+        if composed is not text:
+            text, chars = composed, set(composed)
+        if not chars.isdisjoint(_INVISIBLE_SET):
             if _INVISIBLE_IN_WORD_RE.search(text):
                 hits.append(True)
             text = text.translate(_INVISIBLE_TABLE)
+            chars = set(text)
         if not text.isascii():
-            if _COMBINING_RE.search(text):  # marks NFKC could not compose
+            if not chars.isdisjoint(_COMBINING_SET):  # marks NFKC could not compose
                 if _DECORATED_LETTER_RE.search(text):
                     hits.append(True)
                 text = text.translate(_COMBINING_TABLE)
+                chars = set(text)
             # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
-            stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_TABLE)
-            text = unicodedata.normalize("NFC", stripped)
-            mapped = _map_confusables(text)
+            if not (unicodedata.is_normalized("NFKD", text) and unicodedata.is_normalized("NFC", text)):
+                stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_TABLE)
+                text = unicodedata.normalize("NFC", stripped)
+                chars = set(text)
+            mapped = _map_confusables(text, chars)
             if mapped != text:
                 hits.append(True)
                 text = mapped
@@ -363,7 +448,7 @@ def _normalize(text: str) -> tuple[str, bool]:
         text = "".join(pieces)
     else:
         text = _lexical(text, hits)
-    return " ".join(text.split()), bool(hits)
+    return _squeeze(text), bool(hits)
 
 
 @functools.lru_cache(maxsize=8192)
