@@ -10,7 +10,7 @@ import pytest
 import re2
 
 from safeguard.rules.loader import load_ruleset
-from safeguard.rules.regex import _compiled, literal_patterns, pattern_error, regex_match
+from safeguard.rules.regex import _compiled, literal_patterns, pattern_error, pattern_matcher, regex_match
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +83,11 @@ def test_invalid_pattern_still_raises() -> None:
     assert pattern_error("(") is not None
     with pytest.raises(re2.error):
         regex_match("text", "(")
+
+
+def test_pattern_matcher_is_regex_match_with_the_pattern_bound() -> None:
+    texts = _texts()
+    for pattern in PATTERNS + _shipped_patterns():
+        test = pattern_matcher(pattern)
+        for text in texts:
+            assert test(text) == regex_match(text, pattern), (pattern, text[:60])

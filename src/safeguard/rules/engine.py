@@ -84,7 +84,7 @@ class _State:
         "view",
     )
 
-    def __init__(self, post: Post, plans: list[_Plan]) -> None:
+    def __init__(self, post: Post, plans: tuple[_Plan, ...]) -> None:
         self.post = post
         self.view = post_view(post)
         # What conditions read: "post" and each known classifier's signals. The CEL context holding
@@ -94,7 +94,7 @@ class _State:
         self.known: set[str] = set()
         self.failed: set[str] = set()
         self.signals: dict[str, dict[str, Any]] = {}
-        self.pending = plans.copy()
+        self.pending: tuple[_Plan, ...] = plans
         self.matches: list[RuleMatch] = []
         self.shadow: list[RuleMatch] = []
         self.errors: list[dict[str, str]] = []
@@ -113,7 +113,12 @@ class Engine:
     def __init__(self, ruleset: Ruleset, *, fast_path: bool = True) -> None:
         self.ruleset = ruleset
         self.fast_path = fast_path
-        self._plans = [_Plan(rule, fast_path) for rule in ruleset.rules]
+        self._plans = tuple(_Plan(rule, fast_path) for rule in ruleset.rules)
+        # (pending rules, known classifiers) -> (rules ready to test, rules still waiting), and the
+        # classifiers a pending set needs: the same for most posts of a batch, so worked out once.
+        # Keys hold the id of a tuple this cache (or self._plans) keeps alive.
+        self._splits: dict[tuple[int, frozenset[str]], tuple[tuple[_Plan, ...], tuple[_Plan, ...]]] = {}
+        self._pending_needs: dict[int, frozenset[str]] = {id(self._plans): _union(self._plans)}
         self._exempt = None if ruleset.exempt is None else _Check(ruleset.exempt, "exempt", fast_path)
         self._names = tuple(sorted(ruleset.classifiers))
         self._locks = {name: threading.Lock() for name in ruleset.classifiers}
@@ -194,12 +199,10 @@ class Engine:
     def _needs(self, st: _State) -> set[str]:
         if st.exempt is None and self._exempt is not None:
             return set(self._exempt.cond.needs - st.known - st.failed)
-        out: set[str] = set()
-        for plan in st.pending:
-            out |= plan.needs
-        out -= st.known
-        out -= st.failed
-        return out
+        needs = self._pending_needs.get(id(st.pending)) if not st.failed else None
+        if needs is None:
+            needs = _union(st.pending)
+        return set(needs - st.known - st.failed)
 
     def _run(self, name: str, states: list[_State], *, record: bool = True) -> None:
         classifier: Classifier = self.ruleset.classifiers[name]
@@ -273,23 +276,26 @@ class Engine:
             elif exempt.cond.needs <= st.known:
                 st.exempt = self._test(st, exempt) is True
                 if st.exempt:
-                    st.pending.clear()
+                    st.pending = ()
                     st.final = True
                     return
             elif not exempt.cond.needs.isdisjoint(st.failed):
                 st.exempt = False  # fail closed: the error is recorded, rules still apply
             else:
                 return
-        still: list[_Plan] = []
-        known = st.known
-        failed = st.failed
-        for plan in st.pending:
-            needs = plan.needs
-            if failed and not needs.isdisjoint(failed):
-                continue  # its classifier failed: on_error already applied and recorded
-            if not needs <= known:
-                still.append(plan)
-                continue
+        if st.failed:
+            ready, still = self._split_failed(st)
+        else:
+            key = (id(st.pending), frozenset(st.known))
+            split = self._splits.get(key)
+            if split is None:
+                known = st.known
+                ready = tuple(p for p in st.pending if p.needs <= known)
+                still = tuple(p for p in st.pending if not p.needs <= known)
+                self._splits[key] = split = (ready, still)
+                self._pending_needs[id(still)] = _union(still)
+            ready, still = split
+        for plan in ready:
             fired = self._test(st, plan.when)
             if fired and plan.unless is not None:
                 fired = self._test(st, plan.unless) is False
@@ -311,6 +317,17 @@ class Engine:
         st.pending = still
         if st.action is Action.REMOVE or not still:
             st.final = True
+
+    @staticmethod
+    def _split_failed(st: _State) -> tuple[tuple[_Plan, ...], tuple[_Plan, ...]]:
+        """Ready and waiting rules of a post one of whose classifiers failed; its rules are dropped."""
+        ready: list[_Plan] = []
+        still: list[_Plan] = []
+        for plan in st.pending:
+            if not plan.needs.isdisjoint(st.failed):
+                continue  # its classifier failed: on_error already applied and recorded
+            (ready if plan.needs <= st.known else still).append(plan)
+        return tuple(ready), tuple(still)
 
     def _test(self, st: _State, check: _Check) -> bool | None:
         if check.fast is not None:
@@ -370,6 +387,11 @@ class Engine:
         )
 
 
+def _union(plans: Sequence[_Plan]) -> frozenset[str]:
+    """The classifiers any of ``plans`` reads."""
+    return frozenset().union(*(p.needs for p in plans))
+
+
 def post_view(post: Post) -> dict[str, Any]:
     """The ``post`` variable rules read. Absent strings read as ""; absent author facts as null."""
     a = post.author
@@ -406,25 +428,18 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _STR = frozenset({str})
 
 
-def _plain(value: Any) -> bool:
-    """True when ``value`` is already JSON-ready: a plain scalar, or a list or str-keyed dict of them."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return True
-    if kind is list:
-        return _PLAIN.issuperset(map(type, value))
-    if kind is dict:
-        return _STR.issuperset(map(type, value)) and _PLAIN.issuperset(map(type, value.values()))
-    return False
-
-
 def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
-    if _PLAIN.issuperset(map(type, signals.values())):
-        return dict(signals)  # the common case: scalars only
-    out: dict[str, Any] = {}
-    for k, v in signals.items():
-        if _plain(v):
-            out[k] = v
+    out = dict(signals)
+    if _PLAIN.issuperset(map(type, out.values())):
+        return out  # the common case: scalars only
+    for k, v in out.items():  # replaces values of existing keys only
+        kind = type(v)
+        if kind in _PLAIN:
+            continue
+        if kind is list:
+            if _PLAIN.issuperset(map(type, v)):
+                continue
+        elif kind is dict and _STR.issuperset(map(type, v)) and _PLAIN.issuperset(map(type, v.values())):
             continue
         v = _celable(v)
         out[k] = v.isoformat() if isinstance(v, datetime) else v

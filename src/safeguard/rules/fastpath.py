@@ -37,6 +37,8 @@ from typing import Any
 
 import cel
 
+from safeguard.rules.regex import pattern_matcher, regex_match
+
 __all__ = ["Unsupported", "compile_condition", "compile_expression"]
 
 Env = dict[str, Any]
@@ -422,11 +424,12 @@ def _select(target: _Node, name: str) -> _Node:
         root, a = path
 
         def read1(env: Env) -> Any:
-            value = env.get(root, _NO_VALUE)
-            if type(value) is dict:
-                found = value.get(a, _NO_VALUE)
-                if found is not _NO_VALUE:
-                    return found
+            try:
+                value = env[root]
+                if type(value) is dict:
+                    return value[a]
+            except KeyError:
+                pass
             raise Unsupported
 
         return _Node(read1, path=path)
@@ -434,13 +437,14 @@ def _select(target: _Node, name: str) -> _Node:
         root, a, b = path
 
         def read2(env: Env) -> Any:
-            value = env.get(root, _NO_VALUE)
-            if type(value) is dict:
-                value = value.get(a, _NO_VALUE)
+            try:
+                value = env[root]
                 if type(value) is dict:
-                    found = value.get(b, _NO_VALUE)
-                    if found is not _NO_VALUE:
-                        return found
+                    value = value[a]
+                    if type(value) is dict:
+                        return value[b]
+            except KeyError:
+                pass
             raise Unsupported
 
         return _Node(read2, path=path)
@@ -599,6 +603,19 @@ def _call(fn: Callable[..., Any], args: list[_Node]) -> _Node:
     af, bf = args[0].fn, args[1].fn
     pattern = args[1].const
     if type(pattern) is str:
+        if fn is regex_match:
+            test = pattern_matcher(pattern)  # the same answer, the pattern looked up once
+
+            def match_const(env: Env) -> bool:
+                text = af(env)
+                if type(text) is not str:
+                    raise Unsupported
+                try:
+                    return test(text)
+                except Exception:
+                    raise Unsupported from None
+
+            return _Node(match_const, boolean=True)
 
         def call_const(env: Env) -> bool:
             text = af(env)

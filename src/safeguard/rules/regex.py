@@ -15,6 +15,7 @@ less the group offsets it would decode.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import cel
@@ -22,7 +23,7 @@ import re2
 
 from safeguard.rules.expressions import tokens
 
-__all__ = ["FUNCTIONS", "literal_patterns", "pattern_error", "regex_match", "rewrite_matches"]
+__all__ = ["FUNCTIONS", "literal_patterns", "pattern_error", "pattern_matcher", "regex_match", "rewrite_matches"]
 
 FUNCTION_NAME = "sg_matches"
 _MAX_CACHED = 4096
@@ -87,6 +88,28 @@ def regex_match(text: str, pattern: str) -> bool:
         data = text.encode("utf-8")
         _last_encoded = (text, data)
     return bool(matcher.Match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
+
+
+def pattern_matcher(pattern: str) -> Callable[[str], bool]:
+    """``regex_match(text, pattern)`` as a function of the text, the pattern's program looked up once."""
+    program = _matcher(pattern)
+    if program is None:
+        return lambda text: regex_match(text, pattern)
+    match = program.Match
+
+    def test(text: str) -> bool:
+        global _last_encoded
+        if type(text) is not str:
+            return regex_match(text, pattern)
+        last = _last_encoded
+        if last[0] is text:
+            data = last[1]
+        else:
+            data = text.encode("utf-8")
+            _last_encoded = (text, data)
+        return bool(match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
+
+    return test
 
 
 def pattern_error(pattern: str) -> str | None:
