@@ -256,3 +256,37 @@ def test_shipped_conditions_all_compile() -> None:
     conditions = [ruleset.exempt] + [c for r in ruleset.rules for c in (r.when, r.unless) if c is not None]
     missing = [c.source for c in conditions if c is not None and compile_condition(c.program.source, FUNCTIONS) is None]
     assert missing == []
+
+
+MERGE_CASES = [
+    ("(?i)abc", "def"),
+    ("(?s)a.b", "q"),
+    ("(?m)^b", "zz"),
+    ("^a", "b$"),
+    ("(a|b)c", "d(e)"),
+    ("\\Qa)b\\E", "c"),
+    ("(?i)x", "(?-i)Y", "^$"),
+]
+MERGE_TEXTS = ["", "ABC", "abc", "DEF", "def", "a\nb", "xa", "bx", "ab", "a)b", "Y", "y", "X", "ac", "de", "q"]
+
+
+@pytest.mark.parametrize("patterns", MERGE_CASES)
+def test_alternation_of_literal_matches_on_one_subject_matches_cel(patterns: tuple[str, ...]) -> None:
+    # `a.matches(P) || a.matches(Q)` runs as one match of `(?:P)|(?:Q)`: same value as CEL's
+    source = rewrite_matches(" || ".join(f"a.matches({json_quote(p)})" for p in patterns))
+    for text in MERGE_TEXTS:
+        for env in ({"a": text}, {"a": None}, {"a": 1}):
+            check(source, env)
+        assert check(source, {"a": text}) == "fast"
+    # mixed with other operands and another subject, order kept
+    mixed = rewrite_matches(f"b || a.matches({json_quote(patterns[0])}) || c.matches('x') || a.matches('q')")
+    for text in MERGE_TEXTS:
+        for b in (True, False, 1):
+            check(mixed, {"a": text, "b": b, "c": text})
+
+
+def json_quote(pattern: str) -> str:
+    """A CEL string literal holding ``pattern`` (JSON escapes are CEL escapes)."""
+    import json
+
+    return json.dumps(pattern)

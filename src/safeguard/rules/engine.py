@@ -21,6 +21,7 @@ variables it always did. ``Engine(ruleset, fast_path=False)`` runs every conditi
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -295,8 +296,17 @@ class Engine:
                 self._splits[key] = split = (ready, still)
                 self._pending_needs[id(still)] = _union(still)
             ready, still = split
+        variables = st.variables
         for plan in ready:
-            fired = self._test(st, plan.when)
+            fast = plan.when.fast  # _test, inlined for the common case: a condition decided in Python
+            fired: bool | None
+            if fast is not None:
+                try:
+                    fired = fast(variables)
+                except Exception:
+                    fired = self._test(st, plan.when, fast=False)
+            else:
+                fired = self._test(st, plan.when)
             if fired and plan.unless is not None:
                 fired = self._test(st, plan.unless) is False
             if fired is True:
@@ -329,8 +339,8 @@ class Engine:
             (ready if plan.needs <= st.known else still).append(plan)
         return tuple(ready), tuple(still)
 
-    def _test(self, st: _State, check: _Check) -> bool | None:
-        if check.fast is not None:
+    def _test(self, st: _State, check: _Check, *, fast: bool = True) -> bool | None:
+        if fast and check.fast is not None:
             try:
                 return check.fast(st.variables)
             except Exception:
@@ -426,12 +436,18 @@ def _celable(value: Any) -> Any:
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _STR = frozenset({str})
+_PLAIN_OR_LIST = _PLAIN | {list}
 
 
 def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(signals)
-    if _PLAIN.issuperset(map(type, out.values())):
+    kinds = set(map(type, out.values()))
+    if kinds <= _PLAIN:
         return out  # the common case: scalars only
+    if kinds <= _PLAIN_OR_LIST and _PLAIN.issuperset(
+        map(type, itertools.chain.from_iterable([v for v in out.values() if type(v) is list]))
+    ):
+        return out  # scalars and lists of scalars (term lists, domains)
     for k, v in out.items():  # replaces values of existing keys only
         kind = type(v)
         if kind in _PLAIN:

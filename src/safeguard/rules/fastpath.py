@@ -37,7 +37,7 @@ from typing import Any
 
 import cel
 
-from safeguard.rules.regex import pattern_matcher, regex_match
+from safeguard.rules.regex import pattern_error, pattern_matcher, regex_match
 
 __all__ = ["Unsupported", "compile_condition", "compile_expression"]
 
@@ -233,7 +233,7 @@ _NO_VALUE = object()
 class _Node:
     """A compiled subexpression: its evaluator, its value when constant, whether it yields a bool."""
 
-    __slots__ = ("boolean", "const", "fn", "path")
+    __slots__ = ("boolean", "const", "fn", "match", "path")
 
     def __init__(
         self,
@@ -242,11 +242,13 @@ class _Node:
         const: Any = _NO_VALUE,
         boolean: bool = False,
         path: tuple[str, ...] | None = None,
+        match: tuple[_Node, str] | None = None,
     ) -> None:
         self.fn = fn
         self.const = const
         self.boolean = boolean
         self.path = path  # a variable and the fields selected from it: ("post", "author", "role")
+        self.match = match  # `subject.matches("literal")` on a path: the subject and the pattern
 
 
 def _constant(value: Any) -> _Node:
@@ -280,10 +282,14 @@ class _Parser:
         return node
 
     def expr(self) -> _Node:
-        node = self.conjunction()
+        operands = [self.conjunction()]
         while self.at("||"):
             self.take()
-            node = _logical(True, node, self.conjunction())
+            operands.append(self.conjunction())
+        operands = _merge_matches(operands)
+        node = operands[0]
+        for right in operands[1:]:
+            node = _logical(True, node, right)
         return node
 
     def conjunction(self) -> _Node:
@@ -604,18 +610,8 @@ def _call(fn: Callable[..., Any], args: list[_Node]) -> _Node:
     pattern = args[1].const
     if type(pattern) is str:
         if fn is regex_match:
-            test = pattern_matcher(pattern)  # the same answer, the pattern looked up once
-
-            def match_const(env: Env) -> bool:
-                text = af(env)
-                if type(text) is not str:
-                    raise Unsupported
-                try:
-                    return test(text)
-                except Exception:
-                    raise Unsupported from None
-
-            return _Node(match_const, boolean=True)
+            match = (args[0], pattern) if args[0].path is not None else None
+            return _Node(_match_literal(af, pattern), boolean=True, match=match)
 
         def call_const(env: Env) -> bool:
             text = af(env)
@@ -645,6 +641,51 @@ def _call(fn: Callable[..., Any], args: list[_Node]) -> _Node:
         raise Unsupported
 
     return _Node(call, boolean=True)
+
+
+def _match_literal(subject: Evaluator, pattern: str) -> Evaluator:
+    test = pattern_matcher(pattern)  # regex_match(text, pattern), the pattern looked up once
+
+    def match_literal(env: Env) -> bool:
+        text = subject(env)
+        if type(text) is not str:
+            raise Unsupported
+        try:
+            return test(text)
+        except Exception:
+            raise Unsupported from None
+
+    return match_literal
+
+
+def _merge_matches(operands: list[_Node]) -> list[_Node]:
+    """Adjacent ``||`` operands matching literal patterns on the same path become one match of the
+    patterns' alternation: a text has a match of ``(?:A)|(?:B)`` exactly where it has one of A or of
+    B (RE2 scopes inline flags such as ``(?i)`` to their group), and the operands cannot fail
+    differently (same subject, valid patterns), so the disjunction's value is unchanged."""
+    out: list[_Node] = []
+    run: list[tuple[_Node, str]] = []  # (subject, pattern) of the operands being gathered
+
+    def flush() -> None:
+        patterns = [pattern for _, pattern in run]
+        merged = "|".join(f"(?:{p})" for p in patterns)
+        quoting = any("\\Q" in p or "\\E" in p for p in patterns)  # \Q...\E could swallow a ")"
+        if len(run) > 1 and not quoting and pattern_error(merged) is None:
+            out.append(_Node(_match_literal(run[0][0].fn, merged), boolean=True))
+        else:
+            out.extend(_Node(_match_literal(subject.fn, pattern), boolean=True) for subject, pattern in run)
+        run.clear()
+
+    for node in operands:
+        if node.match is None:
+            flush()
+            out.append(node)
+            continue
+        if run and run[0][0].path != node.match[0].path:
+            flush()
+        run.append(node.match)
+    flush()
+    return out
 
 
 def _parse(source: str, functions: Mapping[str, Callable[..., Any]]) -> _Node | None:
