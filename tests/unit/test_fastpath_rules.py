@@ -229,3 +229,86 @@ def test_decisions_are_the_same_with_and_without_the_fast_path() -> None:
     slow = Engine(load_ruleset(RULES), fast_path=False).decide(batch)
     assert _strip(fast) == _strip(slow)
     assert sum(1 for d in fast if d.matches or d.shadow) > 50  # the comparison covers rules that fire
+
+
+EDGE_RULES = """
+ruleset: edges
+version: 1
+classifiers:
+  tox: {kind: static, signals: {insult: 0.0, threat: 0.0, label: "", tags: []}}
+lists:
+  insults: [idiot, moron]
+exempt: post.author.role in ["staff", "moderator"]
+rules:
+  - id: threat
+    when: tox.threat >= 0.7
+    action: remove
+  - id: insult
+    when: tox.insult >= 0.8 || size(lists.insults) > 0
+    unless: post.text.contains("not an idiot")
+    action: hold
+  - id: low-trust
+    when: post.author.trust_level < 1 && post.text.contains("deal")
+    action: hold
+  - id: newbie
+    when: post.author.trust_level == 0 && post.text.startsWith("see")
+    action: hold
+  - id: cel-only
+    when: 'has(post.meta.flag) ? post.meta.flag == "x" : false'
+    action: hold
+  - id: meta-count
+    when: post.meta.count + 1 > 2
+    action: hold
+  - id: not-boolean
+    when: post.meta.note
+    action: remove
+  - id: label
+    when: tox.label == "bad" && "x" in tox.tags
+    action: remove
+  - id: shout
+    when: text.caps_ratio > 0.8 && text.length > 10
+    action: hold
+    mode: shadow
+"""
+
+
+def test_edge_cases_decide_the_same_with_and_without_the_fast_path() -> None:
+    from safeguard import StaticClassifier
+    from safeguard.rules.loader import parse_ruleset
+
+    posts = [
+        {"id": "1", "text": "you idiot"},
+        {"id": "2", "text": "you are not an idiot"},
+        {"id": "3", "text": "great deal", "author": {"trust_level": 0}},
+        {"id": "4", "text": "great deal"},  # no trust level: neither < nor == fires
+        {"id": "5", "text": "see http://x", "author": {"trust_level": 0}},
+        {"id": "6", "text": "x", "meta": {"flag": "x"}},
+        {"id": "7", "text": "x", "meta": {"count": 5}},
+        {"id": "8", "text": "x", "meta": {"count": "five"}},  # CEL error: reported as a rule error
+        {"id": "9", "text": "x", "meta": {"count": 2**63 - 1}},  # int64 overflow: CEL's error
+        {"id": "10", "text": "x", "meta": {"note": "yes"}},  # not a boolean: a rule error
+        {"id": "11", "text": "x", "meta": {"note": True}},
+        {"id": "12", "text": "ALL CAPS SHOUTING HERE", "author": {"role": "staff"}},
+        {"id": "13", "text": "ALL CAPS SHOUTING HERE"},
+        {"id": "14", "text": "meta", "meta": {"count": 1.5}},
+    ]
+    signals = {
+        "1": {"threat": 0.9},
+        "3": {"insult": 0.85, "label": "bad", "tags": ["x"]},
+        "5": {"threat": 1},
+        "6": {"label": "bad", "tags": ["y", "x"]},
+        "7": {"threat": float("nan")},
+        "13": {"label": None, "tags": None},
+    }
+    decided = []
+    for fast_path in (True, False):
+        ruleset = parse_ruleset(EDGE_RULES)
+        tox = ruleset.classifiers["tox"]
+        assert isinstance(tox, StaticClassifier)
+        tox.by_id = signals
+        decided.append(_strip(Engine(ruleset, fast_path=fast_path).decide([to_post(p) for p in posts])))
+    assert decided[0] == decided[1]
+    by_id = {d["post_id"]: d for d in decided[0]}
+    assert [e["source"] for e in by_id["8"]["errors"]] == ["rule:meta-count"]
+    assert by_id["10"]["action"] == "hold" and by_id["10"]["errors"][0]["source"] == "rule:not-boolean"
+    assert by_id["4"]["action"] == "allow"
