@@ -293,8 +293,9 @@ class Engine:
                 known = st.known
                 ready = tuple(p for p in st.pending if p.needs <= known)
                 still = tuple(p for p in st.pending if not p.needs <= known)
-                self._splits[key] = split = (ready, still)
-                self._pending_needs[id(still)] = _union(still)
+                # setdefault: when threads race, all use the one tuple stored (and kept alive) here
+                split = self._splits.setdefault(key, (ready, still))
+                self._pending_needs[id(split[1])] = _union(split[1])
             ready, still = split
         variables = st.variables
         for plan in ready:
