@@ -12,13 +12,19 @@ needed them for that post. A classifier that raises is retried post by post so o
 not fail its batch; each post it fails for gets the ruleset's ``on_error`` action and the error is
 recorded: a failure never becomes a silent allow. A condition that compares a post field the post
 does not have (``post.author.trust_level < 1`` for a post with no author data) does not fire.
+
+Conditions in the subset of CEL that :mod:`safeguard.rules.fastpath` evaluates exactly are run in
+Python over the post's values; a post's CEL context is built only when some condition needs the CEL
+runtime (one outside that subset, or a value the fast path hands to CEL), and then holds the same
+variables it always did. ``Engine(ruleset, fast_path=False)`` runs every condition through CEL.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +32,7 @@ import cel
 
 from safeguard.classifiers.base import Classifier
 from safeguard.errors import SafeguardError
+from safeguard.rules.fastpath import compile_condition
 from safeguard.rules.loader import CompiledRule, Condition, Ruleset
 from safeguard.rules.regex import FUNCTIONS
 from safeguard.types import Action, Decision, Post, RuleMatch
@@ -33,6 +40,31 @@ from safeguard.types import Action, Decision, Post, RuleMatch
 __all__ = ["Engine"]
 
 _MAX_VALUE_CHARS = 200
+
+
+class _Check:
+    """A condition ready to test: its CEL program, its Python form (None: CEL only), its error source."""
+
+    __slots__ = ("cond", "fast", "source")
+
+    def __init__(self, cond: Condition, source: str, fast_path: bool) -> None:
+        self.cond = cond
+        self.source = source
+        self.fast: Callable[[dict[str, Any]], bool] | None = (
+            compile_condition(cond.program.source, FUNCTIONS) if fast_path else None
+        )
+
+
+class _Plan:
+    """A rule with its checks prepared once per engine."""
+
+    __slots__ = ("needs", "rule", "unless", "when")
+
+    def __init__(self, rule: CompiledRule, fast_path: bool) -> None:
+        self.rule = rule
+        self.needs = rule.needs
+        self.when = _Check(rule.when, f"rule:{rule.id}", fast_path)
+        self.unless = None if rule.unless is None else _Check(rule.unless, f"rule:{rule.id}:unless", fast_path)
 
 
 class _State:
@@ -49,17 +81,21 @@ class _State:
         "post",
         "shadow",
         "signals",
+        "variables",
         "view",
     )
 
-    def __init__(self, post: Post, rules: list[CompiledRule]) -> None:
+    def __init__(self, post: Post, plans: tuple[_Plan, ...]) -> None:
         self.post = post
         self.view = post_view(post)
-        self.context = cel.Context({"post": self.view}, functions=FUNCTIONS)
+        # What conditions read: "post" and each known classifier's signals. The CEL context holding
+        # the same (converted) is built only when a condition needs the CEL runtime.
+        self.variables: dict[str, Any] = {"post": self.view}
+        self.context: cel.Context | None = None
         self.known: set[str] = set()
         self.failed: set[str] = set()
         self.signals: dict[str, dict[str, Any]] = {}
-        self.pending = list(rules)
+        self.pending: tuple[_Plan, ...] = plans
         self.matches: list[RuleMatch] = []
         self.shadow: list[RuleMatch] = []
         self.errors: list[dict[str, str]] = []
@@ -69,10 +105,23 @@ class _State:
 
 
 class Engine:
-    """Decides batches of posts under one :class:`Ruleset`. Thread-safe."""
+    """Decides batches of posts under one :class:`Ruleset`. Thread-safe.
 
-    def __init__(self, ruleset: Ruleset) -> None:
+    ``fast_path=False`` evaluates every condition with the CEL runtime (the reference the fast path
+    is tested against); decisions are the same either way.
+    """
+
+    def __init__(self, ruleset: Ruleset, *, fast_path: bool = True) -> None:
         self.ruleset = ruleset
+        self.fast_path = fast_path
+        self._plans = tuple(_Plan(rule, fast_path) for rule in ruleset.rules)
+        # (pending rules, known classifiers) -> (rules ready to test, rules still waiting), and the
+        # classifiers a pending set needs: the same for most posts of a batch, so worked out once.
+        # Keys hold the id of a tuple this cache (or self._plans) keeps alive.
+        self._splits: dict[tuple[int, frozenset[str]], tuple[tuple[_Plan, ...], tuple[_Plan, ...]]] = {}
+        self._pending_needs: dict[int, frozenset[str]] = {id(self._plans): _union(self._plans)}
+        self._exempt = None if ruleset.exempt is None else _Check(ruleset.exempt, "exempt", fast_path)
+        self._names = tuple(sorted(ruleset.classifiers))
         self._locks = {name: threading.Lock() for name in ruleset.classifiers}
         used: set[str] = set()
         for rule in ruleset.rules:
@@ -111,7 +160,8 @@ class Engine:
         used instead of running that classifier, as rule tests do."""
         start = time.perf_counter()
         rs = self.ruleset
-        states = [_State(p, rs.rules) for p in posts]
+        plans = self._plans
+        states = [_State(p, plans) for p in posts]
         if stubs:
             for name, per_post in stubs.items():
                 if len(per_post) != len(posts):
@@ -142,19 +192,18 @@ class Engine:
         for name in self.stateful:
             if name not in ran_stateful:
                 self._run(name, states, record=False)
-        elapsed = (time.perf_counter() - start) * 1000.0 / max(1, len(posts))
+        elapsed = round((time.perf_counter() - start) * 1000.0 / max(1, len(posts)), 4)
         return [self._decision(st, elapsed) for st in states]
 
     # -- planning -------------------------------------------------------------------------------
 
     def _needs(self, st: _State) -> set[str]:
-        rs = self.ruleset
-        if st.exempt is None and rs.exempt is not None:
-            return {n for n in rs.exempt.needs if n not in st.known and n not in st.failed}
-        out: set[str] = set()
-        for rule in st.pending:
-            out |= {n for n in rule.needs if n not in st.known and n not in st.failed}
-        return out
+        if st.exempt is None and self._exempt is not None:
+            return set(self._exempt.cond.needs - st.known - st.failed)
+        needs = self._pending_needs.get(id(st.pending)) if not st.failed else None
+        if needs is None:
+            needs = _union(st.pending)
+        return set(needs - st.known - st.failed)
 
     def _run(self, name: str, states: list[_State], *, record: bool = True) -> None:
         classifier: Classifier = self.ruleset.classifiers[name]
@@ -192,10 +241,24 @@ class Engine:
     def _learn(self, st: _State, name: str, signals: dict[str, Any]) -> None:
         st.known.add(name)
         st.signals[name] = signals
+        st.variables[name] = signals
+        if st.context is not None:
+            st.context.add_variable(name, self._readable(name, signals))
+
+    def _readable(self, name: str, signals: dict[str, Any]) -> dict[str, Any]:
+        """The signals of ``name`` that enter the CEL context: only those some condition reads."""
         keys = self._reads.get(name)
-        if keys is not None:
-            signals = {k: signals[k] for k in keys if k in signals}
-        st.context.add_variable(name, signals)
+        if keys is None:
+            return signals
+        return {k: signals[k] for k in keys if k in signals}
+
+    def _context(self, st: _State) -> cel.Context:
+        """The post's CEL context, built on first need: ``post`` and every signal learned so far."""
+        variables: dict[str, Any] = {"post": st.view}
+        for name, signals in st.signals.items():
+            variables[name] = self._readable(name, signals)
+        st.context = cel.Context(variables, functions=FUNCTIONS)
+        return st.context
 
     def _fail(self, st: _State, name: str, exc: BaseException) -> None:
         st.failed.add(name)
@@ -207,31 +270,48 @@ class Engine:
     # -- evaluation -----------------------------------------------------------------------------
 
     def _evaluate(self, st: _State) -> None:
-        rs = self.ruleset
         if st.exempt is None:
-            if rs.exempt is None:
+            exempt = self._exempt
+            if exempt is None:
                 st.exempt = False
-            elif rs.exempt.needs <= st.known:
-                st.exempt = self._test(st, rs.exempt, "exempt") is True
+            elif exempt.cond.needs <= st.known:
+                st.exempt = self._test(st, exempt) is True
                 if st.exempt:
-                    st.pending.clear()
+                    st.pending = ()
                     st.final = True
                     return
-            elif rs.exempt.needs & st.failed:
+            elif not exempt.cond.needs.isdisjoint(st.failed):
                 st.exempt = False  # fail closed: the error is recorded, rules still apply
             else:
                 return
-        still: list[CompiledRule] = []
-        for rule in st.pending:
-            if rule.needs & st.failed:
-                continue  # its classifier failed: on_error already applied and recorded
-            if not rule.needs <= st.known:
-                still.append(rule)
-                continue
-            fired = self._test(st, rule.when, f"rule:{rule.id}")
-            if fired and rule.unless is not None:
-                fired = self._test(st, rule.unless, f"rule:{rule.id}:unless") is False
+        if st.failed:
+            ready, still = self._split_failed(st)
+        else:
+            key = (id(st.pending), frozenset(st.known))
+            split = self._splits.get(key)
+            if split is None:
+                known = st.known
+                ready = tuple(p for p in st.pending if p.needs <= known)
+                still = tuple(p for p in st.pending if not p.needs <= known)
+                # setdefault: when threads race, all use the one tuple stored (and kept alive) here
+                split = self._splits.setdefault(key, (ready, still))
+                self._pending_needs[id(split[1])] = _union(split[1])
+            ready, still = split
+        variables = st.variables
+        for plan in ready:
+            fast = plan.when.fast  # _test, inlined for the common case: a condition decided in Python
+            fired: bool | None
+            if fast is not None:
+                try:
+                    fired = fast(variables)
+                except Exception:
+                    fired = self._test(st, plan.when, fast=False)
+            else:
+                fired = self._test(st, plan.when)
+            if fired and plan.unless is not None:
+                fired = self._test(st, plan.unless) is False
             if fired is True:
+                rule = plan.rule
                 match = RuleMatch(
                     rule=rule.id,
                     action=rule.action,
@@ -246,19 +326,37 @@ class Engine:
                     if rule.action > st.action:
                         st.action = rule.action
         st.pending = still
-        if st.action is Action.REMOVE or not st.pending:
+        if st.action is Action.REMOVE or not still:
             st.final = True
 
-    def _test(self, st: _State, cond: Condition, source: str) -> bool | None:
+    @staticmethod
+    def _split_failed(st: _State) -> tuple[tuple[_Plan, ...], tuple[_Plan, ...]]:
+        """Ready and waiting rules of a post one of whose classifiers failed; its rules are dropped."""
+        ready: list[_Plan] = []
+        still: list[_Plan] = []
+        for plan in st.pending:
+            if not plan.needs.isdisjoint(st.failed):
+                continue  # its classifier failed: on_error already applied and recorded
+            (ready if plan.needs <= st.known else still).append(plan)
+        return tuple(ready), tuple(still)
+
+    def _test(self, st: _State, check: _Check, *, fast: bool = True) -> bool | None:
+        if fast and check.fast is not None:
+            try:
+                return check.fast(st.variables)
+            except Exception:
+                pass  # not decidable in Python (or a value CEL reports as an error): CEL decides
+        context = st.context if st.context is not None else self._context(st)
+        cond = check.cond
         try:
-            result = cond.program.execute(st.context)
+            result = cond.program.execute(context)
         except Exception as exc:
             if _reads_missing(st.view, cond.post_paths):
                 return False
-            self._rule_error(st, source, f"cannot evaluate: {exc}")
+            self._rule_error(st, check.source, f"cannot evaluate: {exc}")
             return None
         if not isinstance(result, bool):
-            self._rule_error(st, source, f"condition gave {type(result).__name__} {result!r}, not true or false")
+            self._rule_error(st, check.source, f"condition gave {type(result).__name__} {result!r}, not true or false")
             return None
         return result
 
@@ -283,21 +381,26 @@ class Engine:
         return out
 
     def _decision(self, st: _State, elapsed_ms: float) -> Decision:
-        rs = self.ruleset
-        ran = set(st.signals) | st.failed
-        skipped = tuple(sorted(n for n in rs.classifiers if n not in ran))
+        signals = st.signals
+        failed = st.failed
+        skipped = tuple(n for n in self._names if n not in signals and n not in failed)
         return Decision(
             post_id=st.post.id,
             action=Action.ALLOW if st.exempt else st.action,
             matches=tuple(st.matches),
             shadow=tuple(st.shadow),
-            signals={k: _jsonable(v) for k, v in st.signals.items()},
+            signals={k: _jsonable(v) for k, v in signals.items()},
             skipped=skipped,
             errors=tuple(st.errors),
             exempt=bool(st.exempt),
-            ruleset=rs.identity,
-            elapsed_ms=round(elapsed_ms, 4),
+            ruleset=self.ruleset.identity,
+            elapsed_ms=elapsed_ms,
         )
+
+
+def _union(plans: Sequence[_Plan]) -> frozenset[str]:
+    """The classifiers any of ``plans`` reads."""
+    return frozenset().union(*(p.needs for p in plans))
 
 
 def post_view(post: Post) -> dict[str, Any]:
@@ -333,25 +436,27 @@ def _celable(value: Any) -> Any:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _plain(value: Any) -> bool:
-    """True when ``value`` is already JSON-ready: a plain scalar, or a list or str-keyed dict of them."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return True
-    if kind is list:
-        return all(type(v) in _PLAIN for v in value)
-    if kind is dict:
-        return all(type(k) is str and type(v) in _PLAIN for k, v in value.items())
-    return False
+_STR = frozenset({str})
+_PLAIN_OR_LIST = _PLAIN | {list}
 
 
 def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in signals.items():
-        if _plain(v):
-            out[k] = v
+    out = dict(signals)
+    kinds = set(map(type, out.values()))
+    if kinds <= _PLAIN:
+        return out  # the common case: scalars only
+    if kinds <= _PLAIN_OR_LIST and _PLAIN.issuperset(
+        map(type, itertools.chain.from_iterable([v for v in out.values() if type(v) is list]))
+    ):
+        return out  # scalars and lists of scalars (term lists, domains)
+    for k, v in out.items():  # replaces values of existing keys only
+        kind = type(v)
+        if kind in _PLAIN:
+            continue
+        if kind is list:
+            if _PLAIN.issuperset(map(type, v)):
+                continue
+        elif kind is dict and _STR.issuperset(map(type, v)) and _PLAIN.issuperset(map(type, v.values())):
             continue
         v = _celable(v)
         out[k] = v.isoformat() if isinstance(v, datetime) else v

@@ -4,11 +4,18 @@ The CEL runtime compiles a ``matches`` pattern anew on every evaluation (tens of
 simple pattern, milliseconds for a long alternation). The loader rewrites ``x.matches(p)`` to
 ``x.sg_matches(p)``, which this module serves from a cache of compiled RE2 patterns. RE2 guarantees
 time linear in the text, whatever the pattern, so a user's pattern cannot stall moderation.
+
+A rule only asks whether a pattern matches, so :func:`regex_match` runs a second compiled form of
+each pattern whose groups capture nothing (RE2's ``never_capture``: the same language, found by the
+DFA alone, without the pass that locates groups) on the text's UTF-8 bytes, encoded once for the
+several patterns that test the same text, which is what ``re2``'s ``search`` does for a ``str``
+less the group offsets it would decode.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import cel
@@ -16,7 +23,7 @@ import re2
 
 from safeguard.rules.expressions import tokens
 
-__all__ = ["FUNCTIONS", "literal_patterns", "pattern_error", "regex_match", "rewrite_matches"]
+__all__ = ["FUNCTIONS", "literal_patterns", "pattern_error", "pattern_matcher", "regex_match", "rewrite_matches"]
 
 FUNCTION_NAME = "sg_matches"
 _MAX_CACHED = 4096
@@ -37,9 +44,72 @@ def _compiled(pattern: str) -> Any:
     return found
 
 
+_match_options = re2.Options()
+_match_options.log_errors = False
+_match_options.never_capture = True
+#: re2's compiled-program type exposes Match(anchor, bytes, start, end) -> spans; None if this build differs.
+_UNANCHORED = getattr(getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None), "UNANCHORED", None)
+_NULL_SPAN = (-1, -1)
+_NO_MATCHER = object()
+_matchers: dict[str, Any] = {}
+#: The last text encoded and its UTF-8 bytes (one tuple, so threads read a consistent pair).
+_last_encoded: tuple[str, bytes] = ("", b"")
+
+
+def _matcher(pattern: str) -> Any:
+    """The capture-free RE2 program of ``pattern``, or None where this ``re2`` build offers none."""
+    found = _matchers.get(pattern, _NO_MATCHER)
+    if found is _NO_MATCHER:
+        found = None
+        if _UNANCHORED is not None:
+            try:
+                found = getattr(re2.compile(pattern, _match_options), "_regexp", None)
+            except re2.error:
+                found = None
+            if found is not None and not hasattr(found, "Match"):
+                found = None
+        with _lock:
+            if len(_matchers) >= _MAX_CACHED:
+                _matchers.clear()
+            _matchers[pattern] = found
+    return found
+
+
 def regex_match(text: str, pattern: str) -> bool:
     """True when ``pattern`` (RE2 syntax) matches anywhere in ``text``, as CEL's ``matches``."""
-    return _compiled(pattern).search(text) is not None
+    global _last_encoded
+    matcher = _matcher(pattern) if type(text) is str else None
+    if matcher is None:
+        return _compiled(pattern).search(text) is not None
+    last = _last_encoded
+    if last[0] is text:
+        data = last[1]
+    else:
+        data = text.encode("utf-8")
+        _last_encoded = (text, data)
+    return bool(matcher.Match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
+
+
+def pattern_matcher(pattern: str) -> Callable[[str], bool]:
+    """``regex_match(text, pattern)`` as a function of the text, the pattern's program looked up once."""
+    program = _matcher(pattern)
+    if program is None:
+        return lambda text: regex_match(text, pattern)
+    match = program.Match
+
+    def test(text: str) -> bool:
+        global _last_encoded
+        if type(text) is not str:
+            return regex_match(text, pattern)
+        last = _last_encoded
+        if last[0] is text:
+            data = last[1]
+        else:
+            data = text.encode("utf-8")
+            _last_encoded = (text, data)
+        return bool(match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
+
+    return test
 
 
 def pattern_error(pattern: str) -> str | None:
