@@ -136,7 +136,8 @@ class SpamModel:
         z = self._offset
         if grams:
             tokens = self.tokens
-            z += sum([tokens[g] for g in grams if g in tokens]) * self.config.token_scale(len(grams))
+            # fsum is exact, so the score does not depend on the set's (per-process) iteration order.
+            z += math.fsum([tokens[g] for g in grams if g in tokens]) * self.config.token_scale(len(grams))
         z += sum(w * v for w, v in zip(self._folded_list, features.vector(), strict=True))
         return _sigmoid(z)
 

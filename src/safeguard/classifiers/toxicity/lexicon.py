@@ -30,6 +30,8 @@ __all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
 DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+#: ASCII text split on everything but letters, digits and apostrophes: the pieces hold the words.
+_ASCII_WORD_PIECES = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "'")})
 _MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
 
 _SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
@@ -258,11 +260,13 @@ class Lexicon:
         self._interesting = frozenset(
             {*self.insults, *self.profanity, *self.slurs, *self.groups_single, *(a for a, _ in self.groups_pair)}
         )
-        maskable = sorted({*self.profanity, *self.insults, *self.slurs}, key=len)
+        # Sorted by length, then alphabetically: ties between equally strong fits resolve the same in every process.
+        maskable = sorted({*self.profanity, *self.insults, *self.slurs}, key=lambda w: (len(w), w))
         self._mask_words: dict[int, list[str]] = {}
         for word in maskable:
             self._mask_words.setdefault(len(word), []).append(word)
         self._mask_weight = {w: max(self.profanity.get(w, 0.0), self.insults.get(w, 0.0)) for w in maskable}
+        self._mask_cache: dict[str, str] = {}
 
     def unmask(self, text: str) -> str:
         """Read asterisk-masked words as the lexicon word they fit: ``"f*ck"`` -> ``"fuck"``.
@@ -276,12 +280,32 @@ class Lexicon:
 
     def _unmask_match(self, match: re.Match[str]) -> str:
         word = match.group(0)
-        found = _fit_masked(word, self._mask_words, self._mask_weight)
-        return found if found is not None else word
+        cached = self._mask_cache.get(word)
+        if cached is None:
+            found = _fit_masked(word, self._mask_words, self._mask_weight)
+            cached = found if found is not None else word
+            if len(self._mask_cache) >= 8192:  # markdown emphasis ("**note**") varies without end
+                self._mask_cache.clear()
+            self._mask_cache[word] = cached
+        return cached
 
     def words(self, normalized: str) -> list[str]:
         """The words :meth:`score` reads (apostrophes kept inside words: ``you're``)."""
-        return _WORD_RE.findall(normalized.replace("’", "'"))
+        if not normalized.isascii():
+            return _WORD_RE.findall(normalized.replace("’", "'"))
+        # The pattern never crosses a piece boundary, so its matches are those of each piece; a piece
+        # without an apostrophe is one word.
+        pieces = normalized.translate(_ASCII_WORD_PIECES).split()
+        if "'" not in normalized:
+            return pieces
+        out: list[str] = []
+        for piece in pieces:
+            # "don't" is one word; "'quoted'" and "rock'n'roll" go through the pattern.
+            if "'" in piece and (piece[0] == "'" or piece[-1] == "'" or piece.count("'") > 1):
+                out.extend(_WORD_RE.findall(piece))
+            else:
+                out.append(piece)
+        return out
 
     def score(self, normalized: str, words: list[str] | None = None) -> LexiconScores:
         """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`)."""
@@ -393,6 +417,8 @@ def _fit_masked(word: str, by_length: dict[int, list[str]], weight: dict[str, fl
     letters = len(word.replace("*", ""))
     if letters == 0 or letters * 2 < len(word) - letters:
         return None
+    # Every fit holds the word's unmasked parts: a cheap test before the pattern.
+    parts = [p for p in word.split("*") if p]
     for flexible in (False, True):
         pattern = _mask_regex((word, flexible))
         best: str | None = None
@@ -400,7 +426,11 @@ def _fit_masked(word: str, by_length: dict[int, list[str]], weight: dict[str, fl
             if length < letters + 1 or (not flexible and length != len(word)):
                 continue
             for cand in candidates:
-                if pattern.match(cand) and (best is None or weight[cand] > weight[best]):
+                if (
+                    all(p in cand for p in parts)
+                    and pattern.match(cand)
+                    and (best is None or weight[cand] > weight[best])
+                ):
                     best = cand
         if best is not None:
             return best
