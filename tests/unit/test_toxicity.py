@@ -306,3 +306,36 @@ def test_default_olid_auc_gate() -> None:
     clf = ToxicityClassifier()
     scores = [r["toxicity"] for r in clf.classify([Post(id=r["id"], text=olid_text(r["text"])) for r in rows])]
     assert auc([r["label"] == "OFF" for r in rows], scores) >= 0.86
+
+
+ASCII_SAMPLES = [
+    "you're an idiot, don't 'quote' me: rock'n'roll isn't dead''",
+    "snake_case and 2nd-hand mp3s cost $25.99 (a*b) -- x_y_z",
+    "'leading and trailing' apostrophes' and ''doubled'' ones",
+    "",
+    "a b c d e f g",
+]
+
+
+@pytest.mark.parametrize("text", ASCII_SAMPLES)
+def test_ascii_tokenisers_equal_the_patterns(text: str) -> None:
+    from safeguard.classifiers.toxicity.default import DefaultModel
+    from safeguard.classifiers.toxicity.lexicon import _WORD_RE
+    from safeguard.classifiers.toxicity.linear import _TOKEN_RE
+
+    model = DefaultModel()
+    index = model.linear.index
+    by_pattern = [index[t] for t in _TOKEN_RE.findall(text) if t in index]
+    assert model.linear.token_ids(text) == by_pattern
+    assert model.lexicon.words(text) == _WORD_RE.findall(text)
+
+
+def test_masked_words_with_equally_strong_fits_resolve_the_same_in_every_process() -> None:
+    code = "from safeguard.classifiers.toxicity.lexicon import Lexicon;print(Lexicon().unmask('f*cktard f*k tw*t'))"
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
