@@ -417,20 +417,15 @@ def _fit_masked(word: str, by_length: dict[int, list[str]], weight: dict[str, fl
     letters = len(word.replace("*", ""))
     if letters == 0 or letters * 2 < len(word) - letters:
         return None
-    # Every fit holds the word's unmasked parts: a cheap test before the pattern.
-    parts = [p for p in word.split("*") if p]
+    # Every fit holds the word's longest unmasked part: a cheap test before the pattern.
+    longest = max(word.split("*"), key=len)
     for flexible in (False, True):
-        pattern = _mask_regex((word, flexible))
         best: str | None = None
         for length, candidates in by_length.items():
             if length < letters + 1 or (not flexible and length != len(word)):
                 continue
-            for cand in candidates:
-                if (
-                    all(p in cand for p in parts)
-                    and pattern.match(cand)
-                    and (best is None or weight[cand] > weight[best])
-                ):
+            for cand in [c for c in candidates if longest in c]:
+                if _mask_regex((word, flexible)).match(cand) and (best is None or weight[cand] > weight[best]):
                     best = cand
         if best is not None:
             return best
