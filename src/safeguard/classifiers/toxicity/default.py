@@ -92,8 +92,8 @@ def _names_a_person(text: str, words: set[str]) -> bool:
 def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) -> tuple[float, ...]:
     """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text."""
     words = lexicon.words(text)
-    scores = lexicon.score(text, words)
     wordset = set(words)
+    scores = lexicon.score(text, words, wordset)
     insult_word = 0.0
     count = 0
     hits = wordset & lexicon.offensive_words

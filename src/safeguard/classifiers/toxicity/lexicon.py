@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
 
@@ -232,8 +232,7 @@ def load_weighted_terms(path: Path, default_weight: float = 1.0) -> dict[str, fl
     return terms
 
 
-@dataclass(frozen=True)
-class LexiconScores:
+class LexiconScores(NamedTuple):
     """Per-label lexicon scores of one text, each in [0, 1]."""
 
     insult: float
@@ -307,11 +306,13 @@ class Lexicon:
                 out.append(piece)
         return out
 
-    def score(self, normalized: str, words: list[str] | None = None) -> LexiconScores:
-        """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`)."""
+    def score(self, normalized: str, words: list[str] | None = None, wordset: set[str] | None = None) -> LexiconScores:
+        """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`,
+        ``wordset``: the set of them)."""
         if words is None:
             words = self.words(normalized)
-        wordset = set(words)
+        if wordset is None:
+            wordset = set(words)
         insult = 0.0
         targeted = False
         profanity = 0.0
