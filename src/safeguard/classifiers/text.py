@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -286,13 +286,10 @@ def _leet_chunk_cached(chunk: str, allow_pipe: bool) -> str:
     return _leet_chunk(chunk, allow_pipe, [])
 
 
-def _decode_leet(segment: str, hits: list[bool]) -> str:
-    """Leetspeak in the whitespace-delimited chunks where a digit or symbol touches a letter."""
-    pieces: list[str] = []
-    last = scanned = 0
+def _leet_chunks(segment: str) -> Iterator[tuple[int, int]]:
+    """Spans of the whitespace-delimited chunks where a digit or leet symbol touches a letter."""
+    scanned = 0
     n = len(segment)
-    # "|" reads as "i" in "b|tch", not in markdown tables ("video|comment", "|a|b|").
-    allow_pipe = segment.count("|") == 1
     for m in _LEET_RUN_RE.finditer(segment):
         s, e = m.span()
         if s < scanned:
@@ -302,38 +299,33 @@ def _decode_leet(segment: str, hits: list[bool]) -> str:
         cs = s
         while cs and not segment[cs - 1].isspace():
             cs -= 1
-        ce = _chunk_end(segment, e)
-        chunk = segment[cs:ce]
-        decoded = _leet_chunk_cached(chunk, allow_pipe)
-        if decoded != chunk:
-            hits.append(True)
-            pieces.append(segment[last:cs])
-            pieces.append(decoded)
-            last = ce
-        scanned = ce
-    if not pieces:
-        return segment
-    pieces.append(segment[last:])
-    return "".join(pieces)
+        scanned = _chunk_end(segment, e)
+        yield cs, scanned
 
 
-def _decode_leet_ascii(segment: str, shape: bytes, hits: list[bool]) -> str:
-    """:func:`_decode_leet` for ASCII text, given its :data:`_LEET_SHAPE`: the chunks to look at are
-    those where a letter ("a") touches a digit or leet symbol ("1"); whitespace reads " "."""
-    pieces: list[str] = []
-    last = pos = 0
-    n = len(shape)
-    allow_pipe = segment.count("|") == 1
+def _leet_chunks_ascii(shape: bytes) -> Iterator[tuple[int, int]]:
+    """:func:`_leet_chunks` of ASCII text from its :data:`_LEET_SHAPE`: the chunks where a letter ("a")
+    touches a digit or leet symbol ("1"); whitespace reads " "."""
+    pos = 0
     while True:
         i = shape.find(b"a1", pos)
         j = shape.find(b"1a", pos)
         k = i if j < 0 or 0 <= i < j else j
         if k < 0:
-            break
-        cs = shape.rfind(b" ", 0, k) + 1
-        ce = shape.find(b" ", k)
-        if ce < 0:
-            ce = n
+            return
+        pos = shape.find(b" ", k)
+        if pos < 0:
+            pos = len(shape)
+        yield shape.rfind(b" ", 0, k) + 1, pos
+
+
+def _decode_leet(segment: str, chunks: Iterable[tuple[int, int]], hits: list[bool]) -> str:
+    """Leetspeak decoded in the ``chunks`` (spans) of ``segment``."""
+    pieces: list[str] = []
+    last = 0
+    # "|" reads as "i" in "b|tch", not in markdown tables ("video|comment", "|a|b|").
+    allow_pipe = segment.count("|") == 1
+    for cs, ce in chunks:
         chunk = segment[cs:ce]
         decoded = _leet_chunk_cached(chunk, allow_pipe)
         if decoded != chunk:
@@ -341,7 +333,6 @@ def _decode_leet_ascii(segment: str, shape: bytes, hits: list[bool]) -> str:
             pieces.append(segment[last:cs])
             pieces.append(decoded)
             last = ce
-        pos = ce
     if not pieces:
         return segment
     pieces.append(segment[last:])
@@ -356,13 +347,13 @@ def _lexical(segment: str, hits: list[bool]) -> str:
             segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
         shape = segment.encode("ascii").translate(_LEET_SHAPE)
         if b"a1" in shape or b"1a" in shape:
-            segment = _decode_leet_ascii(segment, shape, hits)
+            segment = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
         if _REPEAT_HINT_RE.search(segment):
             segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
         return segment
     if _SPACED_HINT_RE.search(segment):
         segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
-    segment = _decode_leet(segment, hits)
+    segment = _decode_leet(segment, _leet_chunks(segment), hits)
     if _REPEAT_HINT_RE.search(segment):
         segment = _REPEAT_RE.sub(r"\1", segment)
     return segment
