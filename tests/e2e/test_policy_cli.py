@@ -139,3 +139,21 @@ def test_report_writes_one_page(tmp_path: Path) -> None:
     assert run("report", str(tmp_path / "none.jsonl"), "-o", str(page)).returncode == 4
     csv = run("report", str(tmp_path / "decisions.csv"), "-o", str(page))
     assert csv.returncode == 2 and "JSONL or Parquet" in csv.stderr
+
+
+def test_error_records_are_named_through_the_field_map(tmp_path: Path) -> None:
+    dump = tmp_path / "renamed.jsonl"
+    dump.write_text(
+        '{"post_id": "a", "body": "the kettle is great", "verdict": "ok"}\n{"post_id": "b", "verdict": "ok"}\n',
+        encoding="utf-8",
+    )
+    fields = ["--field", "id=post_id", "--field", "text=body"]
+    diffed = run("diff", str(RULES), str(RULES), str(dump), *fields, "--json")
+    evaluated = run(
+        "evaluate", str(dump), "--rules", str(RULES), "--label-field", "verdict", "--label-map", "ok=allow",
+        *fields, "--json",
+    )  # fmt: skip
+    for result in (diffed, evaluated):
+        assert result.returncode == 3, result.stderr
+        errors = json.loads(result.stdout)["errors"]
+        assert [(e["id"], e["line"]) for e in errors] == [("b", 2)]

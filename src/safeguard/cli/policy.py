@@ -27,8 +27,11 @@ def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
 
 
-def _triples(inputs: Sequence[str], field: list[str] | None, input_format: str | None) -> Iterator[Any]:
-    """``(record, post, error)`` for every record of every input; config problems exit 2 up front."""
+def _triples(
+    inputs: Sequence[str], field: list[str] | None, input_format: str | None
+) -> tuple[Iterator[Any], dict[str, str]]:
+    """``(record, post, error)`` for every record of every input, and the field map they were read with;
+    config problems exit 2 up front."""
     from safeguard.io import fields as io_fields
     from safeguard.io import readers
 
@@ -45,22 +48,18 @@ def _triples(inputs: Sequence[str], field: list[str] | None, input_format: str |
         for records in opened:
             yield from readers.iter_posts(records, field_map)
 
-    return gen()
+    return gen(), field_map
 
 
-def _items(triples: Iterator[Any]) -> Iterator[Any]:
-    """``(line, post)`` pairs, or :class:`RecordError` for records that are not posts."""
-    for record, post, error in triples:
-        if post is None:
-            yield RecordError(record.line, _record_id(record), error or "unreadable record")
-        else:
-            yield record.line, post
-
-
-def _record_id(record: Any) -> str | None:
+def _items(triples: Iterator[Any], field_map: dict[str, str]) -> Iterator[Any]:
+    """``(line, post)`` pairs, or :class:`RecordError` (its id found through ``field_map``) for non-posts."""
     from safeguard.io.readers import record_id
 
-    return record_id(record)
+    for record, post, error in triples:
+        if post is None:
+            yield RecordError(record.line, record_id(record, field_map), error or "unreadable record")
+        else:
+            yield record.line, post
 
 
 @contextmanager
@@ -114,10 +113,10 @@ def diff(
 
     before = load_moderator(old)
     after = load_moderator(new)
-    triples = _triples(inputs, field, input_format)
+    triples, field_map = _triples(inputs, field, input_format)
     with _progress(progress, "diffing") as update:
         result = diff_rulesets(
-            before, after, _items(triples), examples=examples, batch_size=batch_size, progress=update
+            before, after, _items(triples, field_map), examples=examples, batch_size=batch_size, progress=update
         )
     if as_json:
         typer.echo(_dump(result.to_dict()))
@@ -186,8 +185,8 @@ def evaluate(
     if not label_field.strip():
         err.print("[red]error:[/red] --label-field is empty: name the record field holding the label")
         raise typer.Exit(exit_codes.CONFIG)
-    reader = LabelReader(label_field.strip(), mapping)
-    triples = _triples(inputs, field, input_format)
+    triples, field_map = _triples(inputs, field, input_format)
+    reader = LabelReader(label_field.strip(), mapping, field_map=field_map)
     try:
         with _progress(progress, "evaluating") as update:
             result = evaluate(
@@ -264,7 +263,7 @@ def report(
             yield record.data if record.data is not None else RecordError(record.line, None, record.error or "")
 
     def joined() -> Iterator[Any]:
-        for _, post, _ in _triples(posts or [], field, input_format):
+        for _, post, _ in _triples(posts or [], field, input_format)[0]:
             if post is not None:
                 yield post
 

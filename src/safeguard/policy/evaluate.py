@@ -444,9 +444,17 @@ class LabelReader:
     the rest of the input for its label values only, and raises :class:`LabelError` listing them all.
     """
 
-    def __init__(self, label_field: str, label_map: Mapping[str, Action] | None = None) -> None:
+    def __init__(
+        self,
+        label_field: str,
+        label_map: Mapping[str, Action] | None = None,
+        *,
+        field_map: Mapping[str, str] | None = None,
+    ) -> None:
         self.label_field = label_field
         self.label_map = dict(label_map or {})
+        #: Where the post id is (``{"id": "post_id"}``), to name records that are not posts.
+        self.id_field = (field_map or {}).get("id", "id")
         self.values: Counter[str] = Counter()
 
     def __call__(self, triples: Iterable[tuple[Any, Post | None, str | None]]) -> Iterator[Item]:
@@ -464,17 +472,17 @@ class LabelReader:
             if unmapped:
                 continue
             if post is None:
-                yield RecordError(getattr(record, "line", None), _record_id(data), error or "unreadable record")
+                yield RecordError(getattr(record, "line", None), self._record_id(data), error or "unreadable record")
             else:
                 yield post, action
         if unmapped:
             raise LabelError(list(unmapped), self.values, self.label_field)
 
-
-def _record_id(data: Any) -> str | None:
-    if isinstance(data, Mapping) and data.get("id") not in (None, ""):
-        return str(data["id"])
-    return None
+    def _record_id(self, data: Any) -> str | None:
+        if not isinstance(data, Mapping):
+            return None
+        found, value = lookup_path(data, self.id_field)
+        return str(value) if found and value not in (None, "") else None
 
 
 def parse_gate(metric: MetricName, spec: str, rule_ids: Iterable[str], *, option: str | None = None) -> Gate:
