@@ -62,6 +62,19 @@ def _items(triples: Iterator[Any], field_map: dict[str, str]) -> Iterator[Any]:
             yield record.line, post
 
 
+def _show(result: Any, as_json: bool) -> None:
+    """Print a diff or evaluation result (JSON or tables) and warn about input records that are not posts."""
+    if as_json:
+        typer.echo(_dump(result.to_dict()))
+    else:
+        result.render(Console(highlight=False))
+    if result.error_records:
+        err.print(
+            f"[yellow]{result.error_records:,} input records are not posts[/yellow] "
+            f"(first: {escape(result.errors[0].error)})"
+        )
+
+
 @contextmanager
 def _progress(show: bool | None, verb: str) -> Iterator[Callable[[int], None]]:
     started = time.perf_counter()
@@ -118,15 +131,7 @@ def diff(
         result = diff_rulesets(
             before, after, _items(triples, field_map), examples=examples, batch_size=batch_size, progress=update
         )
-    if as_json:
-        typer.echo(_dump(result.to_dict()))
-    else:
-        result.render(Console(highlight=False))
-    if result.error_records:
-        err.print(
-            f"[yellow]{result.error_records:,} input records are not posts[/yellow] "
-            f"(first: {escape(result.errors[0].error)})"
-        )
+    _show(result, as_json)
     if fail_on_change and result.changed:
         err.print(f"[red]{result.changed:,} posts change action[/red]")
         raise typer.Exit(exit_codes.TEST_FAILED)
@@ -201,15 +206,7 @@ def evaluate(
             f"({result.unlabelled:,} records without one): check --label-field"
         )
         raise typer.Exit(exit_codes.CONFIG)
-    if as_json:
-        typer.echo(_dump(result.to_dict()))
-    else:
-        result.render(Console(highlight=False))
-    if result.error_records:
-        err.print(
-            f"[yellow]{result.error_records:,} input records are not posts[/yellow] "
-            f"(first: {escape(result.errors[0].error)})"
-        )
+    _show(result, as_json)
     failed = [g for g in result.gates if not g.passed]
     if failed:
         err.print(

@@ -14,12 +14,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from safeguard.policy.records import KEPT_ERRORS, RecordError, batched
+from safeguard.policy.records import ACTIONS, KEPT_ERRORS, RecordError, action_matrix, batched
 from safeguard.types import Action, Decision, Post
 
 __all__ = ["DiffExample", "HoldQueue", "PolicyDiff", "RuleFires", "diff_rulesets"]
 
-ACTIONS: tuple[Action, ...] = (Action.ALLOW, Action.HOLD, Action.REMOVE)
 #: Characters of post text kept in an example.
 EXAMPLE_TEXT = 240
 
@@ -186,14 +185,7 @@ class PolicyDiff:
             f"{self.posts:,} posts, [bold]{self.changed:,} changed[/bold]"
             + (f", {self.error_records:,} error records" if self.error_records else "")
         )
-        matrix = Table(title="transitions (rows: before, columns: after)", title_justify="left")
-        matrix.add_column("before \\ after", style="bold")
-        for b in ACTIONS:
-            matrix.add_column(b.value, justify="right")
-        matrix.add_column("total", justify="right")
-        for a in ACTIONS:
-            row = self.transitions[a]
-            matrix.add_row(a.value, *(f"{row[b]:,}" for b in ACTIONS), f"{sum(row.values()):,}")
+        matrix = action_matrix("transitions (rows: before, columns: after)", "before \\ after", self.transitions)
         after = self.actions(1)
         matrix.add_row("total", *(f"{after[b.value]:,}" for b in ACTIONS), f"{self.posts:,}", style="dim")
         console.print(matrix)

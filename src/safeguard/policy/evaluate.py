@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safeguard.errors import ConfigError, SafeguardError
-from safeguard.policy.records import KEPT_ERRORS, RecordError, batched
+from safeguard.policy.records import ACTIONS, KEPT_ERRORS, RecordError, action_matrix, batched
 from safeguard.types import Action, Post, lookup_path
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-ACTIONS: tuple[Action, ...] = (Action.ALLOW, Action.HOLD, Action.REMOVE)
 #: The two-sided 95% normal quantile.
 Z95 = 1.959963984540054
 #: Targets of an "at least as severe" metric.
@@ -309,14 +308,7 @@ class Evaluation:
             + (f", {self.unlabelled:,} without a label (skipped)" if self.unlabelled else "")
             + (f", {self.error_records:,} error records" if self.error_records else "")
         )
-        cm = Table(title="confusion matrix (rows: label, columns: predicted)", title_justify="left")
-        cm.add_column("label \\ predicted", style="bold")
-        for a in ACTIONS:
-            cm.add_column(a.value, justify="right")
-        cm.add_column("total", justify="right")
-        for lab in ACTIONS:
-            row = self.confusion[lab]
-            cm.add_row(lab.value, *(f"{row[p]:,}" for p in ACTIONS), f"{sum(row.values()):,}")
+        cm = action_matrix("confusion matrix (rows: label, columns: predicted)", "label \\ predicted", self.confusion)
         console.print(cm)
         acts = Table(title="per action (one-vs-rest; + = at least as severe)", title_justify="left")
         _metric_columns(acts, "action")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["KEPT_ERRORS", "RecordError", "batched"]
+from rich.table import Table
+
+from safeguard.types import Action
+
+__all__ = ["ACTIONS", "KEPT_ERRORS", "RecordError", "action_matrix", "batched"]
+
+#: The actions in order of severity.
+ACTIONS: tuple[Action, ...] = (Action.ALLOW, Action.HOLD, Action.REMOVE)
 
 #: Error records kept (the first ones) for reporting; all of them are counted.
 KEPT_ERRORS = 100
@@ -38,3 +45,16 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def action_matrix(title: str, corner: str, counts: Mapping[Action, Mapping[Action, int]]) -> Table:
+    """An action-by-action count table (rows and columns in severity order) with a total per row."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(corner, style="bold")
+    for column in ACTIONS:
+        table.add_column(column.value, justify="right")
+    table.add_column("total", justify="right")
+    for row_action in ACTIONS:
+        row = counts[row_action]
+        table.add_row(row_action.value, *(f"{row[c]:,}" for c in ACTIONS), f"{sum(row.values()):,}")
+    return table
