@@ -339,3 +339,107 @@ def test_masked_words_with_equally_strong_fits_resolve_the_same_in_every_process
         for seed in ("1", "2", "3", "4")
     }
     assert len(outputs) == 1
+
+
+# Phrasings of every threat and self-harm pattern, with apostrophes, punctuation and case around them.
+PATTERN_PHRASES = [
+    "I'll kill you.",
+    "we're gonna hurt your family",
+    "i will find you and",
+    "I know where you live!",
+    "you're dead",
+    "u r so dead",
+    "you'll pay for this",
+    "they should all be shot",
+    "hope you die",
+    "wish he gets hit by a bus",
+    "better watch your back",
+    "sleep with one eye open",
+    "a bullet in your head",
+    "beat the shit out of him",
+    "burn down your house",
+    "kill them all",
+    "i want to kill myself",
+    "end my own life",
+    "i wanna die",
+    "self-harm",
+    "selfharm",
+    "suicide",
+    "no reason to live",
+    "don't want to wake up",
+    "better off dead",
+    "kys",
+    "go die",
+    "don't kill yourself carrying it",
+    "Y'ALL better watch your back's corner",
+    "i'll kill you're",
+    "x'watch your back",
+    "he'll hope you die'",
+]
+
+
+def _ungated_threat_and_self_harm(text: str) -> tuple[float, float]:
+    """What the threat and self-harm patterns give when every one of them runs on every text."""
+    from safeguard.classifiers.toxicity import lexicon
+
+    threat = max((w for p, w, _ in lexicon._THREAT_PATTERNS if p.search(text)), default=0.0)
+    self_harm = max((w for p, w, _ in lexicon._SELF_HARM_PATTERNS if p.search(text)), default=0.0)
+    if self_harm and lexicon._SELF_HARM_WARNING.search(text) and self_harm <= 0.9:
+        stripped = lexicon._SELF_HARM_WARNING.sub(" ", text)
+        self_harm = max((w for p, w, _ in lexicon._SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
+    return threat, self_harm
+
+
+def _real_texts(limit: int) -> list[str]:
+    texts = [r["text"] for r in read_eval("jigsaw_toxic_comments_sample.jsonl") if r["labels"]["threat"]][:limit]
+    texts += [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=limit)]
+    return texts
+
+
+@pytest.mark.skipif(eval_path("jigsaw_toxic_comments_sample.jsonl") is None, reason="needs ../shared/eval")
+def test_pattern_word_gates_never_skip_a_match() -> None:
+    """The word groups checked before each pattern are necessary: gated scores equal running every pattern."""
+    from safeguard.classifiers.text import normalize
+    from safeguard.classifiers.toxicity.default import DefaultModel, lexical_features
+
+    model = DefaultModel()
+    lexicon = model.lexicon
+    matched = 0
+    for raw in PATTERN_PHRASES + _real_texts(1500):
+        text = lexicon.unmask(normalize(raw))
+        expected = _ungated_threat_and_self_harm(text)
+        scores = lexicon.score(text)
+        assert (scores.threat, scores.self_harm) == expected, raw
+        matched += expected != (0.0, 0.0)
+        # The backend passes only the words some check reads: the same features as the full word sets.
+        full = lexical_features(lexicon, model.negativity, text)
+        assert model.parts([raw])[1][0].tolist() == list(full), raw
+    assert matched >= 40  # the texts exercise the patterns
+
+
+def test_unmask_equals_the_masked_word_pattern_on_every_run() -> None:
+    """Unmasking tries only the runs around asterisks; the result is the pattern's substitution over the text."""
+    import random
+
+    from safeguard.classifiers.toxicity.lexicon import _MASKED_RE
+
+    lexicon = Lexicon()
+    rng = random.Random(7)
+    texts = [
+        "f*ck", "**bold** f**k a**hole *", "x*y_z* 3*4 s*it! sh** ***", "*a", "a*", "é*t", "日本*語", "f*ck_you f*ck2",
+        *("".join(rng.choice("ab*_1 é.'") for _ in range(rng.randint(0, 14))) for _ in range(5000)),
+    ]  # fmt: skip
+    for text in texts:
+        assert lexicon.unmask(text) == _MASKED_RE.sub(lambda m: lexicon._unmask_word(m.group()), text), text
+
+
+def test_ascii_word_split_equals_the_pattern_on_apostrophes() -> None:
+    import random
+
+    from safeguard.classifiers.toxicity.lexicon import _WORD_RE
+
+    lexicon = Lexicon()
+    rng = random.Random(11)
+    for _ in range(5000):
+        text = "".join(rng.choice("ab1' .-") for _ in range(rng.randint(0, 16)))
+        assert lexicon.words(text) == _WORD_RE.findall(text), text

@@ -33,10 +33,10 @@ import numpy.typing as npt
 from safeguard.classifiers.base import Cost
 from safeguard.classifiers.text import normalize
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options
-from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon
+from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts
 from safeguard.classifiers.toxicity.linear import LinearTextModel
 
-__all__ = ["DEFAULT_LABELS", "DefaultBackend", "DefaultModel", "lexical_features"]
+__all__ = ["DEFAULT_LABELS", "DefaultBackend", "DefaultModel", "lexical_features", "relevant_words"]
 
 DEFAULT_LABELS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm")
 
@@ -85,15 +85,32 @@ _PERSON_WORDS = frozenset(
 )  # fmt: skip
 
 
-def _names_a_person(text: str, words: set[str]) -> bool:
+def _names_a_person(text: str, words: set[str] | frozenset[str]) -> bool:
     return "@" in text or not words.isdisjoint(_PERSON_WORDS)
 
 
-def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) -> tuple[float, ...]:
-    """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text."""
-    words = lexicon.words(text)
-    wordset = set(words)
-    scores = lexicon.score(text, words, wordset)
+def lexical_features(
+    lexicon: Lexicon,
+    negativity: dict[str, float],
+    text: str,
+    words: list[str] | None = None,
+    wordset: set[str] | frozenset[str] | None = None,
+    gate_words: set[str] | frozenset[str] | None = None,
+) -> tuple[float, float, float, float, float]:
+    """(lexical score, insult, threat, identity_attack, self_harm) of normalised, unmasked text.
+
+    ``words`` is ``lexicon.words(text)``; ``wordset`` and ``gate_words`` are as for
+    :meth:`Lexicon.score`, and may hold only the words of :func:`relevant_words` (the scores are the same).
+    """
+    if words is None:
+        words = lexicon.words(text)
+    if wordset is None:
+        wordset = set(words)
+    if gate_words is None:
+        gate_words = wordset | apostrophe_parts(words) if "'" in text else wordset
+    if not gate_words:
+        return _NO_FEATURES
+    scores = lexicon.score(text, words, wordset, gate_words)
     insult_word = 0.0
     count = 0
     hits = wordset & lexicon.offensive_words
@@ -111,6 +128,14 @@ def lexical_features(lexicon: Lexicon, negativity: dict[str, float], text: str) 
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
 
 
+_NO_FEATURES = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def relevant_words(lexicon: Lexicon, negativity: dict[str, float]) -> frozenset[str]:
+    """Every word :func:`lexical_features` tests a text's word set for."""
+    return lexicon.vocabulary | frozenset(negativity) | _PERSON_WORDS
+
+
 class DefaultModel:
     """The loaded default model (see the module docstring). Load once; thread-safe to call."""
 
@@ -119,21 +144,40 @@ class DefaultModel:
         self.lexicon = Lexicon(data_dir)
         self.negativity = load_negativity(data_dir / "negativity.txt")
         self.combination = combination or Combination.from_json(data_dir / "combination.json")
+        self._relevant = relevant_words(self.lexicon, self.negativity)
 
     def prepare(self, text: str) -> str:
         """The text the model reads: normalised, masked words unmasked."""
         return self.lexicon.unmask(normalize(text))
 
     def parts(self, texts: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.float64]]:
-        """(linear-model logit per text, lexical features per text) for the prepared texts."""
-        prepared = [self.prepare(t) for t in texts]
-        prob = self.linear.predict(prepared)
+        """(linear-model logit per text, lexical features per text) for the texts.
+
+        Each text is normalised, unmasked and split into words once; the linear model's tokens are
+        those words when the text is ASCII without underscores (its vectoriser splits on apostrophes
+        where the lexicon keeps them inside a word, and keeps underscores the lexicon splits on).
+        """
+        lexicon, negativity, linear, relevant = self.lexicon, self.negativity, self.linear, self._relevant
+        ids_per_text: list[list[int]] = []
+        feats: list[tuple[float, float, float, float, float]] = []
+        for text in texts:
+            prepared = lexicon.unmask(normalize(text))
+            words = lexicon.words(prepared)
+            found = relevant.intersection(words)
+            if "'" in prepared:
+                parts = " ".join(words).replace("'", " ").split()
+                gate = found.union(relevant.intersection(parts))
+            else:
+                parts, gate = words, found
+            if prepared.isascii() and "_" not in prepared:
+                ids_per_text.append(linear.term_ids(parts))
+            else:
+                ids_per_text.append(linear.token_ids(prepared))
+            feats.append(lexical_features(lexicon, negativity, prepared, words, found, gate))
+        prob = linear.predict_ids(ids_per_text)
         clipped = np.clip(prob, 1e-6, 1 - 1e-6)
         logit = np.log(clipped / (1 - clipped))
-        feats = np.array(
-            [lexical_features(self.lexicon, self.negativity, t) for t in prepared], dtype=np.float64
-        ).reshape(len(prepared), 5)
-        return logit, feats
+        return logit, np.array(feats, dtype=np.float64).reshape(len(feats), 5)
 
     def score(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         """Scores in [0, 1] per label (:data:`DEFAULT_LABELS`), one value per text."""

@@ -25,13 +25,13 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["Lexicon", "LexiconScores", "load_weighted_terms"]
+__all__ = ["Lexicon", "LexiconScores", "apostrophe_parts", "load_weighted_terms"]
 
 DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 #: ASCII text split on everything but letters, digits and apostrophes: the pieces hold the words.
-_ASCII_WORD_PIECES = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "'")})
+_ASCII_WORD_PIECES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord("'")) else 32 for c in range(256))
 _MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
 
 _SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
@@ -84,101 +84,127 @@ _VIOLENT = (
 )
 _NOT_AN_OBJECT = r"(?!\s+(?:an?\s+)?(?:email|e-mail|message|msg|text|line|note|dm|pm|link|invite|quote|reply|call)\b)"
 
-_THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
-    (re.compile(p), w, frozenset(t.split()))
+
+def _word_groups(spec: str) -> tuple[frozenset[str], ...]:
+    """``"a b | c d"``: groups of words of which a text must hold one each for the pattern to match."""
+    return tuple(frozenset(group.split()) for group in spec.split("|"))
+
+
+# Each pattern comes with the word groups it needs (a match needs a word of every group, as a word or
+# as a part of a word split at its apostrophes: "you" in "you're"), checked before the pattern runs.
+_THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float, tuple[frozenset[str], ...]], ...] = tuple(
+    (re.compile(p), w, _word_groups(t))
     for p, w, t in (
         (
             rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}",
             0.92,
-            "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat punch gut"
-            " torture slap smack bash break smash",
+            "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat"
+            " punch gut torture slap smack bash break smash | i we i'll we'll i'm we'm i're we're | you u ya yu"
+            " him her them y'all yall all your",
         ),
-        (rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)(?:\s+down)?\s*(?:[.!]|$|and\b)", 0.75, "find hunt track"),
-        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live"),
+        (
+            rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)\b(?:\s+down)?\s*(?:[.!]|$|and\b)",
+            0.75,
+            "find hunt track | i we i'll we'll i'm we'm i're we're | you u",
+        ),
+        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live | know | where"),
         (
             r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
             0.75,
-            "dead",
+            "dead | you u you're u're",
         ),
         (
             r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
             0.7,
-            "die pay regret sorry",
+            "die pay regret sorry | you u you'll u'll you're u're",
         ),
         (
             r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
             0.7,
-            "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die",
+            "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die | should"
+            " deserve deserves need needs ought must",
         ),
         (
             r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
             0.8,
-            "hope wish",
+            "hope wish | you u he she they | die dies get gets burn burns rot rots",
         ),
-        (r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))", 0.5, "back"),
-        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye"),
+        (
+            r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))",
+            0.5,
+            "back | watch | your",
+        ),
+        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye | sleep"),
         (
             r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
             0.9,
-            "bullet knife bomb",
+            "bullet knife bomb | your his her their",
         ),
         (
             r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
             0.8,
-            "beat kick knock smash punch",
+            "beat kick knock smash punch | shit crap hell fuck head face teeth",
         ),
         (
             r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b",
             0.85,
-            "burn blow",
+            "burn blow | house home car shop store",
         ),
         (
             r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
             0.85,
-            "kill shoot hang gas exterminate",
+            "kill shoot hang gas exterminate | them",
         ),
     )
 )
 
-_SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, frozenset[str]], ...] = tuple(
-    (re.compile(p), w, frozenset(t.split()))
+_SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, tuple[frozenset[str], ...]], ...] = tuple(
+    (re.compile(p), w, _word_groups(t))
     for p, w, t in (
         (
             r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b",
             0.85,
-            "myself",
+            "myself | kill killing hurt hurting cut cutting harm harming hang hanging off offing",
         ),
-        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life"),
+        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life | end ending take taking | my"),
         (
             r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b",
             0.7,
-            "die dead disappear",
+            "die dead disappear | want wanna wanted going ready",
         ),
         (
             r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b",
             0.85,
-            "suicidal suicide self harm harming",
+            "suicidal suicide self harm harming selfharm selfharming",
         ),
         (r"\bsuicide\b", 0.45, "suicide"),
-        (r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b", 0.85, "live"),
+        (
+            r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b",
+            0.85,
+            "live | no nothing | for reason",
+        ),
         (
             r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b",
             0.85,
-            "live alive exist wake",
+            "live alive exist wake | want | don't dont not",
         ),
-        (r"\bbetter\s+off\s+dead\b", 0.8, "dead"),
+        (r"\bbetter\s+off\s+dead\b", 0.8, "dead | better | off"),
         (
             r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
             0.9,
-            "kys yourself yourselves urself self wrists",
+            "kys yourself yourselves urself self wrists | kys kill neck hang slit unalive",
         ),
-        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die"),
+        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die | go just please pls plz"),
     )
 )
+#: The first word group of each pattern: posts with none of them skip the patterns.
+_THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, groups in _THREAT_PATTERNS))
+_SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, groups in _SELF_HARM_PATTERNS))
+#: Every word of every group.
+_GATE_WORDS: frozenset[str] = frozenset().union(
+    *(group for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS) for group in groups)
+)
 #: "don't kill yourself carrying it upstairs": a warning, not encouragement.
-#: Every word some pattern needs: posts with none of them skip the patterns.
-_THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _THREAT_PATTERNS))
-_SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(t for _, _, t in _SELF_HARM_PATTERNS))
 _SELF_HARM_WARNING = re.compile(
     r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
 )
@@ -266,6 +292,9 @@ class Lexicon:
             self._mask_words.setdefault(len(word), []).append(word)
         self._mask_weight = {w: max(self.profanity.get(w, 0.0), self.insults.get(w, 0.0)) for w in maskable}
         self._mask_cache: dict[str, str] = {}
+        #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
+        #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
+        self.vocabulary = frozenset({*self._interesting, *_GATE_WORDS, *_TARGETED_FIRST, "stfu", "gtfo"})
 
     def unmask(self, text: str) -> str:
         """Read asterisk-masked words as the lexicon word they fit: ``"f*ck"`` -> ``"fuck"``.
@@ -275,10 +304,33 @@ class Lexicon:
         """
         if "*" not in text:
             return text
-        return _MASKED_RE.sub(self._unmask_match, text)
+        # A masked word is a whole run of word characters and asterisks (the pattern's lookarounds):
+        # only the runs around each asterisk are tried.
+        pieces: list[str] = []
+        last = 0
+        n = len(text)
+        pos = text.find("*")
+        while pos >= 0:
+            start = pos
+            while start and (text[start - 1] == "*" or text[start - 1].isalnum() or text[start - 1] == "_"):
+                start -= 1
+            end = pos + 1
+            while end < n and (text[end] == "*" or text[end].isalnum() or text[end] == "_"):
+                end += 1
+            run = text[start:end]
+            if _MASKED_RE.fullmatch(run):
+                word = self._unmask_word(run)
+                if word != run:
+                    pieces.append(text[last:start])
+                    pieces.append(word)
+                    last = end
+            pos = text.find("*", end)
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
 
-    def _unmask_match(self, match: re.Match[str]) -> str:
-        word = match.group(0)
+    def _unmask_word(self, word: str) -> str:
         cached = self._mask_cache.get(word)
         if cached is None:
             found = _fit_masked(word, self._mask_words, self._mask_weight)
@@ -293,12 +345,12 @@ class Lexicon:
         if not normalized.isascii():
             return _WORD_RE.findall(normalized.replace("’", "'"))
         # The pattern never crosses a piece boundary, so its matches are those of each piece; a piece
-        # without an apostrophe is one word.
-        pieces = normalized.translate(_ASCII_WORD_PIECES).split()
-        if "'" not in normalized:
-            return pieces
+        # whose apostrophes each sit alone between two letters or digits is one word.
+        pieces = normalized.encode("ascii").translate(_ASCII_WORD_PIECES)
+        if b"'" not in pieces or _inner_apostrophes(pieces):
+            return pieces.decode("ascii").split()
         out: list[str] = []
-        for piece in pieces:
+        for piece in pieces.decode("ascii").split():
             # "don't" is one word; "'quoted'" and "rock'n'roll" go through the pattern.
             if "'" in piece and (piece[0] == "'" or piece[-1] == "'" or piece.count("'") > 1):
                 out.extend(_WORD_RE.findall(piece))
@@ -306,13 +358,27 @@ class Lexicon:
                 out.append(piece)
         return out
 
-    def score(self, normalized: str, words: list[str] | None = None, wordset: set[str] | None = None) -> LexiconScores:
-        """Scores of text that went through :func:`normalize` and :meth:`unmask` (``words``: its :meth:`words`,
-        ``wordset``: the set of them)."""
+    def score(
+        self,
+        normalized: str,
+        words: list[str] | None = None,
+        wordset: set[str] | frozenset[str] | None = None,
+        gate_words: set[str] | frozenset[str] | None = None,
+    ) -> LexiconScores:
+        """Scores of text that went through :func:`normalize` and :meth:`unmask`.
+
+        ``words`` is its :meth:`words`; ``wordset`` the set of them, and ``gate_words`` that set with
+        the parts of words split at their apostrophes (``"you're"`` adds ``"you"``), which decide
+        whether a pattern can match. Either set may hold only the words in :attr:`vocabulary`.
+        """
         if words is None:
             words = self.words(normalized)
         if wordset is None:
             wordset = set(words)
+        if gate_words is None:
+            gate_words = wordset | apostrophe_parts(words) if "'" in normalized else wordset
+        if gate_words.isdisjoint(self.vocabulary):
+            return _NOTHING
         insult = 0.0
         targeted = False
         profanity = 0.0
@@ -351,19 +417,46 @@ class Lexicon:
             insult = max(insult, 0.6)
             targeted = True
         threat = 0.0
-        if not wordset.isdisjoint(_THREAT_TRIGGERS):
-            for pattern, weight, needs in _THREAT_PATTERNS:
-                if weight > threat and not wordset.isdisjoint(needs) and pattern.search(normalized):
+        if not gate_words.isdisjoint(_THREAT_TRIGGERS):
+            for pattern, weight, groups in _THREAT_PATTERNS:
+                if weight > threat and _holds(gate_words, groups) and pattern.search(normalized):
                     threat = weight
         self_harm = 0.0
-        if not wordset.isdisjoint(_SELF_HARM_TRIGGERS):
-            for pattern, weight, needs in _SELF_HARM_PATTERNS:
-                if weight > self_harm and not wordset.isdisjoint(needs) and pattern.search(normalized):
+        if not gate_words.isdisjoint(_SELF_HARM_TRIGGERS):
+            for pattern, weight, groups in _SELF_HARM_PATTERNS:
+                if weight > self_harm and _holds(gate_words, groups) and pattern.search(normalized):
                     self_harm = weight
             if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
                 stripped = _SELF_HARM_WARNING.sub(" ", normalized)
                 self_harm = max((w for p, w, _ in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
         return LexiconScores(insult, threat, identity, self_harm, profanity, targeted)
+
+
+_NOTHING = LexiconScores(0.0, 0.0, 0.0, 0.0, 0.0, False)
+
+
+def _inner_apostrophes(pieces: bytes) -> bool:
+    """Whether every apostrophe of ``pieces`` (letters, digits, apostrophes and spaces) has a letter or digit
+    on both sides and is the only one of its piece."""
+    if pieces[:1] == b"'" or pieces[-1:] == b"'" or b" '" in pieces or b"' " in pieces or b"''" in pieces:
+        return False
+    i = pieces.find(b"'")
+    while True:
+        j = pieces.find(b"'", i + 1)
+        if j < 0:
+            return True
+        if pieces.find(b" ", i, j) < 0:
+            return False
+        i = j
+
+
+def _holds(words: set[str] | frozenset[str], groups: tuple[frozenset[str], ...]) -> bool:
+    return all(not words.isdisjoint(group) for group in groups)
+
+
+def apostrophe_parts(words: list[str]) -> set[str]:
+    """The parts of words split at their apostrophes (``"you're"`` gives ``"you"`` and ``"re"``)."""
+    return set(" ".join(words).replace("'", " ").split())
 
 
 def _aim(words: list[str], i: int) -> int:

@@ -6,8 +6,9 @@ and reproduces its ``predict_prob`` exactly, batch at a time, with no scikit-lea
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,12 @@ class LinearTextModel:
         k = coef.shape[0]
         if not (len(intercept) == len(calib_a) == len(calib_b) == k):
             raise ValueError("intercept, calib_a and calib_b need one value per model")
-        self.index: dict[str, int] = {str(term): i for i, term in enumerate(vocab)}
-        # The same for ASCII terms as bytes. Single characters are never terms, so runs of one
-        # character found by the ASCII split simply miss.
-        self._ascii_index: dict[bytes, int] = {t.encode("ascii"): i for t, i in self.index.items() if t.isascii()}
-        self.idf = np.asarray(idf, dtype=np.float64)
+        # Term ids start at 1: id 0 is a zero row, so ``filter(None, map(index.get, tokens))`` drops unknown
+        # words in C.
+        self.index: dict[str, int] = {str(term): i + 1 for i, term in enumerate(vocab)}
+        self.idf = np.concatenate([[0.0], np.asarray(idf, dtype=np.float64)])
         # Column j of the model matrix scaled by idf: one gather per token gives its contribution.
-        self.weights = np.ascontiguousarray((coef * self.idf).T)  # vocabulary x k
+        self.weights = np.ascontiguousarray(np.vstack([np.zeros(k), (coef * self.idf[1:]).T]))  # 1 + vocabulary x k
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
@@ -64,12 +64,15 @@ class LinearTextModel:
             return cls(data["vocab"], data["idf"], data["coef"], data["intercept"], data["calib_a"], data["calib_b"])
 
     def token_ids(self, text: str) -> list[int]:
-        """Vocabulary ids of the tokens of ``text`` (repeats kept, unknown words dropped)."""
+        """Term ids of the tokens of ``text`` (repeats kept, unknown words dropped). Ids start at 1."""
         if text.isascii():
-            found = map(self._ascii_index.get, text.encode("ascii").translate(_ASCII_NON_WORD).split())
-        else:
-            found = map(self.index.get, _TOKEN_RE.findall(text))
-        return [i for i in found if i is not None]
+            return self.term_ids(text.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split())
+        return self.term_ids(_TOKEN_RE.findall(text))
+
+    def term_ids(self, tokens: Iterable[str]) -> list[int]:
+        """Term ids of ``tokens`` that are terms, in order (the vectoriser's tokens of a text give its
+        :meth:`token_ids`)."""
+        return list(filter(None, map(self.index.get, tokens)))
 
     def predict(self, texts: Sequence[str]) -> FloatArray:
         """Probability of the positive (profane) class for each text."""
@@ -82,7 +85,7 @@ class LinearTextModel:
         if n == 0:
             return np.zeros(0)
         lengths = np.fromiter((len(ids) for ids in ids_per_text), dtype=np.int64, count=n)
-        flat = np.fromiter((i for ids in ids_per_text for i in ids), dtype=np.int64, count=int(lengths.sum()))
+        flat = np.fromiter(itertools.chain.from_iterable(ids_per_text), dtype=np.int64, count=int(lengths.sum()))
         row = np.repeat(np.arange(n), lengths)
         # Term counts per (text, term): unique pairs.
         key = row * len(self.idf) + flat
