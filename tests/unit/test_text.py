@@ -204,3 +204,35 @@ def test_text_classifier_one_mapping_per_post_in_order() -> None:
 def test_text_classifier_rejects_options() -> None:
     with pytest.raises(ValueError, match="unknown option"):
         TextClassifier(threshold=0.5)
+
+
+def test_letter_repeat_check_equals_the_collapsing_pattern() -> None:
+    """The cheap check in front of repeat collapsing says yes exactly when the pattern finds a letter run."""
+    import random
+
+    from safeguard.classifiers.text import _REPEAT_RE, _letter_repeats
+
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice("aab. _1²٣éé") for _ in range(rng.randint(0, 10)))
+        assert _letter_repeats(text) == bool(_REPEAT_RE.search(text)), text
+
+
+@pytest.mark.parametrize("table", ["_APOSTROPHE_TABLE", "_INVISIBLE_TABLE", "_COMBINING_TABLE", "_CONFUSABLE_TABLE"])
+def test_character_replacement_equals_translate(table: str) -> None:
+    import random
+
+    from safeguard.classifiers import text as module
+
+    mapping = getattr(module, table)
+    pairs = {
+        "_APOSTROPHE_TABLE": module._APOSTROPHE_PAIRS,
+        "_CONFUSABLE_TABLE": module._CONFUSABLE_PAIRS,
+    }.get(table, module._DELETED)
+    keys = [chr(k) for k in mapping]
+    rng = random.Random(5)
+    for size in (1, 3, 8, 9, 20):
+        alphabet = rng.sample(keys, min(size, len(keys))) + list("ab ")
+        text = "".join(rng.choice(alphabet) for _ in range(40))
+        present = set(text) & set(keys)
+        assert module._replace_chars(text, present, pairs, mapping) == text.translate(mapping)

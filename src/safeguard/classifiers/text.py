@@ -178,13 +178,36 @@ _ASCII_OTHER_SPACE = bytes(c for c in range(1, 128) if chr(c).isspace() and c !=
 # --- steps --------------------------------------------------------------------------------------
 
 
+class _Deleted(dict[str, str]):
+    """Every character maps to the empty string."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_DELETED = _Deleted()
+_APOSTROPHE_PAIRS: dict[str, str] = dict.fromkeys(_APOSTROPHES, "'")
+
+
+def _replace_chars(
+    text: str, present: set[str] | frozenset[str], pairs: Mapping[str, str], table: Mapping[int, Any]
+) -> str:
+    """``text.translate(table)``, where ``present`` holds the characters of ``text`` the table maps and
+    ``pairs`` maps them as characters: a few ``str.replace`` calls are much faster than translating."""
+    if len(present) > 8:
+        return text.translate(table)
+    for c in present:
+        text = text.replace(c, pairs[c])
+    return text
+
+
 def _map_confusables(text: str, chars: frozenset[str] | set[str]) -> str:
     """Map look-alike letters (``chars``: the set of the text's characters)."""
     if chars.isdisjoint(_CONFUSABLE_SET):
         return text
     if chars.isdisjoint(_GENUINE_SCRIPT_SET):
         # No real Greek or Cyrillic in the text: every look-alike is a disguise.
-        return text.translate(_CONFUSABLE_TABLE)
+        return _replace_chars(text, chars & _CONFUSABLE_SET, _CONFUSABLE_PAIRS, _CONFUSABLE_TABLE)
 
     def word(m: re.Match[str]) -> str:
         w = m.group()
@@ -348,15 +371,25 @@ def _lexical(segment: str, hits: list[bool]) -> str:
         shape = segment.encode("ascii").translate(_LEET_SHAPE)
         if b"a1" in shape or b"1a" in shape:
             segment = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
-        if _REPEAT_HINT_RE.search(segment):
+        if _letter_repeats(segment):
             segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
         return segment
     if _SPACED_HINT_RE.search(segment):
         segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
     segment = _decode_leet(segment, _leet_chunks(segment), hits)
-    if _REPEAT_HINT_RE.search(segment):
+    if _letter_repeats(segment):
         segment = _REPEAT_RE.sub(r"\1", segment)
     return segment
+
+
+def _letter_repeats(segment: str) -> bool:
+    r"""Whether a letter (``[^\W\d_]``) appears three times in a row. The hint finds every run of three
+    identical characters; "...", "---" and runs of spaces are not letters and need no collapsing."""
+    for m in _REPEAT_HINT_RE.finditer(segment):
+        c = m.group(1)
+        if c.isalnum() and not c.isdecimal() and c != "_":
+            return True
+    return False
 
 
 def _squeeze(text: str) -> str:
@@ -402,24 +435,25 @@ def _normalize(text: str) -> tuple[str, bool]:
         # One set of the text's characters answers "does it hold any X?" for every table below.
         chars = set(text)
         if not chars.isdisjoint(_APOSTROPHES):
-            text = text.translate(_APOSTROPHE_TABLE)
+            text = _replace_chars(text, chars & _APOSTROPHES, _APOSTROPHE_PAIRS, _APOSTROPHE_TABLE)
         composed = unicodedata.normalize("NFKC", text)
         if composed is not text:
             text, chars = composed, set(composed)
         if not chars.isdisjoint(_INVISIBLE_SET):
             if _INVISIBLE_IN_WORD_RE.search(text):
                 hits.append(True)
-            text = text.translate(_INVISIBLE_TABLE)
+            text = _replace_chars(text, chars & _INVISIBLE_SET, _DELETED, _INVISIBLE_TABLE)
             chars = set(text)
         if not text.isascii():
             if not chars.isdisjoint(_COMBINING_SET):  # marks NFKC could not compose
                 if _DECORATED_LETTER_RE.search(text):
                     hits.append(True)
-                text = text.translate(_COMBINING_TABLE)
+                text = _replace_chars(text, chars & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
                 chars = set(text)
             # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
             if not (unicodedata.is_normalized("NFKD", text) and unicodedata.is_normalized("NFC", text)):
-                stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_TABLE)
+                stripped = unicodedata.normalize("NFKD", text)
+                stripped = _replace_chars(stripped, set(stripped) & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
                 text = unicodedata.normalize("NFC", stripped)
                 chars = set(text)
             mapped = _map_confusables(text, chars)
