@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -169,6 +170,9 @@ def test_batch_equals_single_posts(default: ToxicityClassifier) -> None:
     [
         ({"backend": "nope"}, "unknown toxicity backend 'nope'"),
         ({"backend": "default", "model": "x"}, "unknown option(s) for toxicity backend 'default': model"),
+        ({"backend": "default", "workers": 0}, 'workers must be a positive integer or "auto", got 0'),
+        ({"backend": "default", "workers": "many"}, "workers must be a positive integer"),
+        ({"backend": "default", "workers": True}, "workers must be a positive integer"),
         ({"backend": "detoxify", "model_type": "huge"}, "model_type must be one of"),
         ({"backend": "detoxify", "checkpoint": "m.ckpt"}, "give both checkpoint and config_dir"),
         ({"backend": "detoxify", "batch_size": 0}, "batch_size must be a positive integer"),
@@ -443,3 +447,43 @@ def test_ascii_word_split_equals_the_pattern_on_apostrophes() -> None:
     for _ in range(5000):
         text = "".join(rng.choice("ab1' .-") for _ in range(rng.randint(0, 16)))
         assert lexicon.words(text) == _WORD_RE.findall(text), text
+
+
+def test_split_by_length_covers_the_batch_in_order_with_balanced_slices() -> None:
+    from safeguard.classifiers.toxicity.default import split_by_length
+
+    texts = ["x" * n for n in [5, 1, 300, 2, 2, 2, 150, 150, 40, 1]]
+    for parts in (1, 2, 3, 4, 12):
+        slices = split_by_length(texts, parts)
+        assert slices[0][0] == 0 and slices[-1][1] == len(texts)
+        assert all(a < b for a, b in slices) and all(s[1] == t[0] for s, t in itertools.pairwise(slices))
+        assert len(slices) <= parts
+    sizes = [sum(map(len, texts[a:b])) for a, b in split_by_length(texts, 2)]
+    assert sizes == [312, 341]
+    assert split_by_length([], 2) == []
+    assert [i for a, b in split_by_length(["", "", ""], 2) for i in range(a, b)] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_workers_score_exactly_as_one_process_and_survive_a_dead_helper() -> None:
+    import os
+    import signal
+
+    from safeguard.classifiers.toxicity.default import MIN_PARALLEL_BATCH
+
+    texts = [
+        f"post {i}: you absolute idiot, I will find you" if i % 7 == 0 else f"the kettle {i} broke" for i in range(600)
+    ]
+    posts = [Post(id=str(i), text=t) for i, t in enumerate(texts)]
+    assert len(posts) >= MIN_PARALLEL_BATCH
+    single = ToxicityClassifier().classify(posts)
+    clf = ToxicityClassifier(workers=2)
+    clf.load()
+    assert clf.classify(posts) == single
+    assert clf.classify(posts[:10]) == single[:10]  # small batches stay in this process
+    pool = clf.backend._pool  # type: ignore[attr-defined]
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    with pytest.warns(RuntimeWarning, match="helper process stopped"):
+        assert clf.classify(posts) == single
+    assert clf.classify(posts) == single  # new helpers

@@ -3,8 +3,9 @@
 Configured in a ruleset as ``toxicity: {backend: NAME, ...}``; every backend gives Detoxify's label
 names and declares only the labels it really produces:
 
-* ``default`` (no options): the embedded offline model (numpy only): ``toxicity``, ``insult``,
-  ``threat``, ``identity_attack``, ``self_harm``. See :mod:`.default`.
+* ``default``: the embedded offline model (numpy only): ``toxicity``, ``insult``, ``threat``,
+  ``identity_attack``, ``self_harm``. Option ``workers`` (1, or ``"auto"`` for one per CPU): processes
+  that score large batches together. See :mod:`.default`.
 * ``detoxify``: ``model_type`` (original, unbiased, multilingual, original-small, unbiased-small),
   ``checkpoint`` (a Detoxify ``.ckpt``), ``config_dir`` (its Hugging Face config and tokenizer files),
   ``batch_size``, ``threads``. Loaded with ``torch.load(weights_only=True)`` and strict state-dict keys.

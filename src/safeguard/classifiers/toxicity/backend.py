@@ -22,6 +22,7 @@ __all__ = [
     "cached_model",
     "check_options",
     "cpu_count",
+    "forget_model",
     "resolve_path",
     "standard_label",
 ]
@@ -148,6 +149,15 @@ def cached_model(key: Hashable, build: Callable[[], _T]) -> _T:
         with _cache_lock:
             _model_cache[key] = value
         return value
+
+
+def forget_model(key: Hashable) -> None:
+    """Drop the object :func:`cached_model` holds for ``key`` (the next call builds it again)."""
+    with _cache_lock:
+        old = _model_cache.pop(key, None)
+    shutdown = getattr(old, "shutdown", None)
+    if callable(shutdown):
+        shutdown(wait=False, cancel_futures=True)
 
 
 def resolve_path(value: Any, option: str, base_dir: Path | None) -> Path:
