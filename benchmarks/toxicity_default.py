@@ -16,7 +16,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from safeguard.classifiers.text import normalize_with_flags
+from safeguard.classifiers.text import clear_caches, normalize_with_flags
 from safeguard.classifiers.toxicity import ToxicityClassifier
 from safeguard.classifiers.toxicity.default import DefaultModel, lexical_features
 from safeguard.datasets import read_eval
@@ -31,7 +31,7 @@ def forum_posts(n: int) -> list[str]:
 
 
 def timed_batches(clf: ToxicityClassifier, posts: list[Post], batch: int) -> None:
-    normalize_with_flags.cache_clear()
+    clear_caches()
     for i in range(0, len(posts), batch):
         clf.classify(posts[i : i + batch])
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     best = float("inf")
     chunk_times: list[float] = []
     for _ in range(3):
-        normalize_with_flags.cache_clear()
+        clear_caches()
         t0 = time.perf_counter()
         for i in range(0, len(posts), args.batch):
             clf.classify(posts[i : i + args.batch])
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(3):
         for i in range(0, len(posts), args.batch):
             chunk = posts[i : i + args.batch]
-            normalize_with_flags.cache_clear()
+            clear_caches()
             for p in chunk:
                 normalize_with_flags(p.text)
             t0 = time.perf_counter()
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {name} / peer: {value / peer:.2f}x")
 
     model = DefaultModel()
-    normalize_with_flags.cache_clear()
+    clear_caches()
     t0 = time.perf_counter()
     prepared = [model.prepare(t) for t in texts]
     t1 = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safeguard.classifiers.text import TextClassifier, caps_ratio, normalize, normalize_with_flags
+from safeguard.datasets import eval_path, read_eval
 from safeguard.types import Post
 
 # (input, normalised form): each disguise must come back to the plain word, and be flagged.
@@ -236,3 +237,40 @@ def test_character_replacement_equals_translate(table: str) -> None:
         text = "".join(rng.choice(alphabet) for _ in range(40))
         present = set(text) & set(keys)
         assert module._replace_chars(text, present, pairs, mapping) == text.translate(mapping)
+
+
+def _fuzz_texts(seed: int, count: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    pieces = [
+        "a", "i", "b", "s", "t", "u", "1", "0", "3", "@", "$", "!", "|", "*", ".", "-", "_", "'", " ", " ", " ", "  ",
+        "\n", "\t", "\x0b", "\x1c", "you", "idiot", "1d10t", "sh1t", "www.x.com", "WWW.", "http://a.b/c",
+        "me@mail.com", "2nd", "mp3", "aaa", "a4a", "aa4a", "stuuupid", "u.s.a", "i.d.i.o.t", "s t u p i d",
+        "(a b c.", "Scunthorpe", "A1B2-3344", "$25.99", "#ff00aa", "r/name", "ÉÉ", "\u200b",
+    ]  # fmt: skip
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(count)]
+
+
+def test_normalize_many_equals_normalising_each_text() -> None:
+    """The batch path (array checks over the whole batch) gives every text the per-text result and flag."""
+    from safeguard.classifiers import text as module
+
+    texts = ["", " ", "a\n\nb  c ", "see http://x.com/A1 and 1d10t", "(me@mail.com) sh1t", *_fuzz_texts(17, 20000)]
+    module.clear_caches()
+    batched = [r for i in range(0, len(texts), 500) for r in module.normalize_many(texts[i : i + 500])]
+    assert batched == [module._normalize(t) for t in texts]
+    # Cached results come back unchanged, and normalize_with_flags shares them.
+    assert module.normalize_many(texts[-300:]) == batched[-300:]
+    assert [normalize_with_flags(t) for t in texts[-300:]] == batched[-300:]
+
+
+@pytest.mark.skipif(eval_path("reddit_comp551_comments.jsonl") is None, reason="needs ../shared/eval")
+def test_normalize_many_equals_normalising_each_real_post() -> None:
+    from safeguard.classifiers import text as module
+
+    texts = [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=3000)]
+    texts += [r["text"] for r in read_eval("stackexchange_posts_comments.jsonl", limit=3000)]
+    module.clear_caches()
+    batched = [r for i in range(0, len(texts), 1000) for r in module.normalize_many(texts[i : i + 1000])]
+    assert batched == [module._normalize(t) for t in texts]

@@ -132,10 +132,9 @@ def _require(module: str, pip: str) -> None:
 
 def _clear_text_cache() -> None:
     # Normalisation and caps ratios are memoised; every measurement starts cold so repeated posts are not free.
-    from safeguard.classifiers.text import caps_ratio, normalize_with_flags
+    from safeguard.classifiers.text import clear_caches
 
-    normalize_with_flags.cache_clear()
-    caps_ratio.cache_clear()
+    clear_caches()
 
 
 # --- safeguard classifiers ---------------------------------------------------------------------------

@@ -35,10 +35,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.types import Post
 
-__all__ = ["TextClassifier", "caps_ratio", "normalize", "normalize_with_flags"]
+__all__ = ["TextClassifier", "caps_ratio", "clear_caches", "normalize", "normalize_many", "normalize_with_flags"]
 
 # --- tables -------------------------------------------------------------------------------------
 
@@ -484,9 +487,155 @@ def normalize_with_flags(text: str) -> tuple[str, bool]:
     whitespace and repeated-letter collapsing: an invisible character inside a word was removed,
     decorating combining marks were dropped, look-alike letters were mapped, leetspeak was decoded
     or spaced-out letters were joined. Cached (8,192 texts): several classifiers normalise the same
-    post in one batch.
+    post in one batch; texts :func:`normalize_many` did are not done again.
     """
-    return _normalize(text)
+    found = _BATCHED.get(text)
+    if found is None:
+        found = _normalize(text)
+        if len(_BATCHED) >= _BATCHED_SIZE:
+            _BATCHED.clear()
+        _BATCHED[text] = found
+    return found
+
+
+#: Normalised texts shared by :func:`normalize_with_flags` and :func:`normalize_many` (emptied when full).
+_BATCHED: dict[str, tuple[str, bool]] = {}
+_BATCHED_SIZE = 8192
+
+
+def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
+    """:func:`normalize_with_flags` of each text, in order: the same results, batch at a time.
+
+    Plain ASCII text (no URL, e-mail address, "|" or spaced-out letters) is casefolded, squeezed and
+    checked for leetspeak and repeated letters with array operations over the whole batch; the rest,
+    and the texts whose checks find something, go through the per-text steps. Results are cached
+    with those of :func:`normalize_with_flags`.
+    """
+    out: list[tuple[str, bool] | None] = list(map(_BATCHED.get, texts))
+    if None not in out:
+        return out  # type: ignore[return-value]
+    todo = [i for i, found in enumerate(out) if found is None]
+    plain = [i for i in todo if texts[i].isascii()]
+    if len(plain) >= 16:
+        results = _normalize_plain_batch([texts[i] for i in plain])
+        for i, result in zip(plain, results, strict=True):
+            out[i] = result
+    for i in todo:
+        if out[i] is None:
+            out[i] = _normalize(texts[i])
+    if len(_BATCHED) + len(todo) > _BATCHED_SIZE:
+        _BATCHED.clear()
+    for i in todo[-_BATCHED_SIZE:]:
+        _BATCHED[texts[i]] = out[i]  # type: ignore[assignment]
+    return out  # type: ignore[return-value]
+
+
+def clear_caches() -> None:
+    """Forget every cached normalisation and caps ratio (benchmarks start cold with it)."""
+    normalize_with_flags.cache_clear()
+    caps_ratio.cache_clear()
+    _BATCHED.clear()
+
+
+def _lexical_unspaced(segment: str, hits: list[bool]) -> str:
+    """:func:`_lexical` of a segment of ASCII text known to hold no spaced-out letters."""
+    shape = segment.encode("ascii").translate(_LEET_SHAPE)
+    if b"a1" in shape or b"1a" in shape:
+        segment = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
+    if _letter_repeats(segment):
+        segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
+    return segment
+
+
+def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
+    """Normalisation of ASCII ``texts`` where the batch checks allow it, else None (per-text steps).
+
+    Texts are joined by newlines, which every check reads like the end of a text. A text goes to the
+    per-text steps when it holds "|", "@", "://" or "www." or a spaced-out-letters hint; otherwise it is
+    casefolded and squeezed here, and only texts with a letter beside a leet character or a letter
+    three times in a row go through those steps, in the per-text order.
+    """
+    joined = "\n".join(texts).encode("ascii").lower()
+    a = np.frombuffer(joined + b"\n\n\n\n", dtype=np.uint8)
+    n = len(joined)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    ends = starts + lengths
+    # Byte classes by comparison (much faster than table look-ups).
+    digit = (a >= 48) & (a <= 57)
+    letter = (a >= 97) & (a <= 122)
+    alnum = letter | digit
+    x0, x1, x2, x3 = a[:n], a[1 : n + 1], a[2 : n + 2], a[3 : n + 3]
+    other = x0 == 124  # "|"
+    markers = (x0 == 64) | ((x0 == 58) & (x1 == 47) & (x2 == 47))  # "@", "://"
+    markers |= (x0 == 119) & (x1 == 119) & (x2 == 119) & (x3 == 46)  # "www."
+    # The spaced-out-letters hint: ([ ._*-])[^\W_]\1[^\W_](?![^\W_])
+    separator = (x0 == 32) | (x0 == 46) | (x0 == 95) | (x0 == 42) | (x0 == 45)
+    other |= separator & alnum[1 : n + 1] & (x2 == x0) & alnum[3 : n + 3] & ~alnum[4 : n + 4]
+    leet = digit | (a == 64) | (a == 36) | (a == 33) | (a == 124)  # 0-9 @ $ ! |
+    leetspeak = (letter[:n] & leet[1 : n + 1]) | (leet[:n] & letter[1 : n + 1])
+    repeats = letter[:n] & (x0 == x1) & (x0 == x2)
+
+    def texts_with(mask: npt.NDArray[np.bool_]) -> set[int]:
+        return set(np.searchsorted(starts, np.flatnonzero(mask), side="right").tolist()) if mask.any() else set()
+
+    to_steps = texts_with(other)
+    with_markers = texts_with(markers)
+    with_leet = texts_with(leetspeak)
+    with_repeats = texts_with(repeats)
+    # Whitespace runs become one space: keep a whitespace byte only after a non-whitespace one (the
+    # separators are whitespace, so leading whitespace goes); a kept trailing space is stripped below.
+    space = (x0 == 32) | ((x0 >= 9) & (x0 <= 13)) | ((x0 >= 28) & (x0 <= 31))  # what str.split() splits on
+    keep = ~space
+    keep[1:] |= ~space[:-1]
+    if n:
+        keep[0] = not space[0]
+    squeezed = np.where(space, np.uint8(32), x0)[keep].tobytes().decode("ascii")
+    # Kept bytes per text and per separator; reduceat gives an empty text the byte at its start, so zero those.
+    bounds = np.empty(2 * len(texts) - 1, dtype=np.int64)
+    bounds[0::2] = starts
+    bounds[1::2] = ends[:-1]
+    counts = np.add.reduceat(np.append(keep, False), bounds, dtype=np.int64)
+    counts[0::2][lengths == 0] = 0
+    edges = np.concatenate([[0], np.cumsum(counts)])
+    lo = edges[0::2].tolist()
+    hi = edges[1::2].tolist()
+    out: list[tuple[str, bool] | None] = []
+    for k in range(len(texts)):
+        if k + 1 in to_steps:
+            out.append(None)
+            continue
+        text = squeezed[lo[k] : hi[k]]
+        if text[-1:] == " ":
+            text = text[:-1]
+        hits: list[bool] = []
+        if k + 1 in with_markers:
+            spans = _protected_spans(text)
+            if spans:
+                # Segments between URLs and e-mail addresses are read on their own; when every span starts a
+                # chunk, the checks of the whole text hold for each segment (none has spaced-out letters).
+                if any(s and text[s - 1] != " " for s, _ in spans):
+                    out.append(None)
+                    continue
+                pieces: list[str] = []
+                last = 0
+                for s, e in spans:
+                    pieces.append(_lexical_unspaced(text[last:s], hits))
+                    pieces.append(text[s:e])
+                    last = e
+                pieces.append(_lexical_unspaced(text[last:], hits))
+                out.append(("".join(pieces), bool(hits)))
+                continue
+        repeated = k + 1 in with_repeats
+        if k + 1 in with_leet:
+            decoded = _decode_leet(text, _leet_chunks_ascii(text.encode("ascii").translate(_LEET_SHAPE)), hits)
+            if decoded is not text:
+                text = decoded
+                repeated = _letter_repeats(text)
+        if repeated:
+            text = _REPEAT_ASCII_RE.sub(r"\1", text)
+        out.append((text, bool(hits)))
+    return out
 
 
 def normalize(text: str) -> str:
@@ -542,8 +691,7 @@ class TextClassifier(Classifier):
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """One ``{normalized, length, caps_ratio, obfuscated}`` mapping per post, in order."""
         out: list[dict[str, Any]] = []
-        for post in posts:
-            normalized, obfuscated = normalize_with_flags(post.text)
+        for post, (normalized, obfuscated) in zip(posts, normalize_many([p.text for p in posts]), strict=True):
             out.append(
                 {
                     "normalized": normalized,

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.classifiers.base import Cost
-from safeguard.classifiers.text import normalize
+from safeguard.classifiers.text import normalize, normalize_many
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options, cpu_count, forget_model
 from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts
 from safeguard.classifiers.toxicity.linear import LinearTextModel
@@ -174,8 +174,8 @@ class DefaultModel:
         lexicon, negativity, linear, relevant = self.lexicon, self.negativity, self.linear, self._relevant
         ids_per_text: list[list[int]] = []
         feats: list[tuple[float, float, float, float, float]] = []
-        for text in texts:
-            prepared = lexicon.unmask(normalize(text))
+        for normalized, _ in normalize_many(texts):
+            prepared = lexicon.unmask(normalized)
             words = lexicon.words(prepared)
             found = relevant.intersection(words)
             if "'" in prepared:
