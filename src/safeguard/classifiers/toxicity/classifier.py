@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.toxicity.backend import Backend
 from safeguard.types import Post
@@ -79,12 +81,20 @@ class ToxicityClassifier(Classifier):
             return []
         self.load()
         scores = self.backend.predict([post_text(p) for p in posts])
-        rows: list[dict[str, Any]] = [{} for _ in posts]
-        for label, values in scores.items():
+        labels = list(scores)
+        columns: list[list[Any]] = []
+        for label in labels:
+            values = np.asarray(scores[label])
+            if values.shape != (len(posts),):
+                raise RuntimeError(f"toxicity backend gave {values.shape} {label} scores for {len(posts)} posts")
             kind = self.outputs.get(label, float)
-            for row, value in zip(rows, values.tolist(), strict=True):
-                row[label] = kind(value) if kind is not float else min(1.0, max(0.0, float(value)))
-        return rows
+            if kind is float:
+                # Probabilities in [0, 1]; NaN reads as 0.
+                clean = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+                columns.append(np.clip(clean, 0.0, 1.0).tolist())
+            else:
+                columns.append([kind(v) for v in values.tolist()])
+        return [dict(zip(labels, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -178,14 +178,16 @@ class DefaultModel:
             prepared = lexicon.unmask(normalized)
             words = lexicon.words(prepared)
             found = relevant.intersection(words)
-            if "'" in prepared:
-                parts = " ".join(words).replace("'", " ").split()
-                gate = found.union(relevant.intersection(parts))
+            if "'" not in prepared:
+                gate = found
+                plain = prepared.isascii() and "_" not in prepared
+                ids_per_text.append(linear.term_ids(words) if plain else linear.token_ids(prepared))
+            elif prepared.isascii() and "_" not in prepared:
+                tokens = linear.tokens(prepared)  # the words split at their apostrophes
+                gate = found.union(relevant.intersection(tokens))
+                ids_per_text.append(linear.term_ids(tokens))
             else:
-                parts, gate = words, found
-            if prepared.isascii() and "_" not in prepared:
-                ids_per_text.append(linear.term_ids(parts))
-            else:
+                gate = found.union(relevant.intersection(apostrophe_parts(words)))
                 ids_per_text.append(linear.token_ids(prepared))
             feats.append(lexical_features(lexicon, negativity, prepared, words, found, gate))
         prob = linear.predict_ids(ids_per_text)

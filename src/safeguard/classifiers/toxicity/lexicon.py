@@ -204,6 +204,9 @@ _SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, gr
 _GATE_WORDS: frozenset[str] = frozenset().union(
     *(group for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS) for group in groups)
 )
+#: The patterns with their first word group apart (checked against the triggers a text holds).
+_THREAT_CHECKS = tuple((p, w, groups[0], groups[1:]) for p, w, groups in _THREAT_PATTERNS)
+_SELF_HARM_CHECKS = tuple((p, w, groups[0], groups[1:]) for p, w, groups in _SELF_HARM_PATTERNS)
 #: "don't kill yourself carrying it upstairs": a warning, not encouragement.
 _SELF_HARM_WARNING = re.compile(
     r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
@@ -417,14 +420,26 @@ class Lexicon:
             insult = max(insult, 0.6)
             targeted = True
         threat = 0.0
-        if not gate_words.isdisjoint(_THREAT_TRIGGERS):
-            for pattern, weight, groups in _THREAT_PATTERNS:
-                if weight > threat and _holds(gate_words, groups) and pattern.search(normalized):
+        triggered = gate_words & _THREAT_TRIGGERS
+        if triggered:
+            for pattern, weight, first, rest in _THREAT_CHECKS:
+                if (
+                    weight > threat
+                    and not triggered.isdisjoint(first)
+                    and _holds(gate_words, rest)
+                    and pattern.search(normalized)
+                ):
                     threat = weight
         self_harm = 0.0
-        if not gate_words.isdisjoint(_SELF_HARM_TRIGGERS):
-            for pattern, weight, groups in _SELF_HARM_PATTERNS:
-                if weight > self_harm and _holds(gate_words, groups) and pattern.search(normalized):
+        triggered = gate_words & _SELF_HARM_TRIGGERS
+        if triggered:
+            for pattern, weight, first, rest in _SELF_HARM_CHECKS:
+                if (
+                    weight > self_harm
+                    and not triggered.isdisjoint(first)
+                    and _holds(gate_words, rest)
+                    and pattern.search(normalized)
+                ):
                     self_harm = weight
             if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
                 stripped = _SELF_HARM_WARNING.sub(" ", normalized)
@@ -451,7 +466,10 @@ def _inner_apostrophes(pieces: bytes) -> bool:
 
 
 def _holds(words: set[str] | frozenset[str], groups: tuple[frozenset[str], ...]) -> bool:
-    return all(not words.isdisjoint(group) for group in groups)
+    for group in groups:  # noqa: SIM110 - a loop is faster than all() over a generator here
+        if words.isdisjoint(group):
+            return False
+    return True
 
 
 def apostrophe_parts(words: list[str]) -> set[str]:

@@ -65,9 +65,14 @@ class LinearTextModel:
 
     def token_ids(self, text: str) -> list[int]:
         """Term ids of the tokens of ``text`` (repeats kept, unknown words dropped). Ids start at 1."""
+        return self.term_ids(self.tokens(text))
+
+    @staticmethod
+    def tokens(text: str) -> list[str]:
+        """The vectoriser's tokens of ``text`` and its runs of one word character (which are never terms)."""
         if text.isascii():
-            return self.term_ids(text.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split())
-        return self.term_ids(_TOKEN_RE.findall(text))
+            return text.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
+        return _TOKEN_RE.findall(text)
 
     def term_ids(self, tokens: Iterable[str]) -> list[int]:
         """Term ids of ``tokens`` that are terms, in order (the vectoriser's tokens of a text give its
