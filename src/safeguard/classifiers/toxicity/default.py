@@ -124,6 +124,14 @@ def lexical_features(
         gate_words = wordset | apostrophe_parts(words) if "'" in text else wordset
     if not gate_words:
         return _NO_FEATURES
+    neg = 0.0
+    negative = wordset & negativity.keys()
+    if negative:
+        if not negative.isdisjoint(CONTEXT_DEPENDENT) and not _names_a_person(text, wordset):
+            negative -= CONTEXT_DEPENDENT
+        neg = max(map(negativity.__getitem__, negative), default=0.0)
+    if gate_words.isdisjoint(lexicon.triggers):  # no lexicon word, pattern or insult: the negativity alone
+        return neg, 0.0, 0.0, 0.0, 0.0
     scores = lexicon.score(text, words, wordset, gate_words)
     insult_word = 0.0
     count = 0
@@ -132,12 +140,6 @@ def lexical_features(
         insults, slurs = lexicon.insults, lexicon.slurs
         insult_word = max(insults.get(w) or slurs.get(w) or 0.0 for w in hits)
         count = sum(1 for w in words if w in hits)
-    neg = 0.0
-    negative = wordset & negativity.keys()
-    if negative:
-        if not negative.isdisjoint(CONTEXT_DEPENDENT) and not _names_a_person(text, wordset):
-            negative -= CONTEXT_DEPENDENT
-        neg = max((negativity[w] for w in negative), default=0.0)
     lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
 

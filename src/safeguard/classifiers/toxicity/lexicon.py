@@ -298,6 +298,10 @@ class Lexicon:
         #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
         #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
         self.vocabulary = frozenset({*self._interesting, *_GATE_WORDS, *_TARGETED_FIRST, "stfu", "gtfo"})
+        #: Words without one of which :meth:`score` gives nothing (its gate words hold none of them).
+        self.triggers = frozenset(
+            {*self._interesting, *_THREAT_TRIGGERS, *_SELF_HARM_TRIGGERS, *_TARGETED_FIRST, "stfu", "gtfo"}
+        )
 
     def unmask(self, text: str) -> str:
         """Read asterisk-masked words as the lexicon word they fit: ``"f*ck"`` -> ``"fuck"``.
@@ -380,7 +384,7 @@ class Lexicon:
             wordset = set(words)
         if gate_words is None:
             gate_words = wordset | apostrophe_parts(words) if "'" in normalized else wordset
-        if gate_words.isdisjoint(self.vocabulary):
+        if gate_words.isdisjoint(self.triggers):
             return _NOTHING
         insult = 0.0
         targeted = False
