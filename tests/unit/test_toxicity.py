@@ -487,19 +487,3 @@ def test_workers_score_exactly_as_one_process_and_survive_a_dead_helper() -> Non
     with pytest.warns(RuntimeWarning, match="helper process stopped"):
         assert clf.classify(posts) == single
     assert clf.classify(posts) == single  # new helpers
-
-
-def test_word_ids_equal_the_vectoriser_tokens_for_text_without_underscores(monkeypatch: pytest.MonkeyPatch) -> None:
-    import random
-
-    from safeguard.classifiers.toxicity import linear
-    from safeguard.classifiers.toxicity.default import DefaultModel
-
-    model = DefaultModel()
-    rng = random.Random(13)
-    words = ["you're", "idiot", "don't", "rock'n'roll", "'quoted'", "it's", "naïve", "café's", "2nd", "fuck", "x"]
-    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 9))) for _ in range(3000)]
-    texts += [t for t in ASCII_SAMPLES if "_" not in t]
-    monkeypatch.setattr(linear, "_WORD_CACHE_SIZE", 5)  # the cache empties often on the way
-    for text in texts:
-        assert model.linear.word_ids(model.lexicon.words(text)) == model.linear.token_ids(text), text

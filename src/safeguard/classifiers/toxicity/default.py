@@ -180,15 +180,17 @@ class DefaultModel:
             prepared = lexicon.unmask(normalized)
             words = lexicon.words(prepared)
             found = relevant.intersection(words)
-            if "_" in prepared:  # the vectoriser keeps underscores inside tokens; the lexicon splits on them
-                ids_per_text.append(linear.token_ids(prepared))
-            else:
-                ids_per_text.append(linear.word_ids(words))
-            if "'" in prepared:
-                parts = itertools.chain.from_iterable(w.split("'") for w in words if "'" in w)
-                gate = found.union(relevant.intersection(parts))
-            else:
+            if "'" not in prepared:
                 gate = found
+                plain = prepared.isascii() and "_" not in prepared
+                ids_per_text.append(linear.term_ids(words) if plain else linear.token_ids(prepared))
+            elif prepared.isascii() and "_" not in prepared:
+                tokens = linear.tokens(prepared)  # the words split at their apostrophes
+                gate = found.union(relevant.intersection(tokens))
+                ids_per_text.append(linear.term_ids(tokens))
+            else:
+                gate = found.union(relevant.intersection(apostrophe_parts(words)))
+                ids_per_text.append(linear.token_ids(prepared))
             feats.append(lexical_features(lexicon, negativity, prepared, words, found, gate))
         prob = linear.predict_ids(ids_per_text)
         clipped = np.clip(prob, 1e-6, 1 - 1e-6)

@@ -23,9 +23,6 @@ _ASCII_NON_WORD = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord(
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Words whose term ids :meth:`LinearTextModel.word_ids` keeps (the cache is emptied when it grows past this).
-_WORD_CACHE_SIZE = 1 << 17
-
 
 class LinearTextModel:
     """TF-IDF (l2-normalised word counts times idf) fed to k linear models with sigmoid calibration.
@@ -59,7 +56,6 @@ class LinearTextModel:
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
         self.coef_mean = coef.mean(axis=0)
-        self._word_ids: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def from_npz(cls, path: Path) -> LinearTextModel:
@@ -77,25 +73,6 @@ class LinearTextModel:
         if text.isascii():
             return text.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
         return _TOKEN_RE.findall(text)
-
-    def word_ids(self, words: Sequence[str]) -> list[int]:
-        """:meth:`token_ids` of a text without underscores, from its words as the toxicity lexicon splits
-        them (runs of letters and digits, one apostrophe allowed inside): the vectoriser's tokens are those
-        words split at their apostrophes. Each word's ids are cached (a bounded cache)."""
-        cache = self._word_ids
-        found = list(map(cache.get, words))
-        if None in found:
-            if len(cache) > _WORD_CACHE_SIZE:
-                cache.clear()
-            for i, ids in enumerate(found):
-                if ids is None:
-                    word = words[i]
-                    found[i] = cache[word] = (
-                        tuple(self.term_ids(word.split("'")))
-                        if "'" in word
-                        else ((self.index[word],) if word in self.index else ())
-                    )
-        return list(itertools.chain.from_iterable(found))  # type: ignore[arg-type]
 
     def term_ids(self, tokens: Iterable[str]) -> list[int]:
         """Term ids of ``tokens`` that are terms, in order (the vectoriser's tokens of a text give its
