@@ -2,12 +2,15 @@
 
     PYTHONPATH=src python benchmarks/toxicity_default.py [--posts 10000] [--batch 1000]
 
-Scores the first ``posts`` Reddit comments and Stack Exchange posts of ``../shared/eval`` (half each, all
-distinct, so the normalisation cache does not help) through ``ToxicityClassifier().classify`` in batches
-of ``batch``, after one warm-up batch, and prints posts/s (best of three runs): in one process, with each
-post's normalisation cached (as in the shipped pipeline), with ``workers: 2``, and alt-profanity-check's
-``predict_prob`` on the same batches when it is installed (``pip install -e '.[bench]'``), with the ratios;
-then the share of time spent in normalisation, the linear model and the lexicons.
+Takes four disjoint sets of ``posts`` real forum posts (Reddit comments and Stack Exchange posts of
+``../shared/eval``, half each): one warms up every subject, the other three are each scored once per
+subject through ``ToxicityClassifier().classify`` in batches of ``batch``, and the three runs
+are reported (lowest to highest), so no post is ever scored twice by a process and no cache holds a
+measured post. Subjects:
+one process; the same with each batch normalised beforehand (as the text classifier does in the shipped
+pipeline); ``workers: 2`` (this process and one helper); and, when alt-profanity-check is installed
+(``pip install -e '.[bench]'``), its ``predict_prob`` on the same batches, with the ratios to it. Last, the
+share of one process's time spent normalising.
 """
 
 from __future__ import annotations
@@ -16,33 +19,55 @@ import argparse
 import time
 from collections.abc import Callable
 
-from safeguard.classifiers.text import clear_caches, normalize_with_flags
+from safeguard.classifiers.text import clear_caches, normalize_many
 from safeguard.classifiers.toxicity import ToxicityClassifier
-from safeguard.classifiers.toxicity.default import DefaultModel, lexical_features
 from safeguard.datasets import read_eval
 from safeguard.types import Post
 
 
 def forum_posts(n: int) -> list[str]:
+    """The first ``n`` posts: half Reddit comments, half Stack Exchange posts."""
     half = n // 2
     texts = [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=half)]
     texts += [r["text"] for r in read_eval("stackexchange_posts_comments.jsonl", limit=n - half)]
     return texts
 
 
-def timed_batches(clf: ToxicityClassifier, posts: list[Post], batch: int) -> None:
-    clear_caches()
-    for i in range(0, len(posts), batch):
-        clf.classify(posts[i : i + batch])
+def disjoint_sets(n: int, count: int) -> list[list[Post]]:
+    """``count`` disjoint sets of ``n`` posts, each half Reddit and half Stack Exchange."""
+    half = n // 2
+    reddit = [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=half * count)]
+    stack = [r["text"] for r in read_eval("stackexchange_posts_comments.jsonl", limit=(n - half) * count)]
+    if len(reddit) < half * count or len(stack) < (n - half) * count:
+        raise SystemExit(f"../shared/eval holds too few posts for {count} sets of {n}")
+    sets = []
+    for k in range(count):
+        texts = reddit[k * half : (k + 1) * half] + stack[k * (n - half) : (k + 1) * (n - half)]
+        sets.append([Post(id=f"{k}-{i}", text=t) for i, t in enumerate(texts)])
+    return sets
 
 
-def best_of_three(run: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def rates(sets: list[list[Post]], run: Callable[[list[Post]], float]) -> list[float]:
+    """Posts/s of ``run`` over each set (``run`` returns the seconds it measured)."""
+    return [len(posts) / run(posts) for posts in sets]
+
+
+def classify_timed(
+    clf: ToxicityClassifier, batch: int, *, normalised_first: bool = False
+) -> Callable[[list[Post]], float]:
+    def run(posts: list[Post]) -> float:
+        clear_caches()
+        elapsed = 0.0
+        for i in range(0, len(posts), batch):
+            chunk = posts[i : i + batch]
+            if normalised_first:
+                normalize_many([p.text for p in chunk])
+            t0 = time.perf_counter()
+            clf.classify(chunk)
+            elapsed += time.perf_counter() - t0
+        return elapsed
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,76 +75,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args(argv)
-    texts = forum_posts(args.posts)
-    posts = [Post(id=str(i), text=t) for i, t in enumerate(texts)]
-    clf = ToxicityClassifier()
-    clf.load()
-    clf.classify(posts[: args.batch])  # warm-up
-    best = float("inf")
-    chunk_times: list[float] = []
-    for _ in range(3):
-        clear_caches()
-        t0 = time.perf_counter()
-        for i in range(0, len(posts), args.batch):
-            clf.classify(posts[i : i + args.batch])
-        best = min(best, time.perf_counter() - t0)
-    chars = sum(len(t) for t in texts) / len(texts)
-    print(
-        f"default backend: {len(posts)} posts (mean {chars:.0f} chars), batches of {args.batch}: "
-        f"{len(posts) / best:,.0f} posts/s"
-    )
+    warm, *sets = disjoint_sets(args.posts, 4)
+    chars = ", ".join(f"{sum(len(p.text) for p in s) / len(s):.0f}" for s in sets)
+    print(f"default backend: 3 sets of {args.posts} posts (mean {chars} chars), batches of {args.batch}")
 
-    # In the shipped pipeline the text classifier normalises each post first; the cache then serves it.
-    best_cached = float("inf")
-    for _ in range(3):
-        for i in range(0, len(posts), args.batch):
-            chunk = posts[i : i + args.batch]
-            clear_caches()
-            for p in chunk:
-                normalize_with_flags(p.text)
-            t0 = time.perf_counter()
-            clf.classify(chunk)
-            elapsed_chunk = time.perf_counter() - t0
-            chunk_times.append(elapsed_chunk)
-        best_cached = min(best_cached, sum(chunk_times))
-        chunk_times.clear()
-    print(
-        f"  with each post's normalisation already cached (as in the shipped pipeline): "
-        f"{len(posts) / best_cached:,.0f} posts/s"
-    )
-
-    results = {"one process": len(posts) / best, "normalisation cached": len(posts) / best_cached}
+    one = ToxicityClassifier()
+    one.load()
+    one.classify(warm[: args.batch])
+    results = {"one process": rates(sets, classify_timed(one, args.batch))}
+    results["normalised beforehand"] = rates(sets, classify_timed(one, args.batch, normalised_first=True))
     two = ToxicityClassifier(workers=2)
     two.load()
-    results["workers: 2"] = len(posts) / best_of_three(lambda: timed_batches(two, posts, args.batch))
-    print(f"  workers: 2 (this process and one helper): {results['workers: 2']:,.0f} posts/s")
+    two.classify(warm[: args.batch])
+    results["workers: 2"] = rates(sets, classify_timed(two, args.batch))
+    for name, found in results.items():
+        print(f"  {name}: {' / '.join(f'{r:,.0f}' for r in found)} posts/s")
+
     try:
         from profanity_check import predict_prob
     except ImportError:
         print("  alt-profanity-check not installed: no peer figure (pip install -e '.[bench]')")
     else:
-        peer = len(texts) / best_of_three(
-            lambda: [predict_prob(texts[i : i + args.batch]) for i in range(0, len(texts), args.batch)]
-        )
-        print(f"  peer, alt-profanity-check predict_prob (one linear model, no normalisation): {peer:,.0f} posts/s")
-        for name, value in results.items():
-            print(f"    {name} / peer: {value / peer:.2f}x")
 
-    model = DefaultModel()
+        def peer(posts: list[Post]) -> float:
+            texts = [p.text for p in posts]
+            t0 = time.perf_counter()
+            for i in range(0, len(texts), args.batch):
+                predict_prob(texts[i : i + args.batch])
+            return time.perf_counter() - t0
+
+        predict_prob([p.text for p in warm[: args.batch]])
+        peer_rates = rates(sets, peer)
+        print(
+            "  peer, alt-profanity-check predict_prob (one linear model, no normalisation): "
+            f"{' / '.join(f'{r:,.0f}' for r in peer_rates)} posts/s"
+        )
+        for name, found in results.items():
+            ratios = [ours / theirs for ours, theirs in zip(found, peer_rates, strict=True)]
+            print(f"    {name} / peer: {' / '.join(f'{r:.2f}' for r in ratios)}x")
+
     clear_caches()
+    texts = [p.text for p in sets[0]]
     t0 = time.perf_counter()
-    prepared = [model.prepare(t) for t in texts]
+    for i in range(0, len(texts), args.batch):
+        normalize_many(texts[i : i + args.batch])
     t1 = time.perf_counter()
-    model.linear.predict(prepared)
+    for i in range(0, len(texts), args.batch):
+        one.classify(sets[0][i : i + args.batch])
     t2 = time.perf_counter()
-    for t in prepared:
-        lexical_features(model.lexicon, model.negativity, t)
-    t3 = time.perf_counter()
-    total = t3 - t0
-    print(
-        f"  time: normalise + unmask {100 * (t1 - t0) / total:.0f}%, linear model {100 * (t2 - t1) / total:.0f}%, "
-        f"lexicons {100 * (t3 - t2) / total:.0f}%"
-    )
+    print(f"  one process, first set: normalisation {100 * (t1 - t0) / (t2 - t0):.0f}% of the time")
     return 0
 
 
