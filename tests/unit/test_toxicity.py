@@ -487,3 +487,53 @@ def test_workers_score_exactly_as_one_process_and_survive_a_dead_helper() -> Non
     with pytest.warns(RuntimeWarning, match="helper process stopped"):
         assert clf.classify(posts) == single
     assert clf.classify(posts) == single  # new helpers
+
+
+def _word_by_word(model: object, texts: list[str], monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    from safeguard.classifiers.toxicity import default
+
+    with monkeypatch.context() as patch:
+        patch.setattr(default, "MIN_SCAN_BATCH", 10**9)  # every post through the per-word path
+        logit, feats = model.parts(texts)  # type: ignore[attr-defined]
+    return np.column_stack([logit, feats])
+
+
+BATCH_SAMPLES = [
+    "the kettle broke after two days", "you are an idiot", "kill the power at the breaker", "i hope you die",
+    "i don't like it, they're late", "rock'n'roll isn't dead", "snake_case names", "naïve café", "привет мир",
+    "@sam it's dead",
+    "'quoted' words and ''doubled'' ones", "he'll hope you die'", "y'all are vermin", "", "   ", "no no no",
+    "this phone is dead", "you're dead wrong", "f*ck this", "http://example.com/kill you", "i'll kill you",
+    "watch your back", "i want to kill myself", "shut up", "2nd-hand mp3s cost $25.99",
+]  # fmt: skip
+
+
+def test_batch_word_scan_gives_the_per_word_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The array pass over a batch decides which posts it can score; their values equal the per-word path's."""
+    import random
+
+    from safeguard.classifiers.toxicity.default import DefaultModel
+
+    model = DefaultModel()
+    rng = random.Random(5)
+    texts = BATCH_SAMPLES + [" ".join(rng.choice(BATCH_SAMPLES) for _ in range(rng.randint(1, 4))) for _ in range(2000)]
+    logit, feats = model.parts(texts)
+    assert np.array_equal(np.column_stack([logit, feats]), _word_by_word(model, texts, monkeypatch))
+    scan = model._scan.scan([model.prepare(t) for t in BATCH_SAMPLES])
+    plain = dict(zip(BATCH_SAMPLES, scan.plain.tolist(), strict=True))
+    # Posts with a lexicon word, a pattern's words, underscores, chained apostrophes or non-ASCII letters
+    # go through the per-word path; the others take the batch values.
+    assert plain["the kettle broke after two days"] and plain["this phone is dead"] and plain["no no no"]
+    assert not any(plain[t] for t in ["you are an idiot", "i hope you die", "snake_case names", "привет мир"])
+    assert not plain["rock'n'roll isn't dead"] and not plain["y'all are vermin"] and not plain["shut up"]
+
+
+@pytest.mark.skipif(eval_path("reddit_comp551_comments.jsonl") is None, reason="needs ../shared/eval")
+def test_batch_word_scan_gives_the_per_word_results_on_real_posts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard.classifiers.toxicity.default import DefaultModel
+
+    model = DefaultModel()
+    texts = [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=2000)]
+    texts += [r["text"] for r in read_eval("jigsaw_toxic_comments_sample.jsonl", limit=2000)]
+    batched = np.vstack([np.column_stack(model.parts(texts[i : i + 500])) for i in range(0, len(texts), 500)])
+    assert np.array_equal(batched, _word_by_word(model, texts, monkeypatch))

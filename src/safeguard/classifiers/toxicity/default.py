@@ -39,6 +39,7 @@ import numpy.typing as npt
 from safeguard.classifiers.base import Cost
 from safeguard.classifiers.text import normalize, normalize_many
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options, cpu_count, forget_model
+from safeguard.classifiers.toxicity.batch import WordScan
 from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts
 from safeguard.classifiers.toxicity.linear import LinearTextModel
 
@@ -161,6 +162,15 @@ class DefaultModel:
         self.negativity = load_negativity(data_dir / "negativity.txt")
         self.combination = combination or Combination.from_json(data_dir / "combination.json")
         self._relevant = relevant_words(self.lexicon, self.negativity)
+        self._scan = WordScan(
+            self.linear.index,
+            self._relevant,
+            self.negativity,
+            context_dependent=CONTEXT_DEPENDENT,
+            person_words=_PERSON_WORDS,
+            special=self.lexicon.word_checks,
+            patterns=self.lexicon.pattern_groups,
+        )
 
     def prepare(self, text: str) -> str:
         """The text the model reads: normalised, masked words unmasked."""
@@ -169,33 +179,48 @@ class DefaultModel:
     def parts(self, texts: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.float64]]:
         """(linear-model logit per text, lexical features per text) for the texts.
 
-        Each text is normalised, unmasked and split into words once; the linear model's tokens are
-        those words when the text is ASCII without underscores (its vectoriser splits on apostrophes
-        where the lexicon keeps them inside a word, and keeps underscores the lexicon splits on).
+        Each text is normalised and unmasked. Batches of plain posts (see :mod:`.batch`) get their term
+        ids and negativity from one array pass; every other post is split into words once, and the
+        linear model's tokens are those words split at their apostrophes when the text is ASCII without
+        underscores (the vectoriser keeps underscores the lexicon splits on).
         """
         lexicon, negativity, linear, relevant = self.lexicon, self.negativity, self.linear, self._relevant
-        ids_per_text: list[list[int]] = []
-        feats: list[tuple[float, float, float, float, float]] = []
-        for normalized, _ in normalize_many(texts):
-            prepared = lexicon.unmask(normalized)
-            words = lexicon.words(prepared)
+        prepared = [lexicon.unmask(normalized) for normalized, _ in normalize_many(texts)]
+        n = len(prepared)
+        feats = np.zeros((n, 5), dtype=np.float64)
+        rows: list[npt.NDArray[np.int64]] = []
+        terms: list[npt.NDArray[np.int64]] = []
+        if n >= MIN_SCAN_BATCH:
+            scan = self._scan.scan(prepared)
+            feats[:, 0] = np.where(scan.plain, scan.negativity, 0.0)
+            rows.append(scan.rows)
+            terms.append(scan.terms)
+            others = np.flatnonzero(~scan.plain).tolist()
+        else:
+            others = list(range(n))
+        for i in others:
+            text = prepared[i]
+            words = lexicon.words(text)
             found = relevant.intersection(words)
-            if "'" not in prepared:
+            if "'" not in text:
                 gate = found
-                plain = prepared.isascii() and "_" not in prepared
-                ids_per_text.append(linear.term_ids(words) if plain else linear.token_ids(prepared))
-            elif prepared.isascii() and "_" not in prepared:
-                tokens = linear.tokens(prepared)  # the words split at their apostrophes
+                plain = text.isascii() and "_" not in text
+                ids = linear.term_ids(words) if plain else linear.token_ids(text)
+            elif text.isascii() and "_" not in text:
+                tokens = linear.tokens(text)  # the words split at their apostrophes
                 gate = found.union(relevant.intersection(tokens))
-                ids_per_text.append(linear.term_ids(tokens))
+                ids = linear.term_ids(tokens)
             else:
                 gate = found.union(relevant.intersection(apostrophe_parts(words)))
-                ids_per_text.append(linear.token_ids(prepared))
-            feats.append(lexical_features(lexicon, negativity, prepared, words, found, gate))
-        prob = linear.predict_ids(ids_per_text)
+                ids = linear.token_ids(text)
+            feats[i] = lexical_features(lexicon, negativity, text, words, found, gate)
+            rows.append(np.full(len(ids), i, dtype=np.int64))
+            terms.append(np.asarray(ids, dtype=np.int64))
+        empty = [np.zeros(0, dtype=np.int64)]
+        prob = linear.predict_pairs(np.concatenate(rows or empty), np.concatenate(terms or empty), n)
         clipped = np.clip(prob, 1e-6, 1 - 1e-6)
         logit = np.log(clipped / (1 - clipped))
-        return logit, np.array(feats, dtype=np.float64).reshape(len(feats), 5)
+        return logit, feats
 
     def score(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         """Scores in [0, 1] per label (:data:`DEFAULT_LABELS`), one value per text."""
@@ -212,6 +237,9 @@ class DefaultModel:
             "self_harm": feats[:, 4],
         }
 
+
+#: Batches from this size get the array pass of :mod:`.batch` (smaller ones are cheaper word by word).
+MIN_SCAN_BATCH = 16
 
 #: Batches smaller than this are scored in the calling process even with ``workers`` > 1.
 MIN_PARALLEL_BATCH = 256

@@ -298,6 +298,13 @@ class Lexicon:
         #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
         #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
         self.vocabulary = frozenset({*self._interesting, *_GATE_WORDS, *_TARGETED_FIRST, "stfu", "gtfo"})
+        #: Words that start a word-level check of :meth:`score` (insults, profanity, slurs, groups of people,
+        #: targeted phrases); beyond them only the patterns score, and only with a word of each of their groups.
+        self.word_checks = frozenset({*self._interesting, *_TARGETED_FIRST, "stfu", "gtfo"})
+        #: The word groups of every threat and self-harm pattern.
+        self.pattern_groups: tuple[tuple[frozenset[str], ...], ...] = tuple(
+            groups for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS)
+        )
         #: Words without one of which :meth:`score` gives nothing (its gate words hold none of them).
         self.triggers = frozenset(
             {*self._interesting, *_THREAT_TRIGGERS, *_SELF_HARM_TRIGGERS, *_TARGETED_FIRST, "stfu", "gtfo"}

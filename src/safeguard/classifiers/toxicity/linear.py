@@ -86,12 +86,17 @@ class LinearTextModel:
     def predict_ids(self, ids_per_text: Sequence[Sequence[int]]) -> FloatArray:
         """As :meth:`predict`, from :meth:`token_ids` output (lets callers tokenise once)."""
         n = len(ids_per_text)
-        k = len(self.intercept)
         if n == 0:
             return np.zeros(0)
         lengths = np.fromiter((len(ids) for ids in ids_per_text), dtype=np.int64, count=n)
         flat = np.fromiter(itertools.chain.from_iterable(ids_per_text), dtype=np.int64, count=int(lengths.sum()))
-        row = np.repeat(np.arange(n), lengths)
+        return self.predict_pairs(np.repeat(np.arange(n), lengths), flat, n)
+
+    def predict_pairs(self, row: npt.NDArray[np.int64], flat: npt.NDArray[np.int64], n: int) -> FloatArray:
+        """As :meth:`predict` for ``n`` texts, from one (text, term id) pair per token, in any order."""
+        k = len(self.intercept)
+        if n == 0:
+            return np.zeros(0)
         # Term counts per (text, term): unique pairs.
         key = row * len(self.idf) + flat
         uniq, counts = np.unique(key, return_counts=True)

@@ -1,0 +1,262 @@
+"""The default backend's word look-ups for a whole batch at once, with array operations.
+
+Most posts hold no word that the lexicons act on beyond the negativity lexicon: for them the default
+backend needs only the linear model's term ids and the strongest negative word. :class:`WordScan`
+finds both for every plain post of a batch in one pass over the batch's bytes, instead of a dictionary
+look-up per word in Python:
+
+* the texts (normalised, unmasked, ASCII) are joined by newlines; the linear model's tokens are the
+  runs of letters and digits; the lexicon's words are those runs, or two of them joined by one
+  apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
+* every token and word is identified by a 64-bit polynomial hash of its bytes and its length, looked
+  up in a table of every linear-model term and every word the lexicons read;
+* a post is *plain* when it is ASCII, holds no underscore (the vectoriser keeps underscores inside
+  tokens, the lexicon splits on them), no apostrophe that joins three runs (``rock'n'roll``), and no
+  word or token that sets off a word check of the lexicon (insults, profanity, slurs, groups of people,
+  targeted phrases) and no word of every group of a threat or self-harm pattern. Only plain posts take
+  the values found here; the others go through the per-word path.
+
+A token of the same length and hash as a table word is taken to be that word: for a token that is not
+in the table, that happens about once in 10^15 tokens (the table's size over 2^64), and then it is
+counted as a word it is not; a word in the table is never missed, and a post with a word of any
+lexicon check always goes through the per-word path. The hash base is fixed, so every process decides
+the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ScanResult", "WordScan"]
+
+_MASK = (1 << 64) - 1
+#: Slots of the direct-mapped key table: 2^20 (8 MB), for a few tens of thousands of keys.
+_SLOT_BITS = 20
+_MIX = 0xD6E8FEB86659FD93
+_BASE = 0x9E3779B97F4A7C15
+_INVERSE = pow(_BASE, -1, 1 << 64)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _slot(hashes: npt.NDArray[np.uint64]) -> IntArray:
+    """Slot of each hash: the top bits after a multiplication that mixes every bit into them (the
+    polynomial hash of a short word varies little in its top bits)."""
+    slots: IntArray = ((hashes * np.uint64(_MIX)) >> np.uint64(64 - _SLOT_BITS)).astype(np.int64)
+    return slots
+
+
+def _hash(data: bytes, base: int) -> int:
+    value = 0
+    power = 1
+    for byte in data:
+        value = (value + byte * power) & _MASK
+        power = (power * base) & _MASK
+    return value
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What :meth:`WordScan.scan` found in a batch of ``n`` texts.
+
+    ``plain[i]`` says whether text ``i`` may use these values; ``negativity[i]`` is its strongest
+    negative word (the context rule applied); ``rows`` and ``terms`` are the (text, term id) pairs of
+    every linear-model token of the plain texts, in text order.
+    """
+
+    plain: BoolArray
+    negativity: FloatArray
+    rows: IntArray
+    terms: IntArray
+
+
+class _Powers:
+    """B^j and B^-j mod 2^64 for j < size, grown on demand."""
+
+    def __init__(self, base: int, inverse: int) -> None:
+        self.base, self.inverse = base, inverse
+        self.up = np.ones(1, dtype=np.uint64)
+        self.down = np.ones(1, dtype=np.uint64)
+
+    def ensure(self, size: int) -> None:
+        if len(self.up) >= size:
+            return
+        size = max(size, 2 * len(self.up))
+        one = np.ones(1, dtype=np.uint64)
+        self.up = np.concatenate([one, np.cumprod(np.full(size - 1, self.base, dtype=np.uint64))])
+        self.down = np.concatenate([one, np.cumprod(np.full(size - 1, self.inverse, dtype=np.uint64))])
+
+
+class WordScan:
+    """Batch look-ups of linear-model terms and lexicon words (see the module docstring).
+
+    ``terms`` maps each linear-model term to its id (ids start at 1); ``words`` are the lexicon words
+    (with or without an apostrophe); ``negativity`` their negative strength; ``context_dependent`` the
+    negative words that count only when the text names a person; ``person_words`` the words that
+    name one; ``special`` the words that always send a text to the per-word path, and ``patterns`` the
+    word groups of each pattern: a text holding a word of every group of one goes there too.
+    """
+
+    def __init__(
+        self,
+        terms: Mapping[str, int],
+        words: Iterable[str],
+        negativity: Mapping[str, float],
+        *,
+        context_dependent: Iterable[str],
+        person_words: Iterable[str],
+        special: Iterable[str],
+        patterns: Sequence[Sequence[frozenset[str]]],
+    ) -> None:
+        words = set(words)
+        keys = sorted(k for k in set(terms) | words if k.isascii())  # non-ASCII texts never take this path
+        encoded = [k.encode("ascii") for k in keys]
+        first = np.array([_hash(e, _BASE) for e in encoded], dtype=np.uint64)
+        order = np.argsort(first, kind="stable")
+        self._first = first[order]
+        if len(self._first) > 1 and bool((self._first[1:] == self._first[:-1]).any()):
+            raise ValueError("two vocabulary words share a hash; the batch look-up cannot tell them apart")
+        self._length = np.array([len(e) for e in encoded], dtype=np.int64)[order]
+        sorted_keys = [keys[i] for i in order]
+        context = set(context_dependent)
+        person = set(person_words)
+        self._term = np.array([terms.get(k, 0) for k in sorted_keys], dtype=np.int64)
+        # A token counts as a lexicon word only where it is not part of a word with an apostrophe.
+        self._word = np.array([k in words for k in sorted_keys], dtype=np.bool_)
+        self._negative = np.array([negativity.get(k, 0.0) if k in words else 0.0 for k in sorted_keys])
+        context_word = np.array([k in context for k in sorted_keys], dtype=np.bool_)
+        self._negative_alone = np.where(context_word, 0.0, self._negative)
+        self._person = np.array([k in person and k in words for k in sorted_keys], dtype=np.bool_)
+        # One bit per word group of every pattern, and the last bit for the words that always need the
+        # per-word path; a text needs it when it holds a special word or a word of every group of a pattern.
+        groups = [group for pattern in patterns for group in pattern]
+        if len(groups) > 63:
+            raise ValueError(f"{len(groups)} pattern word groups: at most 63 fit the batch look-up")
+        special = set(special)
+        bits = np.zeros(len(sorted_keys), dtype=np.uint64)
+        for i, key in enumerate(sorted_keys):
+            value = 1 << 63 if key in special else 0
+            for j, group in enumerate(groups):
+                if key in group:
+                    value |= 1 << j
+            bits[i] = value
+        self._bits = bits
+        self._needs: list[int] = []
+        j = 0
+        for pattern in patterns:
+            self._needs.append(sum(1 << (j + g) for g in range(len(pattern))))
+            j += len(pattern)
+        if not all(any(key in group for key in sorted_keys) for group in groups):
+            raise ValueError("every word of the pattern groups must be a lexicon word")
+        # Direct-mapped slots on the top bits of the first hash; keys sharing a slot use the sorted table.
+        self._slots = np.full(1 << _SLOT_BITS, -1, dtype=np.int64)
+        slot = _slot(self._first)
+        taken, counts = np.unique(slot, return_counts=True)
+        self._slots[slot] = np.arange(len(slot))
+        self._slots[taken[counts > 1]] = -2
+        self._powers = _Powers(_BASE, _INVERSE)
+
+    def _lookup(self, starts: IntArray, ends: IntArray, prefix: npt.NDArray[np.uint64]) -> IntArray:
+        """Index into the key table of each span [start, end) of the bytes whose hash prefix is ``prefix``
+        (inclusive sums), or -1. Spans never start at 0."""
+        if len(starts) == 0 or len(self._first) == 0:
+            return np.full(len(starts), -1, dtype=np.int64)
+        h = (prefix[ends - 1] - prefix[starts - 1]) * self._powers.down[starts]
+        at = self._slots[_slot(h)]
+        shared = np.flatnonzero(at == -2)
+        if len(shared):
+            at[shared] = np.minimum(np.searchsorted(self._first, h[shared]), len(self._first) - 1)
+        some = at >= 0
+        candidate = np.where(some, at, 0)
+        found = some & (self._first[candidate] == h) & (self._length[candidate] == ends - starts)
+        return np.where(found, at, -1)
+
+    def scan(self, texts: Sequence[str]) -> ScanResult:
+        """Look up the tokens and words of ``texts`` (normalised and unmasked)."""
+        n = len(texts)
+        plain = np.fromiter((t.isascii() for t in texts), dtype=np.bool_, count=n)
+        usable = [t if ok else "" for t, ok in zip(texts, plain.tolist(), strict=True)]
+        # One leading and two trailing newlines, so every neighbour looked at exists.
+        a = np.frombuffer(("\n" + "\n".join(usable) + "\n\n").encode("ascii"), dtype=np.uint8)
+        lengths = np.fromiter(map(len, usable), dtype=np.int64, count=n)
+        text_starts = np.cumsum(lengths + 1) - lengths  # where each text begins in ``a``
+
+        def text_of(positions: IntArray) -> IntArray:
+            return np.searchsorted(text_starts, positions, side="right").astype(np.int64) - 1
+
+        def mark(positions: IntArray) -> None:
+            if len(positions):
+                plain[text_of(positions)] = False
+
+        alnum = (((a | 32) - 97).astype(np.uint8) < 26) | ((a - 48).astype(np.uint8) < 10)
+        mark(np.flatnonzero(a == 95))  # "_"
+        token_starts = np.flatnonzero(alnum[1:] & ~alnum[:-1]) + 1
+        token_ends = np.flatnonzero(alnum[:-1] & ~alnum[1:]) + 1
+        token_text = text_of(token_starts)
+        # Apostrophes between two letters or digits join two runs into one lexicon word.
+        quote = np.flatnonzero(a == 39)
+        joining = quote[alnum[quote - 1] & alnum[quote + 1]]
+        before = np.searchsorted(token_ends, joining)  # the run that ends at the apostrophe
+        after = before + 1  # the run that starts after it
+        # A run joined on both sides ("rock'n'roll") is split otherwise by the lexicon.
+        mark(joining[1:][token_ends[after[:-1]] == joining[1:]])
+
+        powers = self._powers
+        powers.ensure(len(a))
+        prefix = np.multiply(a, powers.up[: len(a)], dtype=np.uint64)
+        np.cumsum(prefix, out=prefix)
+        token_key = self._lookup(token_starts, token_ends, prefix)
+
+        # Lexicon words: a run not beside a joining apostrophe, or two runs and the apostrophe between them.
+        alone = np.ones(len(token_starts), dtype=np.bool_)
+        alone[before] = False
+        alone[after] = False
+        pair_key = self._lookup(token_starts[before], token_ends[after], prefix)
+        pair_text = token_text[before]
+        alone_key, alone_text = token_key[alone], token_text[alone]
+
+        # Texts with a special word, or a word of every group of some pattern, take the per-word path.
+        masks = np.zeros(n, dtype=np.uint64)
+        for keys, owners in ((token_key, token_text), (pair_key, pair_text)):
+            carry = keys >= 0
+            bits = self._bits[keys[carry]]
+            flagged = bits != 0
+            if flagged.any():
+                owners, bits = owners[carry][flagged], bits[flagged]
+                first = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+                masks[owners[first]] |= np.bitwise_or.reduceat(bits, first)
+        needs_words = (masks >> np.uint64(63)) != 0
+        for need in self._needs:
+            required = np.uint64(need)
+            needs_words |= (masks & required) == required
+        plain &= ~needs_words
+
+        # The strongest negative word; words that depend on context count only when a person is named.
+        names = np.zeros(n, dtype=np.bool_)
+        at_sign = np.flatnonzero(a == 64)
+        if len(at_sign):
+            names[text_of(at_sign)] = True
+        words = []
+        for keys, owners in ((alone_key, alone_text), (pair_key, pair_text)):
+            known = keys >= 0
+            keys, owners = keys[known], owners[known]
+            lexicon_word = self._word[keys]
+            keys, owners = keys[lexicon_word], owners[lexicon_word]
+            names[owners[self._person[keys]]] = True
+            words.append((keys, owners))
+        negativity = np.zeros(n)
+        for keys, owners in words:
+            if len(keys):
+                values = np.where(names[owners], self._negative[keys], self._negative_alone[keys])
+                first = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+                np.maximum.at(negativity, owners[first], np.maximum.reduceat(values, first))
+
+        term = self._term[np.where(token_key >= 0, token_key, 0)]
+        keep = (token_key >= 0) & (term > 0) & plain[token_text]
+        return ScanResult(plain, negativity, token_text[keep], term[keep])
