@@ -433,36 +433,47 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _normalize(text: str) -> tuple[str, bool]:
-    hits: list[bool] = []
-    if not text.isascii():
-        # One set of the text's characters answers "does it hold any X?" for every table below.
+    if text.isascii():
+        return _normalize_rest(text, False)
+    return _normalize_rest(*_unicode_steps(text))
+
+
+def _unicode_steps(text: str) -> tuple[str, bool]:
+    """Steps 1 to 3 (see the module docstring) of non-ASCII text, and whether they undid a disguise."""
+    disguised = False
+    # One set of the text's characters answers "does it hold any X?" for every table below.
+    chars = set(text)
+    if not chars.isdisjoint(_APOSTROPHES):
+        text = _replace_chars(text, chars & _APOSTROPHES, _APOSTROPHE_PAIRS, _APOSTROPHE_TABLE)
+    composed = unicodedata.normalize("NFKC", text)
+    if composed is not text:
+        text, chars = composed, set(composed)
+    if not chars.isdisjoint(_INVISIBLE_SET):
+        disguised = _INVISIBLE_IN_WORD_RE.search(text) is not None
+        text = _replace_chars(text, chars & _INVISIBLE_SET, _DELETED, _INVISIBLE_TABLE)
         chars = set(text)
-        if not chars.isdisjoint(_APOSTROPHES):
-            text = _replace_chars(text, chars & _APOSTROPHES, _APOSTROPHE_PAIRS, _APOSTROPHE_TABLE)
-        composed = unicodedata.normalize("NFKC", text)
-        if composed is not text:
-            text, chars = composed, set(composed)
-        if not chars.isdisjoint(_INVISIBLE_SET):
-            if _INVISIBLE_IN_WORD_RE.search(text):
-                hits.append(True)
-            text = _replace_chars(text, chars & _INVISIBLE_SET, _DELETED, _INVISIBLE_TABLE)
-            chars = set(text)
-        if not text.isascii():
-            if not chars.isdisjoint(_COMBINING_SET):  # marks NFKC could not compose
-                if _DECORATED_LETTER_RE.search(text):
-                    hits.append(True)
-                text = _replace_chars(text, chars & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
-                chars = set(text)
-            # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
-            if not (unicodedata.is_normalized("NFKD", text) and unicodedata.is_normalized("NFC", text)):
-                stripped = unicodedata.normalize("NFKD", text)
-                stripped = _replace_chars(stripped, set(stripped) & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
-                text = unicodedata.normalize("NFC", stripped)
-                chars = set(text)
-            mapped = _map_confusables(text, chars)
-            if mapped != text:
-                hits.append(True)
-                text = mapped
+    if text.isascii():
+        return text, disguised
+    if not chars.isdisjoint(_COMBINING_SET):  # marks NFKC could not compose
+        disguised = disguised or _DECORATED_LETTER_RE.search(text) is not None
+        text = _replace_chars(text, chars & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
+        chars = set(text)
+    # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
+    if not (unicodedata.is_normalized("NFKD", text) and unicodedata.is_normalized("NFC", text)):
+        stripped = unicodedata.normalize("NFKD", text)
+        stripped = _replace_chars(stripped, set(stripped) & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
+        text = unicodedata.normalize("NFC", stripped)
+        chars = set(text)
+    mapped = _map_confusables(text, chars)
+    if mapped != text:
+        disguised = True
+        text = mapped
+    return text, disguised
+
+
+def _normalize_rest(text: str, disguised: bool) -> tuple[str, bool]:
+    """Steps 4 to 8 of text that went through the Unicode steps (``disguised``: what they found)."""
+    hits: list[bool] = [True] if disguised else []
     text = text.casefold()
     spans = _protected_spans(text) if ("://" in text or "www." in text or "@" in text) else []
     if spans:
@@ -506,23 +517,34 @@ _BATCHED_SIZE = 8192
 def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
     """:func:`normalize_with_flags` of each text, in order: the same results, batch at a time.
 
-    Plain ASCII text (no URL, e-mail address, "|" or spaced-out letters) is casefolded, squeezed and
-    checked for leetspeak and repeated letters with array operations over the whole batch; the rest,
-    and the texts whose checks find something, go through the per-text steps. Results are cached
+    ASCII text is casefolded, squeezed and checked for leetspeak, repeated letters and spaced-out letters
+    with array operations over the whole batch; only what those checks find goes through the per-text
+    steps, and the rest of the texts (non-ASCII, spaced-out letters) through all of them. Results are cached
     with those of :func:`normalize_with_flags`.
     """
     out: list[tuple[str, bool] | None] = list(map(_BATCHED.get, texts))
     if None not in out:
         return out  # type: ignore[return-value]
     todo = [i for i, found in enumerate(out) if found is None]
-    plain = [i for i in todo if texts[i].isascii()]
-    if len(plain) >= 16:
-        results = _normalize_plain_batch([texts[i] for i in plain])
-        for i, result in zip(plain, results, strict=True):
-            out[i] = result
+    # Non-ASCII text that the Unicode steps turn into ASCII joins the batch with what they found.
+    ascii_texts: list[tuple[int, str, bool]] = []
     for i in todo:
-        if out[i] is None:
-            out[i] = _normalize(texts[i])
+        text = texts[i]
+        if text.isascii():
+            ascii_texts.append((i, text, False))
+            continue
+        text, disguised = _unicode_steps(text)
+        if text.isascii():
+            ascii_texts.append((i, text, disguised))
+        else:
+            out[i] = _normalize_rest(text, disguised)
+    results = _normalize_plain_batch([t for _, t, _ in ascii_texts]) if len(ascii_texts) >= 16 else None
+    for k, (i, text, disguised) in enumerate(ascii_texts):
+        result = results[k] if results is not None else None
+        if result is None:
+            out[i] = _normalize_rest(text, disguised)
+        else:
+            out[i] = (result[0], result[1] or disguised)
     if len(_BATCHED) + len(todo) > _BATCHED_SIZE:
         _BATCHED.clear()
     for i in todo[-_BATCHED_SIZE:]:
@@ -551,9 +573,11 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
     """Normalisation of ASCII ``texts`` where the batch checks allow it, else None (per-text steps).
 
     Texts are joined by newlines, which every check reads like the end of a text. A text goes to the
-    per-text steps when it holds "|", "@", "://" or "www." or a spaced-out-letters hint; otherwise it is
-    casefolded and squeezed here, and only texts with a letter beside a leet character or a letter
-    three times in a row go through those steps, in the per-text order.
+    per-text steps when it holds a spaced-out-letters hint, or a URL or e-mail address that starts
+    inside a chunk of text (its segments are read on their own). The others are casefolded and squeezed
+    here; leetspeak is decoded and repeated letters collapsed, in the per-text order, only in the texts
+    where the batch checks find a letter beside a leet character or a letter three times in a row, and
+    only outside URLs and e-mail addresses.
     """
     joined = "\n".join(texts).encode("ascii").lower()
     a = np.frombuffer(joined + b"\n\n\n\n", dtype=np.uint8)
@@ -566,12 +590,11 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
     letter = (a >= 97) & (a <= 122)
     alnum = letter | digit
     x0, x1, x2, x3 = a[:n], a[1 : n + 1], a[2 : n + 2], a[3 : n + 3]
-    other = x0 == 124  # "|"
     markers = (x0 == 64) | ((x0 == 58) & (x1 == 47) & (x2 == 47))  # "@", "://"
     markers |= (x0 == 119) & (x1 == 119) & (x2 == 119) & (x3 == 46)  # "www."
     # The spaced-out-letters hint: ([ ._*-])[^\W_]\1[^\W_](?![^\W_])
     separator = (x0 == 32) | (x0 == 46) | (x0 == 95) | (x0 == 42) | (x0 == 45)
-    other |= separator & alnum[1 : n + 1] & (x2 == x0) & alnum[3 : n + 3] & ~alnum[4 : n + 4]
+    other = separator & alnum[1 : n + 1] & (x2 == x0) & alnum[3 : n + 3] & ~alnum[4 : n + 4]
     leet = digit | (a == 64) | (a == 36) | (a == 33) | (a == 124)  # 0-9 @ $ ! |
     leetspeak = (letter[:n] & leet[1 : n + 1]) | (leet[:n] & letter[1 : n + 1])
     repeats = letter[:n] & (x0 == x1) & (x0 == x2)
