@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -371,12 +371,7 @@ def _lexical(segment: str, hits: list[bool]) -> str:
         # A byte-level shape finds the chunks leetspeak may hide in without scanning for them.
         if _SPACED_HINT_RE.search(segment):
             segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
-        shape = segment.encode("ascii").translate(_LEET_SHAPE)
-        if b"a1" in shape or b"1a" in shape:
-            segment = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
-        if _letter_repeats(segment):
-            segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
-        return segment
+        return _lexical_unspaced(segment, hits)
     if _SPACED_HINT_RE.search(segment):
         segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
     segment = _decode_leet(segment, _leet_chunks(segment), hits)
@@ -476,18 +471,22 @@ def _normalize_rest(text: str, disguised: bool) -> tuple[str, bool]:
     hits: list[bool] = [True] if disguised else []
     text = text.casefold()
     spans = _protected_spans(text) if ("://" in text or "www." in text or "@" in text) else []
-    if spans:
-        pieces: list[str] = []
-        last = 0
-        for s, e in spans:
-            pieces.append(_lexical(text[last:s], hits))
-            pieces.append(text[s:e])
-            last = e
-        pieces.append(_lexical(text[last:], hits))
-        text = "".join(pieces)
-    else:
-        text = _lexical(text, hits)
+    text = _outside_spans(text, spans, _lexical, hits) if spans else _lexical(text, hits)
     return _squeeze(text), bool(hits)
+
+
+def _outside_spans(
+    text: str, spans: list[tuple[int, int]], step: Callable[[str, list[bool]], str], hits: list[bool]
+) -> str:
+    """``text`` with ``step`` applied to each segment between the protected ``spans``, which stay as they are."""
+    pieces: list[str] = []
+    last = 0
+    for s, e in spans:
+        pieces.append(step(text[last:s], hits))
+        pieces.append(text[s:e])
+        last = e
+    pieces.append(step(text[last:], hits))
+    return "".join(pieces)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -640,14 +639,7 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
                 if any(s and text[s - 1] != " " for s, _ in spans):
                     out.append(None)
                     continue
-                pieces: list[str] = []
-                last = 0
-                for s, e in spans:
-                    pieces.append(_lexical_unspaced(text[last:s], hits))
-                    pieces.append(text[s:e])
-                    last = e
-                pieces.append(_lexical_unspaced(text[last:], hits))
-                out.append(("".join(pieces), bool(hits)))
+                out.append((_outside_spans(text, spans, _lexical_unspaced, hits), bool(hits)))
                 continue
         repeated = k + 1 in with_repeats
         if k + 1 in with_leet:

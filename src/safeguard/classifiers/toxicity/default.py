@@ -117,12 +117,7 @@ def lexical_features(
     ``words`` is ``lexicon.words(text)``; ``wordset`` and ``gate_words`` are as for
     :meth:`Lexicon.score`, and may hold only the words of :func:`relevant_words` (the scores are the same).
     """
-    if words is None:
-        words = lexicon.words(text)
-    if wordset is None:
-        wordset = set(words)
-    if gate_words is None:
-        gate_words = wordset | apostrophe_parts(words) if "'" in text else wordset
+    words, wordset, gate_words = lexicon.word_sets(text, words, wordset, gate_words)
     if not gate_words:
         return _NO_FEATURES
     neg = 0.0

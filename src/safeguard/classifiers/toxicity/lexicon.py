@@ -372,6 +372,22 @@ class Lexicon:
                 out.append(piece)
         return out
 
+    def word_sets(
+        self,
+        normalized: str,
+        words: list[str] | None = None,
+        wordset: set[str] | frozenset[str] | None = None,
+        gate_words: set[str] | frozenset[str] | None = None,
+    ) -> tuple[list[str], set[str] | frozenset[str], set[str] | frozenset[str]]:
+        """(words, word set, gate words) of ``normalized`` as :meth:`score` reads them, from what is given."""
+        if words is None:
+            words = self.words(normalized)
+        if wordset is None:
+            wordset = set(words)
+        if gate_words is None:
+            gate_words = wordset | apostrophe_parts(words) if "'" in normalized else wordset
+        return words, wordset, gate_words
+
     def score(
         self,
         normalized: str,
@@ -385,12 +401,7 @@ class Lexicon:
         the parts of words split at their apostrophes (``"you're"`` adds ``"you"``), which decide
         whether a pattern can match. Either set may hold only the words in :attr:`vocabulary`.
         """
-        if words is None:
-            words = self.words(normalized)
-        if wordset is None:
-            wordset = set(words)
-        if gate_words is None:
-            gate_words = wordset | apostrophe_parts(words) if "'" in normalized else wordset
+        words, wordset, gate_words = self.word_sets(normalized, words, wordset, gate_words)
         if gate_words.isdisjoint(self.triggers):
             return _NOTHING
         insult = 0.0
@@ -430,31 +441,11 @@ class Lexicon:
         ):
             insult = max(insult, 0.6)
             targeted = True
-        threat = 0.0
-        triggered = gate_words & _THREAT_TRIGGERS
-        if triggered:
-            for pattern, weight, first, rest in _THREAT_CHECKS:
-                if (
-                    weight > threat
-                    and not triggered.isdisjoint(first)
-                    and _holds(gate_words, rest)
-                    and pattern.search(normalized)
-                ):
-                    threat = weight
-        self_harm = 0.0
-        triggered = gate_words & _SELF_HARM_TRIGGERS
-        if triggered:
-            for pattern, weight, first, rest in _SELF_HARM_CHECKS:
-                if (
-                    weight > self_harm
-                    and not triggered.isdisjoint(first)
-                    and _holds(gate_words, rest)
-                    and pattern.search(normalized)
-                ):
-                    self_harm = weight
-            if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
-                stripped = _SELF_HARM_WARNING.sub(" ", normalized)
-                self_harm = max((w for p, w, _ in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
+        threat = _strongest_pattern(_THREAT_CHECKS, gate_words & _THREAT_TRIGGERS, gate_words, normalized)
+        self_harm = _strongest_pattern(_SELF_HARM_CHECKS, gate_words & _SELF_HARM_TRIGGERS, gate_words, normalized)
+        if self_harm and _SELF_HARM_WARNING.search(normalized) and self_harm <= 0.9:
+            stripped = _SELF_HARM_WARNING.sub(" ", normalized)
+            self_harm = max((w for p, w, _ in _SELF_HARM_PATTERNS if p.search(stripped)), default=0.0)
         return LexiconScores(insult, threat, identity, self_harm, profanity, targeted)
 
 
@@ -474,6 +465,27 @@ def _inner_apostrophes(pieces: bytes) -> bool:
         if pieces.find(b" ", i, j) < 0:
             return False
         i = j
+
+
+def _strongest_pattern(
+    checks: tuple[tuple[re.Pattern[str], float, frozenset[str], tuple[frozenset[str], ...]], ...],
+    triggered: set[str] | frozenset[str],
+    gate_words: set[str] | frozenset[str],
+    text: str,
+) -> float:
+    """The weight of the strongest pattern of ``checks`` that matches ``text``, trying only those with a word
+    of their first group among ``triggered`` and a word of every other group among ``gate_words``."""
+    strongest = 0.0
+    if triggered:
+        for pattern, weight, first, rest in checks:
+            if (
+                weight > strongest
+                and not triggered.isdisjoint(first)
+                and _holds(gate_words, rest)
+                and pattern.search(text)
+            ):
+                strongest = weight
+    return strongest
 
 
 def _holds(words: set[str] | frozenset[str], groups: tuple[frozenset[str], ...]) -> bool:
