@@ -6,15 +6,14 @@ finds both for every plain post of a batch in one pass over the batch's bytes, i
 look-up per word in Python:
 
 * the texts (normalised, unmasked, ASCII) are joined by newlines; the linear model's tokens are the
-  runs of letters and digits; the lexicon's words are those runs, or two of them joined by one
-  apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
+  runs of letters, digits and underscores; the lexicon's words are the runs of letters and digits, or
+  two of them joined by one apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
 * every token and word is identified by a 64-bit polynomial hash of its bytes and its length, looked
   up in a table of every linear-model term and every word the lexicons read;
-* a post is *plain* when it is ASCII, holds no underscore (the vectoriser keeps underscores inside
-  tokens, the lexicon splits on them), no apostrophe that joins three runs (``rock'n'roll``), and no
-  word or token that sets off a word check of the lexicon (insults, profanity, slurs, groups of people,
-  targeted phrases) and no word of every group of a threat or self-harm pattern. Only plain posts take
-  the values found here; the others go through the per-word path.
+* a post is *plain* when it is ASCII, holds no apostrophe that joins three runs (``rock'n'roll``), and no
+  word or token that sets off a word check of the lexicon (insults, profanity, slurs, groups of people)
+  and no word of every group of a threat or self-harm pattern or a targeted phrase ("shut up"). Only
+  plain posts take the values found here; the others go through the per-word path.
 
 A token of the same length and hash as a table word is taken to be that word: for a token that is not
 in the table, that happens about once in 10^15 tokens (the table's size over 2^64), and then it is
@@ -195,7 +194,6 @@ class WordScan:
                 plain[text_of(positions)] = False
 
         alnum = (((a | 32) - 97).astype(np.uint8) < 26) | ((a - 48).astype(np.uint8) < 10)
-        mark(np.flatnonzero(a == 95))  # "_"
         token_starts = np.flatnonzero(alnum[1:] & ~alnum[:-1]) + 1
         token_ends = np.flatnonzero(alnum[:-1] & ~alnum[1:]) + 1
         token_text = text_of(token_starts)
@@ -257,6 +255,13 @@ class WordScan:
                 first = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
                 np.maximum.at(negativity, owners[first], np.maximum.reduceat(values, first))
 
+        # The linear model's tokens are runs of letters, digits and underscores (the lexicon splits on "_").
+        if (a == 95).any():
+            word_char = alnum | (a == 95)
+            token_starts = np.flatnonzero(word_char[1:] & ~word_char[:-1]) + 1
+            token_ends = np.flatnonzero(word_char[:-1] & ~word_char[1:]) + 1
+            token_text = text_of(token_starts)
+            token_key = self._lookup(token_starts, token_ends, prefix)
         term = self._term[np.where(token_key >= 0, token_key, 0)]
         keep = (token_key >= 0) & (term > 0) & plain[token_text]
         return ScanResult(plain, negativity, token_text[keep], term[keep])

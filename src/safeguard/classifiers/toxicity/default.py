@@ -164,7 +164,7 @@ class DefaultModel:
             context_dependent=CONTEXT_DEPENDENT,
             person_words=_PERSON_WORDS,
             special=self.lexicon.word_checks,
-            patterns=self.lexicon.pattern_groups,
+            patterns=self.lexicon.gated_checks,
         )
 
     def prepare(self, text: str) -> str:

@@ -297,13 +297,21 @@ class Lexicon:
         self._mask_cache: dict[str, str] = {}
         #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
         #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
-        self.vocabulary = frozenset({*self._interesting, *_GATE_WORDS, *_TARGETED_FIRST, "stfu", "gtfo"})
+        self.vocabulary = frozenset(
+            {*self._interesting, *_GATE_WORDS, *(w for pair in _TARGETED_PAIRS for w in pair), "stfu", "gtfo"}
+        )
         #: Words that start a word-level check of :meth:`score` (insults, profanity, slurs, groups of people,
-        #: targeted phrases); beyond them only the patterns score, and only with a word of each of their groups.
-        self.word_checks = frozenset({*self._interesting, *_TARGETED_FIRST, "stfu", "gtfo"})
-        #: The word groups of every threat and self-harm pattern.
-        self.pattern_groups: tuple[tuple[frozenset[str], ...], ...] = tuple(
-            groups for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS)
+        #: "stfu"); beyond them only the patterns and targeted phrases score, each only with a word of every
+        #: one of its :attr:`gated_checks` groups.
+        self.word_checks = frozenset({*self._interesting, "stfu", "gtfo"})
+        #: The word groups of every threat and self-harm pattern, and of the targeted phrases ("shut up"),
+        #: one check per first word.
+        targeted: dict[str, set[str]] = {}
+        for first, second in sorted(_TARGETED_PAIRS):
+            targeted.setdefault(first, set()).add(second)
+        self.gated_checks: tuple[tuple[frozenset[str], ...], ...] = (
+            *(groups for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS)),
+            *((frozenset({first}), frozenset(seconds)) for first, seconds in targeted.items()),
         )
         #: Words without one of which :meth:`score` gives nothing (its gate words hold none of them).
         self.triggers = frozenset(
