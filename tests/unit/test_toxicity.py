@@ -505,7 +505,7 @@ BATCH_SAMPLES = [
     "'quoted' words and ''doubled'' ones", "he'll hope you die'", "y'all are vermin", "", "   ", "no no no",
     "this phone is dead", "you're dead wrong", "f*ck this", "http://example.com/kill you", "i'll kill you",
     "watch your back", "i want to kill myself", "shut up", "2nd-hand mp3s cost $25.99", "let's go there",
-    "go fuck yourself", "shut the door", "x_you're_it",
+    "go fuck yourself", "shut the door", "x_you're_it", "great kettle 👍 “really” — fine…", "“you idiot”",
 ]  # fmt: skip
 
 
@@ -525,7 +525,9 @@ def test_batch_word_scan_gives_the_per_word_results(monkeypatch: pytest.MonkeyPa
     # Posts with a lexicon word, the words of a pattern or targeted phrase, chained apostrophes or non-ASCII
     # letters go through the per-word path; the others take the batch values.
     assert all(plain[t] for t in ["the kettle broke after two days", "this phone is dead", "no no no"])
-    assert all(plain[t] for t in ["snake_case names", "let's go there", "shut the door"])
+    assert all(
+        plain[t] for t in ["snake_case names", "let's go there", "shut the door", "great kettle 👍 “really” — fine…"]
+    )
     assert not any(plain[t] for t in ["you are an idiot", "i hope you die", "go fuck yourself", "привет мир"])
     assert not plain["rock'n'roll isn't dead"] and not plain["y'all are vermin"] and not plain["shut up"]
 

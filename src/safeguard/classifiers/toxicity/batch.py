@@ -5,15 +5,17 @@ backend needs only the linear model's term ids and the strongest negative word. 
 finds both for every plain post of a batch in one pass over the batch's bytes, instead of a dictionary
 look-up per word in Python:
 
-* the texts (normalised, unmasked, ASCII) are joined by newlines; the linear model's tokens are the
+* the texts (normalised, unmasked; non-ASCII characters that are not letters or digits read as spaces)
+  are joined by newlines; the linear model's tokens are the
   runs of letters, digits and underscores; the lexicon's words are the runs of letters and digits, or
   two of them joined by one apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
 * every token and word is identified by a 64-bit polynomial hash of its bytes and its length, looked
   up in a table of every linear-model term and every word the lexicons read;
-* a post is *plain* when it is ASCII, holds no apostrophe that joins three runs (``rock'n'roll``), and no
-  word or token that sets off a word check of the lexicon (insults, profanity, slurs, groups of people)
-  and no word of every group of a threat or self-harm pattern or a targeted phrase ("shut up"). Only
-  plain posts take the values found here; the others go through the per-word path.
+* a post is *plain* when it holds no non-ASCII letter or digit, no apostrophe that joins three runs
+  (``rock'n'roll``), no word or token that sets off a word check of the lexicon (insults, profanity,
+  slurs, groups of people) and no word of every group of a threat or self-harm pattern or a targeted
+  phrase ("shut up"). Only plain posts take the values found here; the others go through the per-word
+  path.
 
 A token of the same length and hash as a table word is taken to be that word: for a token that is not
 in the table, that happens about once in 10^15 tokens (the table's size over 2^64), and then it is
@@ -49,6 +51,17 @@ def _slot(hashes: npt.NDArray[np.uint64]) -> IntArray:
     polynomial hash of a short word varies little in its top bits)."""
     slots: IntArray = ((hashes * np.uint64(_MIX)) >> np.uint64(64 - _SLOT_BITS)).astype(np.int64)
     return slots
+
+
+def _ascii_view(text: str) -> str | None:
+    """``text`` with its non-ASCII characters as spaces when none of them is a letter or digit (emoji, quotes,
+    dashes: separators for both tokenisers, so the tokens and words are the same), else None."""
+    others = [c for c in set(text) if not c.isascii()]
+    if any(c.isalnum() for c in others):
+        return None
+    for c in others:
+        text = text.replace(c, " ")
+    return text
 
 
 def _hash(data: bytes, base: int) -> int:
@@ -179,8 +192,9 @@ class WordScan:
     def scan(self, texts: Sequence[str]) -> ScanResult:
         """Look up the tokens and words of ``texts`` (normalised and unmasked)."""
         n = len(texts)
-        plain = np.fromiter((t.isascii() for t in texts), dtype=np.bool_, count=n)
-        usable = [t if ok else "" for t, ok in zip(texts, plain.tolist(), strict=True)]
+        views = [t if t.isascii() else _ascii_view(t) for t in texts]
+        plain = np.fromiter((v is not None for v in views), dtype=np.bool_, count=n)
+        usable = [v or "" for v in views]
         # One leading and two trailing newlines, so every neighbour looked at exists.
         a = np.frombuffer(("\n" + "\n".join(usable) + "\n\n").encode("ascii"), dtype=np.uint8)
         lengths = np.fromiter(map(len, usable), dtype=np.int64, count=n)
