@@ -541,3 +541,14 @@ def test_batch_word_scan_gives_the_per_word_results_on_real_posts(monkeypatch: p
     texts += [r["text"] for r in read_eval("jigsaw_toxic_comments_sample.jsonl", limit=2000)]
     batched = np.vstack([np.column_stack(model.parts(texts[i : i + 500])) for i in range(0, len(texts), 500)])
     assert np.array_equal(batched, _word_by_word(model, texts, monkeypatch))
+
+
+@pytest.mark.parametrize("copies", [1, 10])  # a few posts (plain floats) and many (array calls)
+def test_scores_outside_zero_to_one_are_clipped_and_nan_reads_as_zero(copies: int) -> None:
+    raw = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "half": 0.5, "big": 1.5, "neg": -0.5}
+    clf = ToxicityClassifier()
+    clf.backend = _Stub(("toxicity",), raw)
+    clf.outputs = {"toxicity": float}
+    clf._loaded = True
+    posts = [Post(id=str(i), text=t) for i, t in enumerate(list(raw) * copies)]
+    assert [r["toxicity"] for r in clf.classify(posts)] == [0.0, 1.0, 0.0, 0.5, 1.0, 0.0] * copies

@@ -88,12 +88,14 @@ class ToxicityClassifier(Classifier):
             if values.shape != (len(posts),):
                 raise RuntimeError(f"toxicity backend gave {values.shape} {label} scores for {len(posts)} posts")
             kind = self.outputs.get(label, float)
-            if kind is float:
-                # Probabilities in [0, 1]; NaN reads as 0.
+            if kind is not float:
+                columns.append([kind(v) for v in values.tolist()])
+            elif len(posts) < 16:  # a few posts: plain floats are quicker than array calls
+                columns.append([min(1.0, max(0.0, float(v))) for v in values.tolist()])  # NaN reads as 0
+            else:
+                # Probabilities in [0, 1]; NaN reads as 0, as above.
                 clean = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
                 columns.append(np.clip(clean, 0.0, 1.0).tolist())
-            else:
-                columns.append([kind(v) for v in values.tolist()])
         return [dict(zip(labels, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def describe(self) -> dict[str, Any]:

@@ -193,6 +193,7 @@ class DefaultModel:
             others = np.flatnonzero(~scan.plain).tolist()
         else:
             others = list(range(n))
+        ids_per_text: list[list[int]] = []
         for i in others:
             text = prepared[i]
             words = lexicon.words(text)
@@ -209,8 +210,12 @@ class DefaultModel:
                 gate = found.union(relevant.intersection(apostrophe_parts(words)))
                 ids = linear.token_ids(text)
             feats[i] = lexical_features(lexicon, negativity, text, words, found, gate)
-            rows.append(np.full(len(ids), i, dtype=np.int64))
-            terms.append(np.asarray(ids, dtype=np.int64))
+            ids_per_text.append(ids)
+        if others:
+            lengths = np.fromiter(map(len, ids_per_text), dtype=np.int64, count=len(others))
+            rows.append(np.repeat(np.asarray(others, dtype=np.int64), lengths))
+            count = int(lengths.sum())
+            terms.append(np.fromiter(itertools.chain.from_iterable(ids_per_text), dtype=np.int64, count=count))
         empty = [np.zeros(0, dtype=np.int64)]
         prob = linear.predict_pairs(np.concatenate(rows or empty), np.concatenate(terms or empty), n)
         clipped = np.clip(prob, 1e-6, 1 - 1e-6)
