@@ -552,3 +552,27 @@ def test_scores_outside_zero_to_one_are_clipped_and_nan_reads_as_zero(copies: in
     clf._loaded = True
     posts = [Post(id=str(i), text=t) for i, t in enumerate(list(raw) * copies)]
     assert [r["toxicity"] for r in clf.classify(posts)] == [0.0, 1.0, 0.0, 0.5, 1.0, 0.0] * copies
+
+
+def test_batch_word_scan_in_chunks_and_threads_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large batches are scanned in chunks, and scans running in several threads at once do not mix."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from safeguard.classifiers.toxicity import default
+    from safeguard.classifiers.toxicity.default import DefaultModel
+
+    model = DefaultModel()
+    rng = random.Random(9)
+    batches = [
+        [" ".join(rng.choice(BATCH_SAMPLES) for _ in range(rng.randint(1, 30))) for _ in range(size)]
+        for size in (40, 300, 120, 700)
+    ]
+    expected = [np.column_stack(model.parts(batch)) for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda batch: np.column_stack(model.parts(batch)), batches))
+            assert all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True))
+    monkeypatch.setattr(default, "SCAN_CHUNK_CHARS", 500)
+    assert default._scan_chunks(batches[1])[0][1] < len(batches[1])  # several chunks
+    assert all(np.array_equal(np.column_stack(model.parts(b)), e) for b, e in zip(batches, expected, strict=True))

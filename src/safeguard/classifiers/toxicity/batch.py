@@ -35,7 +35,7 @@ import numpy.typing as npt
 __all__ = ["ScanResult", "WordScan"]
 
 _MASK = (1 << 64) - 1
-#: Slots of the direct-mapped key table: 2^20 (8 MB), for a few tens of thousands of keys.
+#: Slots of the direct-mapped key table: 2^20 (4 MB), for a few tens of thousands of keys.
 _SLOT_BITS = 20
 _MIX = 0xD6E8FEB86659FD93
 _BASE = 0x9E3779B97F4A7C15
@@ -89,20 +89,23 @@ class ScanResult:
 
 
 class _Powers:
-    """B^j and B^-j mod 2^64 for j < size, grown on demand."""
+    """B^j and B^-j mod 2^64 for j < size, grown on demand; both tables are swapped in as one pair, so
+    concurrent scans always read tables of the same size."""
 
     def __init__(self, base: int, inverse: int) -> None:
         self.base, self.inverse = base, inverse
-        self.up = np.ones(1, dtype=np.uint64)
-        self.down = np.ones(1, dtype=np.uint64)
+        self.pair = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
-    def ensure(self, size: int) -> None:
-        if len(self.up) >= size:
-            return
-        size = max(size, 2 * len(self.up))
+    def at_least(self, size: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        pair = self.pair
+        if len(pair[0]) >= size:
+            return pair
+        size = max(size, 2 * len(pair[0]))
         one = np.ones(1, dtype=np.uint64)
-        self.up = np.concatenate([one, np.cumprod(np.full(size - 1, self.base, dtype=np.uint64))])
-        self.down = np.concatenate([one, np.cumprod(np.full(size - 1, self.inverse, dtype=np.uint64))])
+        up = np.concatenate([one, np.cumprod(np.full(size - 1, self.base, dtype=np.uint64))])
+        down = np.concatenate([one, np.cumprod(np.full(size - 1, self.inverse, dtype=np.uint64))])
+        self.pair = (up, down)
+        return up, down
 
 
 class WordScan:
@@ -167,20 +170,22 @@ class WordScan:
         if not all(any(key in group for key in sorted_keys) for group in groups):
             raise ValueError("every word of the pattern groups must be a lexicon word")
         # Direct-mapped slots on the top bits of the first hash; keys sharing a slot use the sorted table.
-        self._slots = np.full(1 << _SLOT_BITS, -1, dtype=np.int64)
+        self._slots = np.full(1 << _SLOT_BITS, -1, dtype=np.int32)
         slot = _slot(self._first)
         taken, counts = np.unique(slot, return_counts=True)
         self._slots[slot] = np.arange(len(slot))
         self._slots[taken[counts > 1]] = -2
         self._powers = _Powers(_BASE, _INVERSE)
 
-    def _lookup(self, starts: IntArray, ends: IntArray, prefix: npt.NDArray[np.uint64]) -> IntArray:
+    def _lookup(
+        self, starts: IntArray, ends: IntArray, prefix: npt.NDArray[np.uint64], down: npt.NDArray[np.uint64]
+    ) -> IntArray:
         """Index into the key table of each span [start, end) of the bytes whose hash prefix is ``prefix``
-        (inclusive sums), or -1. Spans never start at 0."""
+        (inclusive sums; ``down`` the inverse powers of the base), or -1. Spans never start at 0."""
         if len(starts) == 0 or len(self._first) == 0:
             return np.full(len(starts), -1, dtype=np.int64)
-        h = (prefix[ends - 1] - prefix[starts - 1]) * self._powers.down[starts]
-        at = self._slots[_slot(h)]
+        h = (prefix[ends - 1] - prefix[starts - 1]) * down[starts]
+        at = self._slots[_slot(h)].astype(np.int64)
         shared = np.flatnonzero(at == -2)
         if len(shared):
             at[shared] = np.minimum(np.searchsorted(self._first, h[shared]), len(self._first) - 1)
@@ -219,17 +224,16 @@ class WordScan:
         # A run joined on both sides ("rock'n'roll") is split otherwise by the lexicon.
         mark(joining[1:][token_ends[after[:-1]] == joining[1:]])
 
-        powers = self._powers
-        powers.ensure(len(a))
-        prefix = np.multiply(a, powers.up[: len(a)], dtype=np.uint64)
+        up, down = self._powers.at_least(len(a))
+        prefix = np.multiply(a, up[: len(a)], dtype=np.uint64)
         np.cumsum(prefix, out=prefix)
-        token_key = self._lookup(token_starts, token_ends, prefix)
+        token_key = self._lookup(token_starts, token_ends, prefix, down)
 
         # Lexicon words: a run not beside a joining apostrophe, or two runs and the apostrophe between them.
         alone = np.ones(len(token_starts), dtype=np.bool_)
         alone[before] = False
         alone[after] = False
-        pair_key = self._lookup(token_starts[before], token_ends[after], prefix)
+        pair_key = self._lookup(token_starts[before], token_ends[after], prefix, down)
         pair_text = token_text[before]
         alone_key, alone_text = token_key[alone], token_text[alone]
 
@@ -275,7 +279,7 @@ class WordScan:
             token_starts = np.flatnonzero(word_char[1:] & ~word_char[:-1]) + 1
             token_ends = np.flatnonzero(word_char[:-1] & ~word_char[1:]) + 1
             token_text = text_of(token_starts)
-            token_key = self._lookup(token_starts, token_ends, prefix)
+            token_key = self._lookup(token_starts, token_ends, prefix, down)
         term = self._term[np.where(token_key >= 0, token_key, 0)]
         keep = (token_key >= 0) & (term > 0) & plain[token_text]
         return ScanResult(plain, negativity, token_text[keep], term[keep])

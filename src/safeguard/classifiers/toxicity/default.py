@@ -185,12 +185,14 @@ class DefaultModel:
         feats = np.zeros((n, 5), dtype=np.float64)
         rows: list[npt.NDArray[np.int64]] = []
         terms: list[npt.NDArray[np.int64]] = []
+        others: list[int] = []
         if n >= MIN_SCAN_BATCH:
-            scan = self._scan.scan(prepared)
-            feats[:, 0] = np.where(scan.plain, scan.negativity, 0.0)
-            rows.append(scan.rows)
-            terms.append(scan.terms)
-            others = np.flatnonzero(~scan.plain).tolist()
+            for start, end in _scan_chunks(prepared):
+                scan = self._scan.scan(prepared[start:end])
+                feats[start:end, 0] = np.where(scan.plain, scan.negativity, 0.0)
+                rows.append(scan.rows + start)
+                terms.append(scan.terms)
+                others.extend((np.flatnonzero(~scan.plain) + start).tolist())
         else:
             others = list(range(n))
         ids_per_text: list[list[int]] = []
@@ -240,6 +242,24 @@ class DefaultModel:
 
 #: Batches from this size get the array pass of :mod:`.batch` (smaller ones are cheaper word by word).
 MIN_SCAN_BATCH = 16
+
+#: The array pass reads at most this many characters at once (its arrays take about 25 bytes a character).
+SCAN_CHUNK_CHARS = 1 << 20
+
+
+def _scan_chunks(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """Consecutive (start, end) slices of ``texts`` of at most :data:`SCAN_CHUNK_CHARS` characters (or one text)."""
+    chunks: list[tuple[int, int]] = []
+    start = size = 0
+    for i, text in enumerate(texts):
+        if size and size + len(text) > SCAN_CHUNK_CHARS:
+            chunks.append((start, i))
+            start, size = i, 0
+        size += len(text) + 1
+    if start < len(texts):
+        chunks.append((start, len(texts)))
+    return chunks
+
 
 #: Batches smaller than this are scored in the calling process even with ``workers`` > 1.
 MIN_PARALLEL_BATCH = 256
