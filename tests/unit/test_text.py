@@ -274,3 +274,30 @@ def test_normalize_many_equals_normalising_each_real_post() -> None:
     module.clear_caches()
     batched = [r for i in range(0, len(texts), 1000) for r in module.normalize_many(texts[i : i + 1000])]
     assert batched == [module._normalize(t) for t in texts]
+
+
+def test_leet_chunks_without_changeable_characters_are_returned_as_they_are() -> None:
+    """The quick return for chunks with no leet digit, "$", "@" or inner "!"/"|" gives what the full steps give."""
+    import random
+
+    from safeguard.classifiers import text as module
+
+    def full_steps(chunk: str, allow_pipe: bool, hits: list[bool]) -> str:
+        if (
+            not module._LETTER_RE.search(chunk)
+            or "/" in chunk
+            or module._CODE_CHUNK_RE.search(chunk)
+            or module._HEX_COLOUR_RE.search(chunk)
+        ):
+            return chunk
+        words = module._LEET_WORD_PIPE_RE if allow_pipe else module._LEET_WORD_RE
+        return words.sub(lambda m: module._leet_word(m.group(), allow_pipe, hits), chunk)
+
+    rng = random.Random(4)
+    for _ in range(30000):
+        chunk = "".join(rng.choice("ab!|.-*_@$1x") for _ in range(rng.randint(1, 8)))
+        for allow_pipe in (False, True):
+            quick: list[bool] = []
+            full: list[bool] = []
+            assert module._leet_chunk(chunk, allow_pipe, quick) == full_steps(chunk, allow_pipe, full), chunk
+            assert bool(quick) == bool(full)

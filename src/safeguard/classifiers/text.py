@@ -297,7 +297,14 @@ def _leet_word(w: str, allow_pipe: bool, hits: list[bool]) -> str:
     return "".join(out) + tail
 
 
+#: ASCII chunks without a leet digit, "$" or "@", and without "!" or "|" between two letters, read the same.
+_LEET_CHANGERS = frozenset("01345789$@")
+_INNER_BANG_RE = re.compile(r"[a-z][!|][a-z]")
+
+
 def _leet_chunk(chunk: str, allow_pipe: bool, hits: list[bool]) -> str:
+    if chunk.isascii() and _LEET_CHANGERS.isdisjoint(chunk) and not _INNER_BANG_RE.search(chunk):
+        return chunk  # "thanks!", "x-ray": no character that _leet_word could change
     # Numbers and codes, hex colours and paths ("r/name", "k/d", "twitch.tv/name") are not leetspeak.
     if not _LETTER_RE.search(chunk) or "/" in chunk or _CODE_CHUNK_RE.search(chunk) or _HEX_COLOUR_RE.search(chunk):
         return chunk
