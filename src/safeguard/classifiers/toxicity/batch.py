@@ -274,12 +274,20 @@ class WordScan:
                 np.maximum.at(negativity, owners[first], np.maximum.reduceat(values, first))
 
         # The linear model's tokens are runs of letters, digits and underscores (the lexicon splits on "_").
-        if (a == 95).any():
-            word_char = alnum | (a == 95)
-            token_starts = np.flatnonzero(word_char[1:] & ~word_char[:-1]) + 1
-            token_ends = np.flatnonzero(word_char[:-1] & ~word_char[1:]) + 1
-            token_text = text_of(token_starts)
-            token_key = self._lookup(token_starts, token_ends, prefix, down)
+        underscore = a == 95
+        if underscore.any():
+            word_char = alnum | underscore
+            starts = np.flatnonzero(word_char[1:] & ~word_char[:-1]) + 1
+            ends = np.flatnonzero(word_char[:-1] & ~word_char[1:]) + 1
+            count = np.concatenate([[0], np.cumsum(underscore, dtype=np.int32)])
+            joined_by_underscore = count[ends] > count[starts]
+            # The other tokens are the runs of letters and digits with no underscore beside them, in order.
+            key = np.empty(len(starts), dtype=np.int64)
+            key[~joined_by_underscore] = token_key[~(underscore[token_starts - 1] | underscore[token_ends])]
+            key[joined_by_underscore] = self._lookup(
+                starts[joined_by_underscore], ends[joined_by_underscore], prefix, down
+            )
+            token_key, token_text = key, text_of(starts)
         term = self._term[np.where(token_key >= 0, token_key, 0)]
         keep = (token_key >= 0) & (term > 0) & plain[token_text]
         return ScanResult(plain, negativity, token_text[keep], term[keep])
