@@ -606,7 +606,10 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
     repeats = letter[:n] & (x0 == x1) & (x0 == x2)
 
     def texts_with(mask: npt.NDArray[np.bool_]) -> set[int]:
-        return set(np.searchsorted(starts, np.flatnonzero(mask), side="right").tolist()) if mask.any() else set()
+        """Indices of the texts holding a True of ``mask``."""
+        if not mask.any():
+            return set()
+        return set((np.searchsorted(starts, np.flatnonzero(mask), side="right") - 1).tolist())
 
     to_steps = texts_with(other)
     with_markers = texts_with(markers)
@@ -631,14 +634,14 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
     hi = edges[1::2].tolist()
     out: list[tuple[str, bool] | None] = []
     for k in range(len(texts)):
-        if k + 1 in to_steps:
+        if k in to_steps:
             out.append(None)
             continue
         text = squeezed[lo[k] : hi[k]]
         if text[-1:] == " ":
             text = text[:-1]
         hits: list[bool] = []
-        if k + 1 in with_markers:
+        if k in with_markers:
             spans = _protected_spans(text)
             if spans:
                 # Segments between URLs and e-mail addresses are read on their own; when every span starts a
@@ -648,8 +651,8 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
                     continue
                 out.append((_outside_spans(text, spans, _lexical_unspaced, hits), bool(hits)))
                 continue
-        repeated = k + 1 in with_repeats
-        if k + 1 in with_leet:
+        repeated = k in with_repeats
+        if k in with_leet:
             decoded = _decode_leet(text, _leet_chunks_ascii(text.encode("ascii").translate(_LEET_SHAPE)), hits)
             if decoded is not text:
                 text = decoded

@@ -64,6 +64,16 @@ def _ascii_view(text: str) -> str | None:
     return text
 
 
+def _runs(mask: BoolArray) -> tuple[IntArray, IntArray]:
+    """(starts, ends) of the runs of True in ``mask``, whose first and last values are False."""
+    return np.flatnonzero(mask[1:] & ~mask[:-1]) + 1, np.flatnonzero(mask[:-1] & ~mask[1:]) + 1
+
+
+def _group_starts(owners: IntArray) -> IntArray:
+    """Where each run of equal values of the sorted ``owners`` begins (for ``reduceat``)."""
+    return np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+
+
 def _hash(data: bytes, base: int) -> int:
     value = 0
     power = 1
@@ -77,11 +87,13 @@ def _hash(data: bytes, base: int) -> int:
 class ScanResult:
     """What :meth:`WordScan.scan` found in a batch of ``n`` texts.
 
-    ``plain[i]`` says whether text ``i`` may use these values; ``negativity[i]`` is its strongest
-    negative word (the context rule applied); ``rows`` and ``terms`` are the (text, term id) pairs of
-    every linear-model token of the plain texts, in text order.
+    ``scanned[i]`` says whether text ``i`` was read here (it holds no non-ASCII letter or digit), and
+    ``rows`` and ``terms`` are the (text, term id) pairs of every linear-model token of the scanned
+    texts, in text order; ``plain[i]`` says whether text ``i`` may also take ``negativity[i]``, its
+    strongest negative word (the context rule applied), as all its lexical features.
     """
 
+    scanned: BoolArray
     plain: BoolArray
     negativity: FloatArray
     rows: IntArray
@@ -198,7 +210,8 @@ class WordScan:
         """Look up the tokens and words of ``texts`` (normalised and unmasked)."""
         n = len(texts)
         views = [t if t.isascii() else _ascii_view(t) for t in texts]
-        plain = np.fromiter((v is not None for v in views), dtype=np.bool_, count=n)
+        scanned = np.fromiter((v is not None for v in views), dtype=np.bool_, count=n)
+        plain = scanned.copy()
         usable = [v or "" for v in views]
         # One leading and two trailing newlines, so every neighbour looked at exists.
         a = np.frombuffer(("\n" + "\n".join(usable) + "\n\n").encode("ascii"), dtype=np.uint8)
@@ -213,8 +226,7 @@ class WordScan:
                 plain[text_of(positions)] = False
 
         alnum = (((a | 32) - 97).astype(np.uint8) < 26) | ((a - 48).astype(np.uint8) < 10)
-        token_starts = np.flatnonzero(alnum[1:] & ~alnum[:-1]) + 1
-        token_ends = np.flatnonzero(alnum[:-1] & ~alnum[1:]) + 1
+        token_starts, token_ends = _runs(alnum)
         token_text = text_of(token_starts)
         # Apostrophes between two letters or digits join two runs into one lexicon word.
         quote = np.flatnonzero(a == 39)
@@ -245,7 +257,7 @@ class WordScan:
             flagged = bits != 0
             if flagged.any():
                 owners, bits = owners[carry][flagged], bits[flagged]
-                first = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+                first = _group_starts(owners)
                 masks[owners[first]] |= np.bitwise_or.reduceat(bits, first)
         needs_words = (masks >> np.uint64(63)) != 0
         for need in self._needs:
@@ -270,15 +282,14 @@ class WordScan:
         for keys, owners in words:
             if len(keys):
                 values = np.where(names[owners], self._negative[keys], self._negative_alone[keys])
-                first = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
+                first = _group_starts(owners)
                 np.maximum.at(negativity, owners[first], np.maximum.reduceat(values, first))
 
         # The linear model's tokens are runs of letters, digits and underscores (the lexicon splits on "_").
         underscore = a == 95
         if underscore.any():
             word_char = alnum | underscore
-            starts = np.flatnonzero(word_char[1:] & ~word_char[:-1]) + 1
-            ends = np.flatnonzero(word_char[:-1] & ~word_char[1:]) + 1
+            starts, ends = _runs(word_char)
             count = np.concatenate([[0], np.cumsum(underscore, dtype=np.int32)])
             joined_by_underscore = count[ends] > count[starts]
             # The other tokens are the runs of letters and digits with no underscore beside them, in order.
@@ -289,5 +300,5 @@ class WordScan:
             )
             token_key, token_text = key, text_of(starts)
         term = self._term[np.where(token_key >= 0, token_key, 0)]
-        keep = (token_key >= 0) & (term > 0) & plain[token_text]
-        return ScanResult(plain, negativity, token_text[keep], term[keep])
+        keep = (token_key >= 0) & (term > 0)  # texts not scanned have no tokens here
+        return ScanResult(scanned, plain, negativity, token_text[keep], term[keep])

@@ -174,10 +174,10 @@ class DefaultModel:
     def parts(self, texts: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.float64]]:
         """(linear-model logit per text, lexical features per text) for the texts.
 
-        Each text is normalised and unmasked. Batches of plain posts (see :mod:`.batch`) get their term
-        ids and negativity from one array pass; every other post is split into words once, and the
-        linear model's tokens are those words split at their apostrophes when the text is ASCII without
-        underscores (the vectoriser keeps underscores the lexicon splits on).
+        Each text is normalised and unmasked. In batches, one array pass (see :mod:`.batch`) gives the
+        term ids of every post it can read and the lexical features of the plain ones; every other post
+        is split into words once for the lexicons (and for the linear model when the pass did not read it:
+        its tokens are those words when the text is ASCII without apostrophes or underscores).
         """
         lexicon, negativity, linear, relevant = self.lexicon, self.negativity, self.linear, self._relevant
         prepared = [lexicon.unmask(normalized) for normalized, _ in normalize_many(texts)]
@@ -186,36 +186,32 @@ class DefaultModel:
         rows: list[npt.NDArray[np.int64]] = []
         terms: list[npt.NDArray[np.int64]] = []
         others: list[int] = []
+        scanned = np.zeros(n, dtype=np.bool_)
         if n >= MIN_SCAN_BATCH:
             for start, end in _scan_chunks(prepared):
                 scan = self._scan.scan(prepared[start:end])
+                scanned[start:end] = scan.scanned
                 feats[start:end, 0] = np.where(scan.plain, scan.negativity, 0.0)
                 rows.append(scan.rows + start)
                 terms.append(scan.terms)
                 others.extend((np.flatnonzero(~scan.plain) + start).tolist())
         else:
             others = list(range(n))
+        unscanned: list[int] = []
         ids_per_text: list[list[int]] = []
         for i in others:
             text = prepared[i]
             words = lexicon.words(text)
             found = relevant.intersection(words)
-            if "'" not in text:
-                gate = found
-                plain = text.isascii() and "_" not in text
-                ids = linear.term_ids(words) if plain else linear.token_ids(text)
-            elif text.isascii() and "_" not in text:
-                tokens = linear.tokens(text)  # the words split at their apostrophes
-                gate = found.union(relevant.intersection(tokens))
-                ids = linear.term_ids(tokens)
-            else:
-                gate = found.union(relevant.intersection(apostrophe_parts(words)))
-                ids = linear.token_ids(text)
+            gate = found.union(relevant.intersection(apostrophe_parts(words))) if "'" in text else found
             feats[i] = lexical_features(lexicon, negativity, text, words, found, gate)
-            ids_per_text.append(ids)
-        if others:
-            lengths = np.fromiter(map(len, ids_per_text), dtype=np.int64, count=len(others))
-            rows.append(np.repeat(np.asarray(others, dtype=np.int64), lengths))
+            if not scanned[i]:  # the scan gave the term ids of the texts it read
+                unscanned.append(i)
+                plain = text.isascii() and "_" not in text and "'" not in text
+                ids_per_text.append(linear.term_ids(words) if plain else linear.token_ids(text))
+        if unscanned:
+            lengths = np.fromiter(map(len, ids_per_text), dtype=np.int64, count=len(unscanned))
+            rows.append(np.repeat(np.asarray(unscanned, dtype=np.int64), lengths))
             count = int(lengths.sum())
             terms.append(np.fromiter(itertools.chain.from_iterable(ids_per_text), dtype=np.int64, count=count))
         empty = [np.zeros(0, dtype=np.int64)]

@@ -200,13 +200,17 @@ _SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, tuple[frozenset[str], .
 #: The first word group of each pattern: posts with none of them skip the patterns.
 _THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, groups in _THREAT_PATTERNS))
 _SELF_HARM_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, groups in _SELF_HARM_PATTERNS))
-#: Every word of every group.
-_GATE_WORDS: frozenset[str] = frozenset().union(
-    *(group for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS) for group in groups)
-)
 #: The patterns with their first word group apart (checked against the triggers a text holds).
 _THREAT_CHECKS = tuple((p, w, groups[0], groups[1:]) for p, w, groups in _THREAT_PATTERNS)
 _SELF_HARM_CHECKS = tuple((p, w, groups[0], groups[1:]) for p, w, groups in _SELF_HARM_PATTERNS)
+#: Word groups of the patterns, and of the targeted phrases, one check per first word ("shut": "up").
+_GATED_CHECKS: tuple[tuple[frozenset[str], ...], ...] = (
+    *(groups for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS)),
+    *(
+        (frozenset({first}), frozenset(second for a, second in _TARGETED_PAIRS if a == first))
+        for first in sorted(_TARGETED_FIRST)
+    ),
+)
 #: "don't kill yourself carrying it upstairs": a warning, not encouragement.
 _SELF_HARM_WARNING = re.compile(
     r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
@@ -295,28 +299,17 @@ class Lexicon:
             self._mask_words.setdefault(len(word), []).append(word)
         self._mask_weight = {w: max(self.profanity.get(w, 0.0), self.insults.get(w, 0.0)) for w in maskable}
         self._mask_cache: dict[str, str] = {}
-        #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
-        #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
-        self.vocabulary = frozenset(
-            {*self._interesting, *_GATE_WORDS, *(w for pair in _TARGETED_PAIRS for w in pair), "stfu", "gtfo"}
-        )
         #: Words that start a word-level check of :meth:`score` (insults, profanity, slurs, groups of people,
         #: "stfu"); beyond them only the patterns and targeted phrases score, each only with a word of every
         #: one of its :attr:`gated_checks` groups.
         self.word_checks = frozenset({*self._interesting, "stfu", "gtfo"})
-        #: The word groups of every threat and self-harm pattern, and of the targeted phrases ("shut up"),
-        #: one check per first word.
-        targeted: dict[str, set[str]] = {}
-        for first, second in sorted(_TARGETED_PAIRS):
-            targeted.setdefault(first, set()).add(second)
-        self.gated_checks: tuple[tuple[frozenset[str], ...], ...] = (
-            *(groups for _, _, groups in (*_THREAT_PATTERNS, *_SELF_HARM_PATTERNS)),
-            *((frozenset({first}), frozenset(seconds)) for first, seconds in targeted.items()),
-        )
+        #: The word groups of every threat and self-harm pattern, and of the targeted phrases ("shut up").
+        self.gated_checks: tuple[tuple[frozenset[str], ...], ...] = _GATED_CHECKS
+        #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
+        #: equals ``score(text, words, set(words))``, so callers may intersect once and pass the small set.
+        self.vocabulary = self.word_checks.union(*(group for groups in _GATED_CHECKS for group in groups))
         #: Words without one of which :meth:`score` gives nothing (its gate words hold none of them).
-        self.triggers = frozenset(
-            {*self._interesting, *_THREAT_TRIGGERS, *_SELF_HARM_TRIGGERS, *_TARGETED_FIRST, "stfu", "gtfo"}
-        )
+        self.triggers = self.word_checks | _THREAT_TRIGGERS | _SELF_HARM_TRIGGERS | _TARGETED_FIRST
 
     def unmask(self, text: str) -> str:
         """Read asterisk-masked words as the lexicon word they fit: ``"f*ck"`` -> ``"fuck"``.
