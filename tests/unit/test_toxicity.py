@@ -449,19 +449,19 @@ def test_ascii_word_split_equals_the_pattern_on_apostrophes() -> None:
         assert lexicon.words(text) == _WORD_RE.findall(text), text
 
 
-def test_split_by_length_covers_the_batch_in_order_with_balanced_slices() -> None:
-    from safeguard.classifiers.toxicity.default import split_by_length
+def test_split_by_cost_covers_the_batch_in_order_at_the_nearest_boundaries() -> None:
+    from safeguard.classifiers.toxicity.helpers import POST_COST, split_by_cost
 
-    texts = ["x" * n for n in [5, 1, 300, 2, 2, 2, 150, 150, 40, 1]]
-    for parts in (1, 2, 3, 4, 12):
-        slices = split_by_length(texts, parts)
-        assert slices[0][0] == 0 and slices[-1][1] == len(texts)
-        assert all(a < b for a, b in slices) and all(s[1] == t[0] for s, t in itertools.pairwise(slices))
-        assert len(slices) <= parts
-    sizes = [sum(map(len, texts[a:b])) for a, b in split_by_length(texts, 2)]
-    assert sizes == [312, 341]
-    assert split_by_length([], 2) == []
-    assert [i for a, b in split_by_length(["", "", ""], 2) for i in range(a, b)] == [0, 1, 2]
+    lengths = [5, 1, 300, 2, 2, 2, 150, 150, 40, 1]
+    for shares in ([1.0], [0.5, 0.5], [0.47, 0.53], [0.2, 0.4, 0.4], [0.25] * 4, [0.1] * 10):
+        slices = split_by_cost(lengths, shares)
+        assert len(slices) == len(shares)
+        assert slices[0][0] == 0 and slices[-1][1] == len(lengths)
+        assert all(s[1] == t[0] for s, t in itertools.pairwise(slices))
+    costs = [sum(n + POST_COST for n in lengths[a:b]) for a, b in split_by_cost(lengths, [0.5, 0.5])]
+    assert costs == [630, 663]  # the cut nearest half of 1,293: one text more would give 696 / 597
+    assert split_by_cost([], [0.5, 0.5]) == [(0, 0), (0, 0)]
+    assert split_by_cost([7], [0.5, 0.5]) in ([(0, 0), (0, 1)], [(0, 1), (1, 1)])
 
 
 @pytest.mark.slow
@@ -481,8 +481,8 @@ def test_workers_score_exactly_as_one_process_and_survive_a_dead_helper() -> Non
     clf.load()
     assert clf.classify(posts) == single
     assert clf.classify(posts[:10]) == single[:10]  # small batches stay in this process
-    pool = clf.backend._pool  # type: ignore[attr-defined]
-    for pid in list(pool._processes):
+    helpers = clf.backend._helpers  # type: ignore[attr-defined]
+    for pid in helpers.pids:
         os.kill(pid, signal.SIGKILL)
     with pytest.warns(RuntimeWarning, match="helper process stopped"):
         assert clf.classify(posts) == single

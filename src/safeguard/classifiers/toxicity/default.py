@@ -21,15 +21,11 @@ labels come from the curated lexicons and patterns of :mod:`.lexicon`.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +36,7 @@ from safeguard.classifiers.base import Cost
 from safeguard.classifiers.text import normalize, normalize_many
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options, cpu_count, forget_model
 from safeguard.classifiers.toxicity.batch import WordScan
+from safeguard.classifiers.toxicity.helpers import HelperError, Helpers
 from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts
 from safeguard.classifiers.toxicity.linear import LinearTextModel
 
@@ -50,7 +47,6 @@ __all__ = [
     "DefaultModel",
     "lexical_features",
     "relevant_words",
-    "split_by_length",
 ]
 
 DEFAULT_LABELS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm")
@@ -260,42 +256,15 @@ def _scan_chunks(texts: Sequence[str]) -> list[tuple[int, int]]:
 #: Batches smaller than this are scored in the calling process even with ``workers`` > 1.
 MIN_PARALLEL_BATCH = 256
 
-_worker_model: DefaultModel | None = None
-
-
-def _start_worker() -> None:
-    global _worker_model
-    _worker_model = DefaultModel()
-
-
-def _score_in_worker(texts: list[str]) -> dict[str, FloatArray]:
-    assert _worker_model is not None
-    return _worker_model.score(texts)
-
-
-def split_by_length(texts: Sequence[str], parts: int) -> list[tuple[int, int]]:
-    """At most ``parts`` contiguous, non-empty (start, end) slices of ``texts`` with about the same number of
-    characters each: every cut falls at the text boundary nearest its share of the total."""
-    cumulative = list(itertools.accumulate(map(len, texts)))
-    total = cumulative[-1] if cumulative else 0
-    bounds = [0]
-    for k in range(1, parts):
-        target = total * k / parts
-        j = bisect.bisect_left(cumulative, target)
-        cut = j if 0 < j < len(cumulative) and target - cumulative[j - 1] < cumulative[j] - target else j + 1
-        bounds.append(min(max(cut, bounds[-1]), len(texts)))
-    bounds.append(len(texts))
-    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
-
 
 class DefaultBackend(Backend):
     """``{backend: default}``: the embedded model.
 
     Option ``workers`` (default 1): processes that score a batch together; ``"auto"`` is one per CPU
-    available. With more than one, batches of at least :data:`MIN_PARALLEL_BATCH` posts are cut into
-    slices of about equal length, scored by this process and ``workers - 1`` helper processes (started
-    with ``spawn`` at :meth:`load`, shared by every backend of the process) with identical results.
-    A script that uses it must guard its entry point with ``if __name__ == "__main__":``.
+    available. With more than one, batches of at least :data:`MIN_PARALLEL_BATCH` posts are shared
+    between this process and ``workers - 1`` helper processes (started with ``spawn`` at :meth:`load`,
+    shared by every backend of the process; see :mod:`.helpers`) with identical results. A script that
+    uses it must guard its entry point with ``if __name__ == "__main__":``.
     """
 
     labels = DEFAULT_LABELS
@@ -309,37 +278,28 @@ class DefaultBackend(Backend):
             raise ValueError(f'workers must be a positive integer or "auto", got {workers!r}')
         self.workers: int = workers
         self._model: DefaultModel | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._helpers: Helpers | None = None
 
     def load(self) -> None:
         if self._model is None:
             self._model = cached_model(("default", str(DATA_DIR)), DefaultModel)
-        if self.workers > 1 and self._pool is None:
-            self._pool = cached_model(("default-workers", str(DATA_DIR), self.workers), self._start_pool)
+        if self.workers > 1 and self._helpers is None:
+            self._helpers = cached_model(self._helpers_key(), lambda: Helpers(self.workers - 1, DefaultModel))
 
-    def _start_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(self.workers - 1, mp_context=get_context("spawn"), initializer=_start_worker)
-        # Start every helper now, so the first batch does not wait for them.
-        for future in [pool.submit(len, ()) for _ in range(self.workers - 1)]:
-            future.result()
-        return pool
+    def _helpers_key(self) -> tuple[str, str, int]:
+        return ("default-workers", str(DATA_DIR), self.workers)
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         self.load()
-        assert self._model is not None
-        if self._pool is None or len(texts) < MIN_PARALLEL_BATCH:
-            return self._model.score(texts)
-        slices = split_by_length(texts, self.workers)
+        model = self._model
+        assert model is not None
+        if self._helpers is None or len(texts) < MIN_PARALLEL_BATCH:
+            return model.score(texts)
         try:
-            futures = [self._pool.submit(_score_in_worker, list(texts[a:b])) for a, b in slices[1:]]
-        except BrokenProcessPool:
+            scores = self._helpers.share(texts, model.score)
+        except HelperError:
             return self._recover(texts)
-        first = self._model.score(texts[slices[0][0] : slices[0][1]])
-        try:
-            parts = [first, *(f.result() for f in futures)]
-        except BrokenProcessPool:
-            return self._recover(texts)
-        return {label: np.concatenate([part[label] for part in parts]) for label in self.labels}
+        return scores if scores is not None else model.score(texts)
 
     def _recover(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         """A helper process died: score this batch here (the scores are the same) and start new helpers next time."""
@@ -349,7 +309,7 @@ class DefaultBackend(Backend):
             RuntimeWarning,
             stacklevel=3,
         )
-        forget_model(("default-workers", str(DATA_DIR), self.workers))
-        self._pool = None
+        forget_model(self._helpers_key())
+        self._helpers = None
         assert self._model is not None
         return self._model.score(texts)
