@@ -1,13 +1,14 @@
 """Throughput of the default toxicity backend in this checkout against another git revision's, in one run.
 
-    python benchmarks/toxicity_vs_revision.py --base 79d40e3 [--posts 10000] [--batch 1000]
+    python benchmarks/toxicity_vs_revision.py --base 79d40e3 [--posts 10000] [--batch 1000] [--rounds 3]
 
 Each tree (this checkout's ``src`` and ``--base``'s, taken with ``git archive``) is measured in a fresh
 process of its own, one after the other, on the same three disjoint cold sets of real forum posts (as in
 ``benchmarks/toxicity_default.py``: half Reddit comments, half Stack Exchange posts, a fourth set for
 warm-up), through ``ToxicityClassifier().classify`` in batches: once with every post new to the caches and
-once with each batch normalised beforehand (as the text classifier does in the pipeline). Prints posts/s per
-set for both trees and the ratios. Both trees must have ``safeguard.classifiers.toxicity.ToxicityClassifier``.
+once with each batch normalised beforehand (as the text classifier does in the pipeline). The two trees
+take turns for ``--rounds`` rounds, so a drift in the machine's speed touches both; prints the median
+posts/s per set for both trees and the median of the rounds' ratios. Both trees must have ``safeguard.classifiers.toxicity.ToxicityClassifier``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +82,7 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="git revision to compare with")
     parser.add_argument("--posts", type=int, default=10000, help="posts per set")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each tree takes")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from toxicity_default import disjoint_sets
@@ -90,16 +93,22 @@ def main() -> int:
         data = work / "sets.json"
         data.write_text(json.dumps([[p.text for p in s] for s in sets]), encoding="utf-8")
         base_src = _base_tree(args.base, work / "base")
-        base = measure(base_src, data, args.batch)
-        here = measure(ROOT / "src", data, args.batch)
+        rounds = [
+            (measure(base_src, data, args.batch), measure(ROOT / "src", data, args.batch))
+            for _ in range(max(1, args.rounds))
+        ]
     chars = ", ".join(f"{sum(len(p.text) for p in s) / len(s):.0f}" for s in sets[1:])
-    print(f"3 cold sets of {args.posts} posts (mean {chars} chars), batches of {args.batch}")
-    for name, ours in here.items():
-        theirs = base[name]
+    print(
+        f"3 cold sets of {args.posts} posts (mean {chars} chars), batches of {args.batch}, "
+        f"medians of {len(rounds)} rounds"
+    )
+    for name in rounds[0][1]:
+        theirs = [statistics.median(base[name][k] for base, _ in rounds) for k in range(3)]
+        ours = [statistics.median(here[name][k] for _, here in rounds) for k in range(3)]
+        ratios = [statistics.median(here[name][k] / base[name][k] for base, here in rounds) for k in range(3)]
         print(f"  {name}: {args.base} {' / '.join(f'{r:,.0f}' for r in theirs)} posts/s")
         print(f"  {' ' * len(name)}  this checkout {' / '.join(f'{r:,.0f}' for r in ours)} posts/s")
-        ratios = " / ".join(f"{a / b:.2f}" for a, b in zip(ours, theirs, strict=True))
-        print(f"  {' ' * len(name)}  ratio {ratios}x")
+        print(f"  {' ' * len(name)}  ratio {' / '.join(f'{r:.2f}' for r in ratios)}x")
     return 0
 
 

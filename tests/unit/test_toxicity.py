@@ -421,6 +421,34 @@ def test_pattern_word_gates_never_skip_a_match() -> None:
     assert matched >= 40  # the texts exercise the patterns
 
 
+def test_quick_start_moves_the_leading_boundary_and_keeps_every_match() -> None:
+    """The patterns run with their leading ``\\b`` as a look-behind: the same matches at the same places."""
+    import re
+
+    from safeguard.classifiers.toxicity.lexicon import _SELF_HARM_SPECS, _THREAT_SPECS, _quick_start
+
+    assert _quick_start(r"\bsuicide\b") == r"suicide(?<!\wsuicide)\b"
+    assert _quick_start(r"\b(?:hope|wish)\s+you") == r"(?:hope(?<!\whope)|wish(?<!\wwish))\s+you"
+    assert _quick_start(r"\b(?:deserves?\s+to|must)") == r"(?:deserve(?<!\wdeserve)s?\s+to|must(?<!\wmust))"
+    for unchanged in (r"\bno\b|\bnone\b", r"\b(?:\w+|x)y", r"(?:a|b)\b", r"\b(?:a|b)|c"):
+        assert _quick_start(unchanged) == unchanged
+    texts = PATTERN_PHRASES + BATCH_SAMPLES
+    texts += [
+        f"{pre}{phrase}{post}"
+        for phrase in PATTERN_PHRASES[:40]
+        for pre in ("x", "_", "4", "é", "'", "-")
+        for post in ("", "x")
+    ]
+    specs = [p for p, _, _ in _THREAT_SPECS + _SELF_HARM_SPECS]
+    rewritten = 0
+    for spec in specs:
+        plain, quick = re.compile(spec), re.compile(_quick_start(spec))
+        rewritten += plain.pattern != quick.pattern
+        for text in texts:
+            assert [m.span() for m in plain.finditer(text)] == [m.span() for m in quick.finditer(text)], (spec, text)
+    assert rewritten >= len(specs) - 2
+
+
 def test_unmask_equals_the_masked_word_pattern_on_every_run() -> None:
     """Unmasking tries only the runs around asterisks; the result is the pattern's substitution over the text."""
     import random

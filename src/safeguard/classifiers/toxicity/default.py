@@ -131,7 +131,7 @@ def lexical_features(
     if hits:
         insults, slurs = lexicon.insults, lexicon.slurs
         insult_word = max(insults.get(w) or slurs.get(w) or 0.0 for w in hits)
-        count = sum(1 for w in words if w in hits)
+        count = sum(map(words.count, hits))
     lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
 

@@ -90,112 +90,165 @@ def _word_groups(spec: str) -> tuple[frozenset[str], ...]:
     return tuple(frozenset(group.split()) for group in spec.split("|"))
 
 
+def _quick_start(pattern: str) -> str:
+    r"""``pattern`` with its leading ``\b`` moved behind the word it starts with, as a look-behind: the same
+    matches, found about twice as fast. A pattern that starts with a group of alternatives gets it in each
+    (``\b(?:hope|wish)`` -> ``(?:hope(?<!\whope)|wish(?<!\wwish))``), so the regex engine skips straight
+    to the letters a match can start with. Patterns of another shape come back as they are."""
+
+    def word_first(alternative: str) -> str | None:
+        m = re.match(r"[a-z]+", alternative)
+        run = m.group() if m else ""
+        if run and alternative[len(run) : len(run) + 1] in ("?", "*", "+", "{"):
+            run = run[:-1]  # a quantifier belongs to the last letter
+        return f"{run}(?<!\\w{run}){alternative[len(run) :]}" if run else None
+
+    def top_level(text: str) -> list[str] | None:
+        parts, depth, current = [], 0, []
+        for i, c in enumerate(text):
+            escaped = i > 0 and text[i - 1] == "\\"
+            if c == "(" and not escaped:
+                depth += 1
+            elif c == ")" and not escaped:
+                depth -= 1
+                if depth < 0:
+                    return None
+            elif c == "|" and depth == 0 and not escaped:
+                parts.append("".join(current))
+                current = []
+                continue
+            current.append(c)
+        parts.append("".join(current))
+        return parts if depth == 0 else None
+
+    if not pattern.startswith(r"\b") or len(top_level(pattern) or ()) != 1:
+        return pattern
+    if not pattern.startswith(r"\b(?:"):
+        return word_first(pattern[2:]) or pattern
+    depth = 0
+    for end in range(5, len(pattern)):  # the group's closing parenthesis
+        if pattern[end - 1] == "\\":
+            continue
+        if pattern[end] == "(":
+            depth += 1
+        elif pattern[end] == ")":
+            if depth == 0:
+                break
+            depth -= 1
+    alternatives = [word_first(a) for a in top_level(pattern[5:end]) or ()]
+    if not alternatives or None in alternatives:
+        return pattern
+    return "(?:" + "|".join(a for a in alternatives if a) + ")" + pattern[end + 1 :]
+
+
 # Each pattern comes with the word groups it needs (a match needs a word of every group, as a word or
 # as a part of a word split at its apostrophes: "you" in "you're"), checked before the pattern runs.
+#: (pattern, weight, word groups) of each threat.
+_THREAT_SPECS: tuple[tuple[str, float, str], ...] = (
+    (
+        rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}",
+        0.92,
+        "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat"
+        " punch gut torture slap smack bash break smash | i we i'll we'll i'm we'm i're we're | you u ya yu"
+        " him her them y'all yall all your",
+    ),
+    (
+        rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)\b(?:\s+down)?\s*(?:[.!]|$|and\b)",
+        0.75,
+        "find hunt track | i we i'll we'll i'm we'm i're we're | you u",
+    ),
+    (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live | know | where"),
+    (
+        r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
+        0.75,
+        "dead | you u you're u're",
+    ),
+    (
+        r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
+        0.7,
+        "die pay regret sorry | you u you'll u'll you're u're",
+    ),
+    (
+        r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
+        0.7,
+        "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die | should"
+        " deserve deserves need needs ought must",
+    ),
+    (
+        r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
+        0.8,
+        "hope wish | you u he she they | die dies get gets burn burns rot rots",
+    ),
+    (
+        r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))",
+        0.5,
+        "back | watch | your",
+    ),
+    (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye | sleep"),
+    (
+        r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
+        0.9,
+        "bullet knife bomb | your his her their",
+    ),
+    (
+        r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
+        0.8,
+        "beat kick knock smash punch | shit crap hell fuck head face teeth",
+    ),
+    (
+        r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b",
+        0.85,
+        "burn blow | house home car shop store",
+    ),
+    (
+        r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
+        0.85,
+        "kill shoot hang gas exterminate | them",
+    ),
+)
 _THREAT_PATTERNS: tuple[tuple[re.Pattern[str], float, tuple[frozenset[str], ...]], ...] = tuple(
-    (re.compile(p), w, _word_groups(t))
-    for p, w, t in (
-        (
-            rf"\b{_FUTURE}\s+(?:\w+\s+)?{_VIOLENT}\s+{_PERSON}\b{_NOT_AN_OBJECT}",
-            0.92,
-            "kill murder stab shoot strangle choke rape behead hang lynch slaughter butcher execute hurt beat"
-            " punch gut torture slap smack bash break smash | i we i'll we'll i'm we'm i're we're | you u ya yu"
-            " him her them y'all yall all your",
-        ),
-        (
-            rf"\b{_FUTURE}\s+(?:find|hunt|track)\s+(?:you|u)\b(?:\s+down)?\s*(?:[.!]|$|and\b)",
-            0.75,
-            "find hunt track | i we i'll we'll i'm we'm i're we're | you u",
-        ),
-        (r"\bi\s+know\s+where\s+(?:you|u)\s+live\b", 0.9, "live | know | where"),
-        (
-            r"\b(?:you|u)\s*(?:'re|\s+are|\s+r)\s+(?:so\s+|fucking\s+)?dead\b(?!\s+(?:wrong|right|on|serious|set|tired|quiet))",
-            0.75,
-            "dead | you u you're u're",
-        ),
-        (
-            r"\b(?:you|u)\s*(?:'ll|\s+will|\s+are\s+going\s+to|'re\s+going\s+to|'re\s+gonna|\s+gonna)\s+(?:die|pay\s+for\s+this|regret\s+this|be\s+sorry)\b",
-            0.7,
-            "die pay regret sorry | you u you'll u'll you're u're",
-        ),
-        (
-            r"\b(?:should|deserves?\s+to|needs?\s+to|ought\s+to|must)\s+(?:all\s+)?(?:be\s+)?(?:shot|hanged|hung|killed|executed|lynched|burned|burnt|gassed|beheaded|murdered|put\s+down|die)\b",
-            0.7,
-            "shot hanged hung killed executed lynched burned burnt gassed beheaded murdered put die | should"
-            " deserve deserves need needs ought must",
-        ),
-        (
-            r"\b(?:hope|wish)\s+(?:you|u|he|she|they|u\s+all|you\s+all)\s+(?:\w+\s+)?(?:die|dies|get\s+(?:shot|killed|raped|cancer|hit\s+by)|gets\s+(?:shot|killed|raped|cancer|hit\s+by)|burn|burns|rot|rots)\b",
-            0.8,
-            "hope wish | you u he she they | die dies get gets burn burns rot rots",
-        ),
-        (
-            r"\b(?:watch|better\s+watch)\s+your\s+back\b(?!\s+(?:lifting|when|while|carrying))",
-            0.5,
-            "back | watch | your",
-        ),
-        (r"\bsleep\s+with\s+one\s+eye\s+open\b", 0.75, "eye | sleep"),
-        (
-            r"\b(?:bullet|knife|bomb)\s+(?:in|through|into)\s+(?:your|his|her|their)\s+(?:head|face|skull|chest|house|car)\b",
-            0.9,
-            "bullet knife bomb | your his her their",
-        ),
-        (
-            r"\b(?:beat|kick|knock|smash|punch)\s+(?:the\s+(?:shit|crap|hell|fuck)\s+out\s+of|your\s+(?:head|face|teeth)\s+in)\b",
-            0.8,
-            "beat kick knock smash punch | shit crap hell fuck head face teeth",
-        ),
-        (
-            r"\b(?:burn|blow\s+up)\s+(?:down\s+)?(?:your|his|her|their)\s+(?:house|home|car|shop|store)\b",
-            0.85,
-            "burn blow | house home car shop store",
-        ),
-        (
-            r"\b(?:kill|shoot|hang|gas|exterminate)\s+(?:them\s+all|all\s+of\s+them|every\s+(?:one|last)\s+of\s+them)\b",
-            0.85,
-            "kill shoot hang gas exterminate | them",
-        ),
-    )
+    (re.compile(_quick_start(p)), w, _word_groups(t)) for p, w, t in _THREAT_SPECS
 )
 
+#: (pattern, weight, word groups) of each self-harm statement.
+_SELF_HARM_SPECS: tuple[tuple[str, float, str], ...] = (
+    (
+        r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b",
+        0.85,
+        "myself | kill killing hurt hurting cut cutting harm harming hang hanging off offing",
+    ),
+    (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life | end ending take taking | my"),
+    (
+        r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b",
+        0.7,
+        "die dead disappear | want wanna wanted going ready",
+    ),
+    (
+        r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b",
+        0.85,
+        "suicidal suicide self harm harming selfharm selfharming",
+    ),
+    (r"\bsuicide\b", 0.45, "suicide"),
+    (
+        r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b",
+        0.85,
+        "live | no nothing | for reason",
+    ),
+    (
+        r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b",
+        0.85,
+        "live alive exist wake | want | don't dont not",
+    ),
+    (r"\bbetter\s+off\s+dead\b", 0.8, "dead | better | off"),
+    (
+        r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
+        0.9,
+        "kys yourself yourselves urself self wrists | kys kill neck hang slit unalive",
+    ),
+    (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die | go just please pls plz"),
+)
 _SELF_HARM_PATTERNS: tuple[tuple[re.Pattern[str], float, tuple[frozenset[str], ...]], ...] = tuple(
-    (re.compile(p), w, _word_groups(t))
-    for p, w, t in (
-        (
-            r"\b(?:kill|killing|hurt|hurting|cut|cutting|harm|harming|hang|hanging|off|offing)\s+myself\b",
-            0.85,
-            "myself | kill killing hurt hurting cut cutting harm harming hang hanging off offing",
-        ),
-        (r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b", 0.9, "life | end ending take taking | my"),
-        (
-            r"\b(?:want|wanna|wanted|going|ready)\s+(?:to\s+)?(?:die|be\s+dead|disappear\s+forever)\b",
-            0.7,
-            "die dead disappear | want wanna wanted going ready",
-        ),
-        (
-            r"\b(?:suicidal|suicide\s+(?:note|plan|attempt)|self[\s-]?harm(?:ing)?)\b",
-            0.85,
-            "suicidal suicide self harm harming selfharm selfharming",
-        ),
-        (r"\bsuicide\b", 0.45, "suicide"),
-        (
-            r"\b(?:no|nothing\s+to)\s+(?:reason\s+)?(?:to\s+)?live\s+for\b|\bno\s+reason\s+to\s+live\b",
-            0.85,
-            "live | no nothing | for reason",
-        ),
-        (
-            r"\b(?:don't|dont|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)\b",
-            0.85,
-            "live alive exist wake | want | don't dont not",
-        ),
-        (r"\bbetter\s+off\s+dead\b", 0.8, "dead | better | off"),
-        (
-            r"\b(?:kys|kill\s+(?:yourself|yourselves|urself|ur\s+self|your\s+self)|neck\s+yourself|hang\s+yourself|slit\s+your\s+wrists|unalive\s+yourself)\b",
-            0.9,
-            "kys yourself yourselves urself self wrists | kys kill neck hang slit unalive",
-        ),
-        (r"\b(?:go|just|please|pls|plz)\s+die\b", 0.75, "die | go just please pls plz"),
-    )
+    (re.compile(_quick_start(p)), w, _word_groups(t)) for p, w, t in _SELF_HARM_SPECS
 )
 #: The first word group of each pattern: posts with none of them skip the patterns.
 _THREAT_TRIGGERS: frozenset[str] = frozenset().union(*(groups[0] for _, _, groups in _THREAT_PATTERNS))
@@ -213,7 +266,9 @@ _GATED_CHECKS: tuple[tuple[frozenset[str], ...], ...] = (
 )
 #: "don't kill yourself carrying it upstairs": a warning, not encouragement.
 _SELF_HARM_WARNING = re.compile(
-    r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
+    _quick_start(
+        r"\b(?:don't|dont|do\s+not|never|won't|wont|almost|nearly|could|might|you'll|you\s+will|gonna|going\s+to)\s+kill\s+yourself\b"
+    )
 )
 
 _DEHUMANISING = frozenset(
@@ -242,7 +297,9 @@ _HOSTILE_BEFORE = frozenset(
     }
 )
 _GROUP_CALL = re.compile(
-    r"\b(?:should|must|need\s+to|needs\s+to|ought\s+to)\s+(?:all\s+)?(?:be\s+)?(?:deported|banned|killed|gassed|exterminated|shot|wiped\s+out|eradicated|die|sent\s+back|locked\s+up|sterili[sz]ed)\b"
+    _quick_start(
+        r"\b(?:should|must|need\s+to|needs\s+to|ought\s+to)\s+(?:all\s+)?(?:be\s+)?(?:deported|banned|killed|gassed|exterminated|shot|wiped\s+out|eradicated|die|sent\s+back|locked\s+up|sterili[sz]ed)\b"
+    )
 )
 
 
@@ -303,6 +360,7 @@ class Lexicon:
         #: "stfu"); beyond them only the patterns and targeted phrases score, each only with a word of every
         #: one of its :attr:`gated_checks` groups.
         self.word_checks = frozenset({*self._interesting, "stfu", "gtfo"})
+        self._pair_firsts = frozenset(a for a, _ in self.groups_pair)
         #: The word groups of every threat and self-harm pattern, and of the targeted phrases ("shut up").
         self.gated_checks: tuple[tuple[frozenset[str], ...], ...] = _GATED_CHECKS
         #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
@@ -410,17 +468,20 @@ class Lexicon:
         profanity = 0.0
         identity = 0.0
         n = len(words)
-        if not wordset.isdisjoint(self._interesting):
-            for i, w in enumerate(words):
-                if w not in self._interesting:
-                    continue
-                p = self.profanity.get(w)
-                if p is not None and p > profanity:
-                    profanity = p
-                if w in self.slurs:
-                    identity = max(identity, 0.9)
-                    insult = max(insult, 0.85)
-                weight = self.insults.get(w)
+        # Each word the checks act on, at each of its places (list look-ups, not a loop over every word).
+        for w in wordset & self._interesting:
+            p = self.profanity.get(w)
+            if p is not None and p > profanity:
+                profanity = p
+            if w in self.slurs:
+                identity = max(identity, 0.9)
+                insult = max(insult, 0.85)
+            weight = self.insults.get(w)
+            group = w in self.groups_single
+            pair = w in self._pair_firsts
+            if weight is None and not group and not pair:
+                continue
+            for i in _places(words, w):
                 if weight is not None:
                     aim = _aim(words, i)
                     if aim == 2:
@@ -430,16 +491,9 @@ class Lexicon:
                         insult = max(insult, 0.35 + 0.5 * weight)
                     else:
                         insult = max(insult, 0.45 * weight)
-                if w in self.groups_single or (i + 1 < n and (w, words[i + 1]) in self.groups_pair):
+                if group or (pair and i + 1 < n and (w, words[i + 1]) in self.groups_pair):
                     identity = max(identity, _group_hostility(words, i, normalized))
-        if (
-            "stfu" in wordset
-            or "gtfo" in wordset
-            or (
-                not wordset.isdisjoint(_TARGETED_FIRST)
-                and not set(itertools.pairwise(words)).isdisjoint(_TARGETED_PAIRS)
-            )
-        ):
+        if "stfu" in wordset or "gtfo" in wordset or _targeted_pair(words, wordset & _TARGETED_FIRST):
             insult = max(insult, 0.6)
             targeted = True
         threat = _strongest_pattern(_THREAT_CHECKS, gate_words & _THREAT_TRIGGERS, gate_words, normalized)
@@ -487,6 +541,26 @@ def _strongest_pattern(
             ):
                 strongest = weight
     return strongest
+
+
+def _places(words: list[str], word: str) -> list[int]:
+    """The indices of ``word`` in ``words`` (which holds it)."""
+    i = words.index(word)
+    places = [i]
+    for _ in range(words.count(word) - 1):
+        i = words.index(word, i + 1)
+        places.append(i)
+    return places
+
+
+def _targeted_pair(words: list[str], firsts: set[str] | frozenset[str]) -> bool:
+    """Whether a word of ``firsts`` (all in ``words``) is followed by its second word of a targeted phrase."""
+    last = len(words) - 1
+    for first in firsts:
+        for i in _places(words, first):
+            if i < last and (first, words[i + 1]) in _TARGETED_PAIRS:
+                return True
+    return False
 
 
 def _holds(words: set[str] | frozenset[str], groups: tuple[frozenset[str], ...]) -> bool:
