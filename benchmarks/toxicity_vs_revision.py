@@ -8,7 +8,8 @@ process of its own, one after the other, on the same three disjoint cold sets of
 warm-up), through ``ToxicityClassifier().classify`` in batches: once with every post new to the caches and
 once with each batch normalised beforehand (as the text classifier does in the pipeline). The two trees
 take turns for ``--rounds`` rounds, so a drift in the machine's speed touches both; prints the median
-posts/s per set for both trees and the median of the rounds' ratios. Both trees must have ``safeguard.classifiers.toxicity.ToxicityClassifier``.
+posts/s per set for both trees and the median of the rounds' ratios. Both trees must have
+``safeguard.classifiers.toxicity.ToxicityClassifier``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ Each label is a score in [0, 1]:
 
 from __future__ import annotations
 
-import itertools
 import re
 from functools import lru_cache
 from importlib import resources
