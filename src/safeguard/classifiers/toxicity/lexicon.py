@@ -103,7 +103,9 @@ def _quick_start(pattern: str) -> str:
         return f"{run}(?<!\\w{run}){alternative[len(run) :]}" if run else None
 
     def top_level(text: str) -> list[str] | None:
-        parts, depth, current = [], 0, []
+        parts: list[str] = []
+        current: list[str] = []
+        depth = 0
         for i, c in enumerate(text):
             escaped = i > 0 and text[i - 1] == "\\"
             if c == "(" and not escaped:
