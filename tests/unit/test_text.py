@@ -249,6 +249,7 @@ def _fuzz_texts(seed: int, count: int) -> list[str]:
         "me@mail.com", "2nd", "mp3", "aaa", "a4a", "aa4a", "stuuupid", "u.s.a", "i.d.i.o.t", "s t u p i d",
         "(a b c.", "Scunthorpe", "A1B2-3344", "$25.99", "#ff00aa", "r/name", "ÉÉ", "\u200b",
         "👍", "“", "”", "—", "…", "Ⓐ", "\u2028", "\x01", "日本", "s—t—u—p—i—d", "1d10t👍", "💩💩💩",
+        "(http://x.io/a", "](https://y.z/)", "<www.q.org>", "(me@x.io)", "q.e.d", "a_b_c", "x*y*z", ":",
     ]  # fmt: skip
     return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(count)]
 

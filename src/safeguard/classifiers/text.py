@@ -565,6 +565,16 @@ def clear_caches() -> None:
     _BATCHED.clear()
 
 
+def _spaced_segment(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether a segment of ``text`` outside the protected ``spans`` holds a spaced-out-letters hint."""
+    last = 0
+    for s, e in spans:
+        if _SPACED_HINT_RE.search(text, last, s):
+            return True
+        last = e
+    return _SPACED_HINT_RE.search(text, last) is not None
+
+
 def _lexical_unspaced(segment: str, hits: list[bool]) -> str:
     """:func:`_lexical` of a segment of ASCII text known to hold no spaced-out letters."""
     shape = segment.encode("ascii").translate(_LEET_SHAPE)
@@ -644,9 +654,10 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
         if k in with_markers:
             spans = _protected_spans(text)
             if spans:
-                # Segments between URLs and e-mail addresses are read on their own; when every span starts a
-                # chunk, the checks of the whole text hold for each segment (none has spaced-out letters).
-                if any(s and text[s - 1] != " " for s, _ in spans):
+                # Segments between URLs and e-mail addresses are read on their own. When every span starts a
+                # chunk, the whole text's spaced-letters check holds for each segment; a span inside a chunk
+                # ("(https://...") cuts it, and the cut segments are checked on their own.
+                if any(s and text[s - 1] != " " for s, _ in spans) and _spaced_segment(text, spans):
                     out.append(None)
                     continue
                 out.append((_outside_spans(text, spans, _lexical_unspaced, hits), bool(hits)))

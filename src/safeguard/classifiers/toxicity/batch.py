@@ -5,7 +5,7 @@ backend needs only the linear model's term ids and the strongest negative word. 
 finds both for every plain post of a batch in one pass over the batch's bytes, instead of a dictionary
 look-up per word in Python:
 
-* the texts (normalised, unmasked; non-ASCII characters that are not letters or digits read as spaces)
+* the texts (normalised, unmasked; non-ASCII characters that are not letters or digits read as ``?``)
   are joined by newlines; the linear model's tokens are the
   runs of letters, digits and underscores; the lexicon's words are the runs of letters and digits, or
   two of them joined by one apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
@@ -53,15 +53,15 @@ def _slot(hashes: npt.NDArray[np.uint64]) -> IntArray:
     return slots
 
 
+_ASCII = frozenset(map(chr, range(128)))
+
+
 def _ascii_view(text: str) -> str | None:
-    """``text`` with its non-ASCII characters as spaces when none of them is a letter or digit (emoji, quotes,
-    dashes: separators for both tokenisers, so the tokens and words are the same), else None."""
-    others = [c for c in set(text) if not c.isascii()]
-    if any(c.isalnum() for c in others):
+    """``text`` with its non-ASCII characters as ``?`` when none of them is a letter or digit (emoji, quotes,
+    dashes: separators for both tokenisers, as ``?`` is, so the tokens and words are the same), else None."""
+    if any(c.isalnum() for c in set(text) - _ASCII):
         return None
-    for c in others:
-        text = text.replace(c, " ")
-    return text
+    return text.encode("ascii", "replace").decode("ascii")
 
 
 def _runs(mask: BoolArray) -> tuple[IntArray, IntArray]:
@@ -89,7 +89,7 @@ class ScanResult:
 
     ``scanned[i]`` says whether text ``i`` was read here (it holds no non-ASCII letter or digit), and
     ``rows`` and ``terms`` are the (text, term id) pairs of every linear-model token of the scanned
-    texts, in text order; ``plain[i]`` says whether text ``i`` may also take ``negativity[i]``, its
+    texts, in no particular order; ``plain[i]`` says whether text ``i`` may also take ``negativity[i]``, its
     strongest negative word (the context rule applied), as all its lexical features.
     """
 
@@ -287,18 +287,20 @@ class WordScan:
 
         # The linear model's tokens are runs of letters, digits and underscores (the lexicon splits on "_").
         underscore = a == 95
-        if underscore.any():
-            word_char = alnum | underscore
-            starts, ends = _runs(word_char)
-            count = np.concatenate([[0], np.cumsum(underscore, dtype=np.int32)])
-            joined_by_underscore = count[ends] > count[starts]
-            # The other tokens are the runs of letters and digits with no underscore beside them, in order.
-            key = np.empty(len(starts), dtype=np.int64)
-            key[~joined_by_underscore] = token_key[~(underscore[token_starts - 1] | underscore[token_ends])]
-            key[joined_by_underscore] = self._lookup(
-                starts[joined_by_underscore], ends[joined_by_underscore], prefix, down
-            )
-            token_key, token_text = key, text_of(starts)
+        underscores = np.flatnonzero(underscore)
+        if len(underscores):
+            # A run of letters and digits beside an underscore is part of a longer token: the underscores and
+            # the runs beside them, merged where they touch, are the tokens that hold underscores.
+            touched = underscore[token_starts - 1] | underscore[token_ends]
+            starts = np.concatenate([token_starts[touched], underscores])
+            ends = np.concatenate([token_ends[touched], underscores + 1])
+            order = np.argsort(starts, kind="stable")
+            starts, ends = starts[order], ends[order]
+            first = np.concatenate([[True], starts[1:] != ends[:-1]])
+            last = np.concatenate([first[1:], [True]])
+            starts, ends = starts[first], ends[last]
+            token_key = np.concatenate([token_key[~touched], self._lookup(starts, ends, prefix, down)])
+            token_text = np.concatenate([token_text[~touched], text_of(starts)])
         term = self._term[np.where(token_key >= 0, token_key, 0)]
         keep = (token_key >= 0) & (term > 0)  # texts not scanned have no tokens here
         return ScanResult(scanned, plain, negativity, token_text[keep], term[keep])
