@@ -537,6 +537,30 @@ BATCH_SAMPLES = [
 ]  # fmt: skip
 
 
+def test_per_word_path_reads_words_from_the_ascii_view_as_from_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Words, and their parts at apostrophes, found on the ASCII view of a post give the lexical features that
+    reading the post itself gives."""
+    import random
+
+    from safeguard.classifiers.toxicity import default
+    from safeguard.classifiers.toxicity.lexicon import apostrophe_parts, ascii_runs
+
+    model = default.DefaultModel()
+    rng = random.Random(8)
+    extra = ["👍", "“", "”", "—", "→", "∑", "''", "'x'", "don't", "rock'n'roll", "you're", "y'all", "é", "日本"]
+    pieces = BATCH_SAMPLES + extra
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(1500)]
+    for text in texts:
+        prepared = model.prepare(text)
+        if prepared.isascii():
+            assert set(ascii_runs(prepared)) == apostrophe_parts(model.lexicon.words(prepared)), text
+    with monkeypatch.context() as patch:
+        patch.setattr(default, "MIN_SCAN_BATCH", 10**9)  # every post through the per-word path
+        feats = model.parts(texts)[1]
+    for text, row in zip(texts, feats.tolist(), strict=True):
+        assert row == list(default.lexical_features(model.lexicon, model.negativity, model.prepare(text))), text
+
+
 def test_batch_word_scan_gives_the_per_word_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """The array pass over a batch decides which posts it can score; their values equal the per-word path's."""
     import random

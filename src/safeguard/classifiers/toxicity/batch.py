@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ScanResult", "WordScan"]
+__all__ = ["ScanResult", "WordScan", "ascii_view"]
 
 _MASK = (1 << 64) - 1
 #: Slots of the direct-mapped key table: 2^20 (4 MB), for a few tens of thousands of keys.
@@ -56,7 +56,7 @@ def _slot(hashes: npt.NDArray[np.uint64]) -> IntArray:
 _ASCII = frozenset(map(chr, range(128)))
 
 
-def _ascii_view(text: str) -> str | None:
+def ascii_view(text: str) -> str | None:
     """``text`` with its non-ASCII characters as ``?`` when none of them is a letter or digit (emoji, quotes,
     dashes: separators for both tokenisers, as ``?`` is, so the tokens and words are the same), else None."""
     if any(c.isalnum() for c in set(text) - _ASCII):
@@ -209,7 +209,7 @@ class WordScan:
     def scan(self, texts: Sequence[str]) -> ScanResult:
         """Look up the tokens and words of ``texts`` (normalised and unmasked)."""
         n = len(texts)
-        views = [t if t.isascii() else _ascii_view(t) for t in texts]
+        views = [t if t.isascii() else ascii_view(t) for t in texts]
         scanned = np.fromiter((v is not None for v in views), dtype=np.bool_, count=n)
         plain = scanned.copy()
         usable = [v or "" for v in views]

@@ -35,9 +35,9 @@ import numpy.typing as npt
 from safeguard.classifiers.base import Cost
 from safeguard.classifiers.text import normalize, normalize_many
 from safeguard.classifiers.toxicity.backend import Backend, cached_model, check_options, cpu_count, forget_model
-from safeguard.classifiers.toxicity.batch import WordScan
+from safeguard.classifiers.toxicity.batch import WordScan, ascii_view
 from safeguard.classifiers.toxicity.helpers import HelperError, Helpers
-from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts
+from safeguard.classifiers.toxicity.lexicon import DATA_DIR, Lexicon, apostrophe_parts, ascii_runs
 from safeguard.classifiers.toxicity.linear import LinearTextModel
 
 __all__ = [
@@ -197,9 +197,15 @@ class DefaultModel:
         ids_per_text: list[list[int]] = []
         for i in others:
             text = prepared[i]
-            words = lexicon.words(text)
+            # Non-ASCII symbols separate words as "?" does: their ASCII view has the same words, found faster.
+            view = text if text.isascii() else ascii_view(text)
+            words = lexicon.words(text if view is None else view)
             found = relevant.intersection(words)
-            gate = found.union(relevant.intersection(apostrophe_parts(words))) if "'" in text else found
+            if "'" in text:
+                parts = apostrophe_parts(words) if view is None else ascii_runs(view)
+                gate = found.union(relevant.intersection(parts))
+            else:
+                gate = found
             feats[i] = lexical_features(lexicon, negativity, text, words, found, gate)
             if not scanned[i]:  # the scan gave the term ids of the texts it read
                 unscanned.append(i)

@@ -31,6 +31,8 @@ DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 #: ASCII text split on everything but letters, digits and apostrophes: the pieces hold the words.
 _ASCII_WORD_PIECES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord("'")) else 32 for c in range(256))
+#: ASCII text split on everything but letters and digits.
+_ASCII_RUNS = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
 _MASKED_RE = re.compile(r"(?<![\w*])[^\W\d_]*(?:[^\W\d_]\*+|\*+[^\W\d_])[^\W\d_*]*(?:\*+[^\W\d_]*)*(?![\w*])")
 
 _SECOND_PERSON = frozenset({"you", "u", "ya", "yu", "youre", "you're", "ur", "yall", "y'all"})
@@ -574,6 +576,12 @@ def _holds(words: set[str] | frozenset[str], groups: tuple[frozenset[str], ...])
 def apostrophe_parts(words: list[str]) -> set[str]:
     """The parts of words split at their apostrophes (``"you're"`` gives ``"you"`` and ``"re"``)."""
     return set(" ".join(words).replace("'", " ").split())
+
+
+def ascii_runs(text: str) -> list[str]:
+    """The runs of letters and digits of ASCII ``text``: every word of :meth:`Lexicon.words` or part of one split
+    at its apostrophes, so ``set(ascii_runs(text)) == apostrophe_parts(words(text))``."""
+    return text.encode("ascii").translate(_ASCII_RUNS).decode("ascii").split()
 
 
 def _aim(words: list[str], i: int) -> int:
