@@ -98,6 +98,12 @@ class ScanResult:
     negativity: FloatArray
     rows: IntArray
     terms: IntArray
+    #: (text, key) of every lexicon word of the scanned texts, and of every lexicon word among their runs of
+    #: letters and digits (the words' parts at apostrophes), for :meth:`WordScan.word_sets`.
+    words: tuple[IntArray, IntArray]
+    parts: tuple[IntArray, IntArray]
+    #: Texts with a run joined on both sides by apostrophes ("rock'n'roll"): their word sets are not read here.
+    chained: BoolArray
 
 
 class _Powers:
@@ -151,6 +157,7 @@ class WordScan:
             raise ValueError("two vocabulary words share a hash; the batch look-up cannot tell them apart")
         self._length = np.array([len(e) for e in encoded], dtype=np.int64)[order]
         sorted_keys = [keys[i] for i in order]
+        self._keys = np.array(sorted_keys, dtype=object)
         context = set(context_dependent)
         person = set(person_words)
         self._term = np.array([terms.get(k, 0) for k in sorted_keys], dtype=np.int64)
@@ -234,7 +241,11 @@ class WordScan:
         before = np.searchsorted(token_ends, joining)  # the run that ends at the apostrophe
         after = before + 1  # the run that starts after it
         # A run joined on both sides ("rock'n'roll") is split otherwise by the lexicon.
-        mark(joining[1:][token_ends[after[:-1]] == joining[1:]])
+        chained_at = joining[1:][token_ends[after[:-1]] == joining[1:]]
+        mark(chained_at)
+        chained = np.zeros(n, dtype=np.bool_)
+        if len(chained_at):
+            chained[text_of(chained_at)] = True
 
         up, down = self._powers.at_least(len(a))
         prefix = np.multiply(a, up[: len(a)], dtype=np.uint64)
@@ -278,6 +289,10 @@ class WordScan:
             keys, owners = keys[lexicon_word], owners[lexicon_word]
             names[owners[self._person[keys]]] = True
             words.append((keys, owners))
+        known = token_key >= 0
+        part_keys, part_texts = token_key[known], token_text[known]
+        part_word = self._word[part_keys]
+        parts = (part_texts[part_word], part_keys[part_word])
         negativity = np.zeros(n)
         for keys, owners in words:
             if len(keys):
@@ -303,4 +318,24 @@ class WordScan:
             token_text = np.concatenate([token_text[~touched], text_of(starts)])
         term = self._term[np.where(token_key >= 0, token_key, 0)]
         keep = (token_key >= 0) & (term > 0)  # texts not scanned have no tokens here
-        return ScanResult(scanned, plain, negativity, token_text[keep], term[keep])
+        (alone_keys, alone_texts), (pair_keys, pair_texts) = words
+        found = (np.concatenate([alone_texts, pair_texts]), np.concatenate([alone_keys, pair_keys]))
+        return ScanResult(scanned, plain, negativity, token_text[keep], term[keep], found, parts, chained)
+
+    def word_sets(self, scan: ScanResult, texts: IntArray) -> list[tuple[set[str], set[str]]]:
+        """(lexicon words, lexicon words among the runs of letters and digits) of each of ``texts`` (indices of
+        scanned texts without chained apostrophes): ``relevant & set(words)`` and ``relevant & set(runs)`` for the
+        ``words`` the scan was built with as ``relevant``, and the text's :meth:`Lexicon.words` and runs."""
+        wanted = np.zeros(len(scan.scanned), dtype=np.bool_)
+        wanted[texts] = True
+        sets: list[list[set[str]]] = []
+        for owners, keys in (scan.words, scan.parts):
+            keep = wanted[owners]
+            owners, keys = owners[keep], keys[keep]
+            order = np.argsort(owners, kind="stable")
+            owners = owners[order]
+            strings = self._keys[keys[order]].tolist()
+            starts = np.searchsorted(owners, texts, side="left").tolist()
+            ends = np.searchsorted(owners, texts, side="right").tolist()
+            sets.append([set(strings[a:b]) for a, b in zip(starts, ends, strict=True)])
+        return list(zip(*sets, strict=True))

@@ -113,7 +113,8 @@ def lexical_features(
     ``words`` is ``lexicon.words(text)``; ``wordset`` and ``gate_words`` are as for
     :meth:`Lexicon.score`, and may hold only the words of :func:`relevant_words` (the scores are the same).
     """
-    words, wordset, gate_words = lexicon.word_sets(text, words, wordset, gate_words)
+    if wordset is None or gate_words is None:
+        words, wordset, gate_words = lexicon.word_sets(text, words, wordset, gate_words)
     if not gate_words:
         return _NO_FEATURES
     neg = 0.0
@@ -124,6 +125,8 @@ def lexical_features(
         neg = max(map(negativity.__getitem__, negative), default=0.0)
     if gate_words.isdisjoint(lexicon.triggers):  # no lexicon word, pattern or insult: the negativity alone
         return neg, 0.0, 0.0, 0.0, 0.0
+    if words is None and not wordset.isdisjoint(lexicon.place_words):
+        words = lexicon.words(text)
     scores = lexicon.score(text, words, wordset, gate_words)
     insult_word = 0.0
     count = 0
@@ -131,7 +134,7 @@ def lexical_features(
     if hits:
         insults, slurs = lexicon.insults, lexicon.slurs
         insult_word = max(insults.get(w) or slurs.get(w) or 0.0 for w in hits)
-        count = sum(map(words.count, hits))
+        count = sum(map(words.count, hits)) if words is not None else 0
     lexical = scores.profanity + insult_word + neg + min(count, 3) / 3.0
     return lexical, scores.insult, scores.threat, scores.identity_attack, scores.self_harm
 
@@ -183,6 +186,7 @@ class DefaultModel:
         terms: list[npt.NDArray[np.int64]] = []
         others: list[int] = []
         scanned = np.zeros(n, dtype=np.bool_)
+        word_sets: dict[int, tuple[set[str], set[str]]] = {}
         if n >= MIN_SCAN_BATCH:
             for start, end in _scan_chunks(prepared):
                 scan = self._scan.scan(prepared[start:end])
@@ -191,26 +195,37 @@ class DefaultModel:
                 rows.append(scan.rows + start)
                 terms.append(scan.terms)
                 others.extend((np.flatnonzero(~scan.plain) + start).tolist())
+                # The scan's word sets serve the posts it read (not those with chained apostrophes).
+                readable = np.flatnonzero(~scan.plain & scan.scanned & ~scan.chained)
+                word_sets.update(zip((readable + start).tolist(), self._scan.word_sets(scan, readable), strict=True))
         else:
             others = list(range(n))
         unscanned: list[int] = []
         ids_per_text: list[list[int]] = []
         for i in others:
             text = prepared[i]
-            # Non-ASCII symbols separate words as "?" does: their ASCII view has the same words, found faster.
-            view = text if text.isascii() else ascii_view(text)
-            words = lexicon.words(text if view is None else view)
-            found = relevant.intersection(words)
-            if "'" in text:
-                parts = apostrophe_parts(words) if view is None else ascii_runs(view)
-                gate = found.union(relevant.intersection(parts))
+            words: list[str] | None = None
+            found: set[str] | frozenset[str]
+            gate: set[str] | frozenset[str]
+            known = word_sets.get(i)
+            if known is not None:  # the words are read only if a check needs their places
+                found, runs = known
+                gate = found | runs
             else:
-                gate = found
+                # Non-ASCII symbols separate words as "?" does: the ASCII view has the same words, found faster.
+                view = text if text.isascii() else ascii_view(text)
+                words = lexicon.words(text if view is None else view)
+                found = relevant.intersection(words)
+                if "'" in text:
+                    parts = apostrophe_parts(words) if view is None else ascii_runs(view)
+                    gate = found.union(relevant.intersection(parts))
+                else:
+                    gate = found
             feats[i] = lexical_features(lexicon, negativity, text, words, found, gate)
             if not scanned[i]:  # the scan gave the term ids of the texts it read
                 unscanned.append(i)
                 plain = text.isascii() and "_" not in text and "'" not in text
-                ids_per_text.append(linear.term_ids(words) if plain else linear.token_ids(text))
+                ids_per_text.append(linear.term_ids(words) if plain and words is not None else linear.token_ids(text))
         if unscanned:
             lengths = np.fromiter(map(len, ids_per_text), dtype=np.int64, count=len(unscanned))
             rows.append(np.repeat(np.asarray(unscanned, dtype=np.int64), lengths))

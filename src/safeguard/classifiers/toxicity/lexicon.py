@@ -364,6 +364,8 @@ class Lexicon:
         #: one of its :attr:`gated_checks` groups.
         self.word_checks = frozenset({*self._interesting, "stfu", "gtfo"})
         self._pair_firsts = frozenset(a for a, _ in self.groups_pair)
+        #: Words whose places in the text a check reads (the others need only the word set).
+        self.place_words = self._interesting | _TARGETED_FIRST
         #: The word groups of every threat and self-harm pattern, and of the targeted phrases ("shut up").
         self.gated_checks: tuple[tuple[frozenset[str], ...], ...] = _GATED_CHECKS
         #: Every word :meth:`score` tests a text's word set for: ``score(text, words, vocabulary & set(words))``
@@ -461,15 +463,19 @@ class Lexicon:
 
         ``words`` is its :meth:`words`; ``wordset`` the set of them, and ``gate_words`` that set with
         the parts of words split at their apostrophes (``"you're"`` adds ``"you"``), which decide
-        whether a pattern can match. Either set may hold only the words in :attr:`vocabulary`.
+        whether a pattern can match. Either set may hold only the words in :attr:`vocabulary`. With both
+        sets given, ``words`` may be None: they are read only when a word of :attr:`place_words` is there.
         """
-        words, wordset, gate_words = self.word_sets(normalized, words, wordset, gate_words)
+        if wordset is None or gate_words is None:
+            words, wordset, gate_words = self.word_sets(normalized, words, wordset, gate_words)
         if gate_words.isdisjoint(self.triggers):
             return _NOTHING
         insult = 0.0
         targeted = False
         profanity = 0.0
         identity = 0.0
+        if words is None:
+            words = self.words(normalized) if not wordset.isdisjoint(self.place_words) else []
         n = len(words)
         # Each word the checks act on, at each of its places (list look-ups, not a loop over every word).
         for w in wordset & self._interesting:
