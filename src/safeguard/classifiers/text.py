@@ -339,17 +339,20 @@ def _leet_chunks(segment: str) -> Iterator[tuple[int, int]]:
 def _leet_chunks_ascii(shape: bytes) -> Iterator[tuple[int, int]]:
     """:func:`_leet_chunks` of ASCII text from its :data:`_LEET_SHAPE`: the chunks where a letter ("a")
     touches a digit or leet symbol ("1"); whitespace reads " "."""
-    pos = 0
-    while True:
-        i = shape.find(b"a1", pos)
-        j = shape.find(b"1a", pos)
+    # Each search resumes only when the chunk just read passed its last find (a text may hold many "a1"s
+    # and no "1a": searching both from every chunk would read such a text once per chunk).
+    i = shape.find(b"a1")
+    j = shape.find(b"1a")
+    while i >= 0 or j >= 0:
         k = i if j < 0 or 0 <= i < j else j
-        if k < 0:
-            return
-        pos = shape.find(b" ", k)
-        if pos < 0:
-            pos = len(shape)
-        yield shape.rfind(b" ", 0, k) + 1, pos
+        end = shape.find(b" ", k)
+        if end < 0:
+            end = len(shape)
+        yield shape.rfind(b" ", 0, k) + 1, end
+        if 0 <= i < end:
+            i = shape.find(b"a1", end)
+        if 0 <= j < end:
+            j = shape.find(b"1a", end)
 
 
 def _decode_leet(segment: str, chunks: Iterable[tuple[int, int]], hits: list[bool]) -> str:

@@ -9,16 +9,16 @@ look-up per word in Python:
   are joined by newlines; the linear model's tokens are the
   runs of letters, digits and underscores; the lexicon's words are the runs of letters and digits, or
   two of them joined by one apostrophe (``don't``), exactly as :meth:`Lexicon.words` reads them;
-* every token and word is identified by a 64-bit polynomial hash of its bytes and its length, looked
-  up in a table of every linear-model term and every word the lexicons read;
+* every token and word is identified by a 64-bit key, the polynomial hash of its bytes plus its length
+  times a constant, looked up in a table of every linear-model term and every word the lexicons read;
 * a post is *plain* when it holds no non-ASCII letter or digit, no apostrophe that joins three runs
   (``rock'n'roll``), no word or token that sets off a word check of the lexicon (insults, profanity,
   slurs, groups of people) and no word of every group of a threat or self-harm pattern or a targeted
   phrase ("shut up"). Only plain posts take the values found here; the others go through the per-word
   path.
 
-A token of the same length and hash as a table word is taken to be that word: for a token that is not
-in the table, that happens about once in 10^15 tokens (the table's size over 2^64), and then it is
+A token with the key of a table word is taken to be that word: for a token that is not in the
+table, that happens about once in 10^15 tokens (the table's size over 2^64), and then it is
 counted as a word it is not; a word in the table is never missed, and a post with a word of any
 lexicon check always goes through the per-word path. The hash base is fixed, so every process decides
 the same.
@@ -40,6 +40,8 @@ _SLOT_BITS = 20
 _MIX = 0xD6E8FEB86659FD93
 _BASE = 0x9E3779B97F4A7C15
 _INVERSE = pow(_BASE, -1, 1 << 64)
+#: A word's key is its polynomial hash plus its length times this (odd) constant, mod 2^64.
+_LENGTH_MIX = 0xC2B2AE3D27D4EB4F
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -65,8 +67,10 @@ def ascii_view(text: str) -> str | None:
 
 
 def _runs(mask: BoolArray) -> tuple[IntArray, IntArray]:
-    """(starts, ends) of the runs of True in ``mask``, whose first and last values are False."""
-    return np.flatnonzero(mask[1:] & ~mask[:-1]) + 1, np.flatnonzero(mask[:-1] & ~mask[1:]) + 1
+    """(starts, ends) of the runs of True in ``mask``, whose first and last values are False: its changes
+    alternate, a run's start then its end."""
+    changes = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    return changes[0::2], changes[1::2]
 
 
 def _group_starts(owners: IntArray) -> IntArray:
@@ -98,8 +102,8 @@ class ScanResult:
     negativity: FloatArray
     rows: IntArray
     terms: IntArray
-    #: (text, key) of every lexicon word of the scanned texts, and of every lexicon word among their runs of
-    #: letters and digits (the words' parts at apostrophes), for :meth:`WordScan.word_sets`.
+    #: (text, key) of every lexicon word of the scanned texts, and of every run of letters and digits (key -1
+    #: when not in the table; the runs are the words' parts at apostrophes), for :meth:`WordScan.word_sets`.
     words: tuple[IntArray, IntArray]
     parts: tuple[IntArray, IntArray]
     #: Texts with a run joined on both sides by apostrophes ("rock'n'roll"): their word sets are not read here.
@@ -150,12 +154,11 @@ class WordScan:
         words = set(words)
         keys = sorted(k for k in set(terms) | words if k.isascii())  # non-ASCII texts never take this path
         encoded = [k.encode("ascii") for k in keys]
-        first = np.array([_hash(e, _BASE) for e in encoded], dtype=np.uint64)
+        first = np.array([(_hash(e, _BASE) + len(e) * _LENGTH_MIX) & _MASK for e in encoded], dtype=np.uint64)
         order = np.argsort(first, kind="stable")
         self._first = first[order]
         if len(self._first) > 1 and bool((self._first[1:] == self._first[:-1]).any()):
             raise ValueError("two vocabulary words share a hash; the batch look-up cannot tell them apart")
-        self._length = np.array([len(e) for e in encoded], dtype=np.int64)[order]
         sorted_keys = [keys[i] for i in order]
         self._keys = np.array(sorted_keys, dtype=object)
         context = set(context_dependent)
@@ -204,13 +207,12 @@ class WordScan:
         if len(starts) == 0 or len(self._first) == 0:
             return np.full(len(starts), -1, dtype=np.int64)
         h = (prefix[ends - 1] - prefix[starts - 1]) * down[starts]
+        h += (ends - starts).astype(np.uint64) * np.uint64(_LENGTH_MIX)
         at = self._slots[_slot(h)].astype(np.int64)
         shared = np.flatnonzero(at == -2)
         if len(shared):
             at[shared] = np.minimum(np.searchsorted(self._first, h[shared]), len(self._first) - 1)
-        some = at >= 0
-        candidate = np.where(some, at, 0)
-        found = some & (self._first[candidate] == h) & (self._length[candidate] == ends - starts)
+        found = (at >= 0) & (self._first[np.maximum(at, 0)] == h)
         return np.where(found, at, -1)
 
     def scan(self, texts: Sequence[str]) -> ScanResult:
@@ -289,10 +291,7 @@ class WordScan:
             keys, owners = keys[lexicon_word], owners[lexicon_word]
             names[owners[self._person[keys]]] = True
             words.append((keys, owners))
-        known = token_key >= 0
-        part_keys, part_texts = token_key[known], token_text[known]
-        part_word = self._word[part_keys]
-        parts = (part_texts[part_word], part_keys[part_word])
+        parts = (token_text, token_key)  # every run, looked up or not: word_sets picks the lexicon words
         negativity = np.zeros(n)
         for keys, owners in words:
             if len(keys):
@@ -332,6 +331,8 @@ class WordScan:
         for owners, keys in (scan.words, scan.parts):
             keep = wanted[owners]
             owners, keys = owners[keep], keys[keep]
+            word = self._word[np.maximum(keys, 0)] & (keys >= 0)
+            owners, keys = owners[word], keys[word]
             order = np.argsort(owners, kind="stable")
             owners = owners[order]
             strings = self._keys[keys[order]].tolist()
