@@ -29,6 +29,7 @@ Steps, in order:
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -535,8 +536,10 @@ def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
     if None not in out:
         return out  # type: ignore[return-value]
     todo = [i for i, found in enumerate(out) if found is None]
-    # Non-ASCII text that the Unicode steps turn into ASCII joins the batch with what they found.
+    # Non-ASCII text that the Unicode steps turn into ASCII joins the batch with what they found, and so
+    # does text whose other characters are all symbols: each reads as the placeholder, then comes back.
     ascii_texts: list[tuple[int, str, bool]] = []
+    symbols: dict[int, tuple[str, list[str]]] = {}
     for i in todo:
         text = texts[i]
         if text.isascii():
@@ -545,11 +548,20 @@ def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
         text, disguised = _unicode_steps(text)
         if text.isascii():
             ascii_texts.append((i, text, disguised))
-        else:
+            continue
+        held = _symbols(text)
+        if held is None:
             out[i] = _normalize_rest(text, disguised)
+        else:
+            symbols[i] = (text, held)
+            ascii_texts.append((i, _NON_ASCII_RE.sub(_PLACEHOLDER, text), disguised))
     results = _normalize_plain_batch([t for _, t, _ in ascii_texts]) if len(ascii_texts) >= 16 else None
     for k, (i, text, disguised) in enumerate(ascii_texts):
         result = results[k] if results is not None else None
+        if i in symbols:
+            text, held = symbols[i]
+            restored = _restore_symbols(result[0], held) if result is not None else None
+            result = (restored, result[1]) if restored is not None and result is not None else None
         if result is None:
             out[i] = _normalize_rest(text, disguised)
         else:
@@ -559,6 +571,32 @@ def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
     for i in todo[-_BATCHED_SIZE:]:
         _BATCHED[texts[i]] = out[i]  # type: ignore[assignment]
     return out  # type: ignore[return-value]
+
+
+#: What a non-ASCII symbol reads as in the batch: an ASCII character no step treats as anything but "other"
+#: (not a letter, digit, space, separator, leet symbol or part of a URL), as every such symbol is.
+_PLACEHOLDER = "\x7f"
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+_ASCII_SET = frozenset(map(chr, range(128)))
+
+
+def _symbols(text: str) -> list[str] | None:
+    """The non-ASCII characters of ``text`` in order, when every one is a symbol that casefolding keeps
+    (no letter, digit or space) and ``text`` holds no placeholder; else None."""
+    if _PLACEHOLDER in text:
+        return None
+    for c in set(text) - _ASCII_SET:
+        if c.isalnum() or c.isspace() or c.casefold() != c:
+            return None
+    return _NON_ASCII_RE.findall(text)
+
+
+def _restore_symbols(text: str, held: list[str]) -> str | None:
+    """``text`` with its placeholders back as the ``held`` symbols, or None when their count differs."""
+    pieces = text.split(_PLACEHOLDER)
+    if len(pieces) != len(held) + 1:
+        return None
+    return "".join(itertools.chain.from_iterable(zip(pieces, held))) + pieces[-1]
 
 
 def clear_caches() -> None:
