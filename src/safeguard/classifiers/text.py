@@ -596,7 +596,7 @@ def _restore_symbols(text: str, held: list[str]) -> str | None:
     pieces = text.split(_PLACEHOLDER)
     if len(pieces) != len(held) + 1:
         return None
-    return "".join(itertools.chain.from_iterable(zip(pieces, held))) + pieces[-1]
+    return "".join(itertools.chain.from_iterable(zip(pieces[:-1], held, strict=True))) + pieces[-1]
 
 
 def clear_caches() -> None:
