@@ -558,10 +558,10 @@ def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
     results = _normalize_plain_batch([t for _, t, _ in ascii_texts]) if len(ascii_texts) >= 16 else None
     for k, (i, text, disguised) in enumerate(ascii_texts):
         result = results[k] if results is not None else None
-        if i in symbols:
+        if i in symbols:  # the placeholders go back, or the text itself takes the per-text steps
             text, held = symbols[i]
             restored = _restore_symbols(result[0], held) if result is not None else None
-            result = (restored, result[1]) if restored is not None and result is not None else None
+            result = None if restored is None or result is None else (restored, result[1])
         if result is None:
             out[i] = _normalize_rest(text, disguised)
         else:

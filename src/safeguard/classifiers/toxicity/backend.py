@@ -152,12 +152,13 @@ def cached_model(key: Hashable, build: Callable[[], _T]) -> _T:
 
 
 def forget_model(key: Hashable) -> None:
-    """Drop the object :func:`cached_model` holds for ``key`` (the next call builds it again)."""
+    """Drop the object :func:`cached_model` holds for ``key`` (the next call builds it again); one with a
+    ``shutdown()`` method (helper processes) is shut down."""
     with _cache_lock:
         old = _model_cache.pop(key, None)
     shutdown = getattr(old, "shutdown", None)
     if callable(shutdown):
-        shutdown(wait=False, cancel_futures=True)
+        shutdown()
 
 
 def resolve_path(value: Any, option: str, base_dir: Path | None) -> Path:

@@ -213,7 +213,11 @@ class DefaultModel:
                 gate = found | runs
             else:
                 # Non-ASCII symbols separate words as "?" does: the ASCII view has the same words, found faster.
-                view = text if text.isascii() else ascii_view(text)
+                # A text the scan did not read holds a non-ASCII letter, so it has no view.
+                if text.isascii():
+                    view: str | None = text
+                else:
+                    view = ascii_view(text) if scanned[i] or n < MIN_SCAN_BATCH else None
                 words = lexicon.words(text if view is None else view)
                 found = relevant.intersection(words)
                 if "'" in text:

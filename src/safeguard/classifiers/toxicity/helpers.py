@@ -175,14 +175,11 @@ class Helpers:
         target = min(max(balanced, low), high)
         self.share_of_caller = (1 - _SMOOTHING) * self.share_of_caller + _SMOOTHING * target
 
-    def shutdown(self, wait: bool = False, cancel_futures: bool = True) -> None:
-        """Stop the helpers (the arguments match ``Executor.shutdown``, for :func:`forget_model`)."""
-        del cancel_futures
+    def shutdown(self) -> None:
+        """Stop the helpers; :meth:`share` raises :class:`HelperError` from then on."""
         for conn in self._conns:
             conn.close()
         for proc in self._procs:
             if proc.is_alive():
                 proc.terminate()
-            if wait:
-                proc.join()
         self._conns, self._procs = [], []
