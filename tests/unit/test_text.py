@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from safeguard.classifiers.text import TextClassifier, caps_ratio, normalize, normalize_with_flags
+from safeguard.classifiers.text import TextClassifier, caps_ratio, non_ascii_chars, normalize, normalize_with_flags
 from safeguard.datasets import eval_path, read_eval
 from safeguard.types import Post
 
@@ -303,3 +303,12 @@ def test_leet_chunks_without_changeable_characters_are_returned_as_they_are() ->
             full: list[bool] = []
             assert module._leet_chunk(chunk, allow_pipe, quick) == full_steps(chunk, allow_pipe, full), chunk
             assert bool(quick) == bool(full)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain ascii", "caf\u00e9 \u201cquoted\u201d \U0001f600", "\u041f\u0440\u0438\u0432\u0435\u0442",
+     "\x7f\x00a\u200bb", "\u00e9" * 50 + "x" * 50],
+)  # fmt: skip
+def test_non_ascii_chars_are_the_characters_above_ascii(text: str) -> None:
+    assert non_ascii_chars(text) == {c for c in text if ord(c) > 127}

@@ -42,7 +42,15 @@ import numpy.typing as npt
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.types import Post
 
-__all__ = ["TextClassifier", "caps_ratio", "clear_caches", "normalize", "normalize_many", "normalize_with_flags"]
+__all__ = [
+    "TextClassifier",
+    "caps_ratio",
+    "clear_caches",
+    "non_ascii_chars",
+    "normalize",
+    "normalize_many",
+    "normalize_with_flags",
+]
 
 # --- tables -------------------------------------------------------------------------------------
 
@@ -177,6 +185,14 @@ _LEET_SHAPE = bytes(
 )
 #: ASCII whitespace that ``str.split()`` splits on, apart from the space itself.
 _ASCII_OTHER_SPACE = bytes(c for c in range(1, 128) if chr(c).isspace() and c != 32)
+
+
+_ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+")
+
+
+def non_ascii_chars(text: str) -> set[str]:
+    """The set of the non-ASCII characters of ``text`` (much faster than ``set(text)`` on mostly ASCII text)."""
+    return set(_ASCII_RUN_RE.sub("", text))
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -447,29 +463,31 @@ def _normalize(text: str) -> tuple[str, bool]:
 def _unicode_steps(text: str) -> tuple[str, bool]:
     """Steps 1 to 3 (see the module docstring) of non-ASCII text, and whether they undid a disguise."""
     disguised = False
-    # One set of the text's characters answers "does it hold any X?" for every table below.
-    chars = set(text)
+    # One set of the text's non-ASCII characters answers "does it hold any X?" for every table below (each
+    # holds only non-ASCII characters).
+    chars = non_ascii_chars(text)
     if not chars.isdisjoint(_APOSTROPHES):
         text = _replace_chars(text, chars & _APOSTROPHES, _APOSTROPHE_PAIRS, _APOSTROPHE_TABLE)
-    composed = unicodedata.normalize("NFKC", text)
-    if composed is not text:
-        text, chars = composed, set(composed)
+    # The check is much faster than the normalisation, and most text is already in NFKC.
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+        chars = non_ascii_chars(text)
     if not chars.isdisjoint(_INVISIBLE_SET):
         disguised = _INVISIBLE_IN_WORD_RE.search(text) is not None
         text = _replace_chars(text, chars & _INVISIBLE_SET, _DELETED, _INVISIBLE_TABLE)
-        chars = set(text)
+        chars = non_ascii_chars(text)
     if text.isascii():
         return text, disguised
     if not chars.isdisjoint(_COMBINING_SET):  # marks NFKC could not compose
         disguised = disguised or _DECORATED_LETTER_RE.search(text) is not None
         text = _replace_chars(text, chars & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
-        chars = set(text)
+        chars = non_ascii_chars(text)
     # Strip accents of precomposed letters ("é" -> "e"); not a disguise.
     if not (unicodedata.is_normalized("NFKD", text) and unicodedata.is_normalized("NFC", text)):
         stripped = unicodedata.normalize("NFKD", text)
-        stripped = _replace_chars(stripped, set(stripped) & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
+        stripped = _replace_chars(stripped, non_ascii_chars(stripped) & _COMBINING_SET, _DELETED, _COMBINING_TABLE)
         text = unicodedata.normalize("NFC", stripped)
-        chars = set(text)
+        chars = non_ascii_chars(text)
     mapped = _map_confusables(text, chars)
     if mapped != text:
         disguised = True
@@ -577,7 +595,6 @@ def normalize_many(texts: Sequence[str]) -> list[tuple[str, bool]]:
 #: (not a letter, digit, space, separator, leet symbol or part of a URL), as every such symbol is.
 _PLACEHOLDER = "\x7f"
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
-_ASCII_SET = frozenset(map(chr, range(128)))
 
 
 def _symbols(text: str) -> list[str] | None:
@@ -585,10 +602,11 @@ def _symbols(text: str) -> list[str] | None:
     (no letter, digit or space) and ``text`` holds no placeholder; else None."""
     if _PLACEHOLDER in text:
         return None
-    for c in set(text) - _ASCII_SET:
+    held: list[str] = _NON_ASCII_RE.findall(text)
+    for c in set(held):
         if c.isalnum() or c.isspace() or c.casefold() != c:
             return None
-    return _NON_ASCII_RE.findall(text)
+    return held
 
 
 def _restore_symbols(text: str, held: list[str]) -> str | None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from safeguard.classifiers.text import non_ascii_chars
+
 __all__ = ["ScanResult", "WordScan", "ascii_view"]
 
 _MASK = (1 << 64) - 1
@@ -55,13 +57,10 @@ def _slot(hashes: npt.NDArray[np.uint64]) -> IntArray:
     return slots
 
 
-_ASCII = frozenset(map(chr, range(128)))
-
-
 def ascii_view(text: str) -> str | None:
     """``text`` with its non-ASCII characters as ``?`` when none of them is a letter or digit (emoji, quotes,
     dashes: separators for both tokenisers, as ``?`` is, so the tokens and words are the same), else None."""
-    if any(c.isalnum() for c in set(text) - _ASCII):
+    if any(c.isalnum() for c in non_ascii_chars(text)):
         return None
     return text.encode("ascii", "replace").decode("ascii")
 
