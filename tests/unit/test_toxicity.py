@@ -628,3 +628,16 @@ def test_batch_word_scan_in_chunks_and_threads_gives_the_same_results(monkeypatc
     monkeypatch.setattr(default, "SCAN_CHUNK_CHARS", 500)
     assert default._scan_chunks(batches[1])[0][1] < len(batches[1])  # several chunks
     assert all(np.array_equal(np.column_stack(model.parts(b)), e) for b, e in zip(batches, expected, strict=True))
+
+
+def test_hash_power_tables_hold_the_powers_of_the_base_as_they_grow() -> None:
+    from safeguard.classifiers.toxicity.batch import _BASE, _INVERSE, _Powers
+
+    powers = _Powers(_BASE, _INVERSE)
+    for size in (1, 2, 3, 1000, 70_000):
+        up, down = powers.at_least(size)
+        assert len(up) == len(down) >= size
+        for j in {0, 1, 2, size // 2, size - 1, len(up) - 1} & set(range(len(up))):
+            assert int(up[j]) == pow(_BASE, j, 1 << 64)
+            assert int(down[j]) == pow(_INVERSE, j, 1 << 64)
+            assert int(up[j]) * int(down[j]) % (1 << 64) == 1

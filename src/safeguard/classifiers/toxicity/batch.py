@@ -121,10 +121,13 @@ class _Powers:
         pair = self.pair
         if len(pair[0]) >= size:
             return pair
-        size = max(size, 2 * len(pair[0]))
-        one = np.ones(1, dtype=np.uint64)
-        up = np.concatenate([one, np.cumprod(np.full(size - 1, self.base, dtype=np.uint64))])
-        down = np.concatenate([one, np.cumprod(np.full(size - 1, self.inverse, dtype=np.uint64))])
+        up, down = pair
+        # Doubling: the powers j + k are the first k powers times B^k, one array product (a running
+        # product over the whole table is sequential, and several times slower).
+        while len(up) < size:
+            k = len(up)
+            up = np.concatenate([up, up * np.uint64(pow(self.base, k, 1 << 64))])
+            down = np.concatenate([down, down * np.uint64(pow(self.inverse, k, 1 << 64))])
         self.pair = (up, down)
         return up, down
 
