@@ -36,6 +36,8 @@ OBFUSCATED = [
     ("You are a 1D10T!!!", "you are a idiot!!!"),
     ("S.T.U.P.I.D.", "stupid."),
     ("what an i d i o t", "what an idiot"),
+    ("let $x$ be a 1d10t", "let $x$ be a idiot"),  # inline LaTeX stays; the rest is read
+    ("paid $5 and $10 for sh!t", "paid $5 and $10 for shit"),
 ]
 
 # (input, normalised form) for disguises that are undone but are not flagged.
@@ -62,6 +64,8 @@ INTACT = [
     "The cocktail class in Penistone",
     "$25.99",
     "it costs $10 or 25$",
+    "Let $n$ be an integer and $x_1$ a root of $a + b = c$",  # inline LaTeX: "$" is a delimiter, not "s"
+    "the $$n$$ term",
     "2024",
     "Order A1B2-3344 arrived",
     "4111 1111 1111 1111",

@@ -21,7 +21,7 @@ Steps, in order:
    dot, dash, underscore or asterisk are joined (``"s t u p i d"``, ``"i.d.i.o.t"``);
 6. leetspeak inside words that contain a letter (``0 1 3 4 5 7 8 9 @ $ ! |``), except in words that
    look like numbers, units, times or codes (``"2024"``, ``"$25.99"``, ``"3pm"``, ``"4k"``,
-   ``"ps5"``, ``"A1B2-3344"``);
+   ``"ps5"``, ``"A1B2-3344"``), and in chunks that touch inline LaTeX (``"$n$"``, ``"$a + b$"``);
 7. runs of three or more identical letters become one (``"stuuuupid"``);
 8. whitespace runs become one space; leading and trailing whitespace is dropped.
 """
@@ -372,13 +372,28 @@ def _leet_chunks_ascii(shape: bytes) -> Iterator[tuple[int, int]]:
             j = shape.find(b"1a", end)
 
 
+#: Inline LaTeX ("$n$", "$x_1$", "$a + b$"): a "$" before a character that is neither space nor "$", up to the
+#: next "$" after one that is not a space. Prices ("$5 and $10") have a space before the second "$".
+_MATH_RE = re.compile(r"\$[^\s$](?:[^$]*[^\s$])?\$")
+
+
+def _math_spans(segment: str) -> list[tuple[int, int]]:
+    """Spans of inline LaTeX in ``segment``: its "$" signs are delimiters, not leetspeak for "s"."""
+    if segment.count("$") < 2:
+        return []
+    return [m.span() for m in _MATH_RE.finditer(segment)]
+
+
 def _decode_leet(segment: str, chunks: Iterable[tuple[int, int]], hits: list[bool]) -> str:
-    """Leetspeak decoded in the ``chunks`` (spans) of ``segment``."""
+    """Leetspeak decoded in the ``chunks`` (spans) of ``segment``, apart from chunks that touch inline LaTeX."""
     pieces: list[str] = []
     last = 0
     # "|" reads as "i" in "b|tch", not in markdown tables ("video|comment", "|a|b|").
     allow_pipe = segment.count("|") == 1
+    math = _math_spans(segment)
     for cs, ce in chunks:
+        if math and any(s < ce and cs < e for s, e in math):
+            continue
         chunk = segment[cs:ce]
         decoded = _leet_chunk_cached(chunk, allow_pipe)
         if decoded != chunk:
