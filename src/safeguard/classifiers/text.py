@@ -649,12 +649,17 @@ def _spaced_segment(text: str, spans: list[tuple[int, int]]) -> bool:
     return _SPACED_HINT_RE.search(text, last) is not None
 
 
-def _lexical_unspaced(segment: str, hits: list[bool]) -> str:
-    """:func:`_lexical` of a segment of ASCII text known to hold no spaced-out letters."""
-    shape = segment.encode("ascii").translate(_LEET_SHAPE)
-    if b"a1" in shape or b"1a" in shape:
-        segment = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
-    if _letter_repeats(segment):
+def _lexical_unspaced(segment: str, hits: list[bool], *, leet: bool = True, repeats: bool = True) -> str:
+    """:func:`_lexical` of a segment of ASCII text known to hold no spaced-out letters. ``leet=False`` says
+    that no letter touches a leet character in it, ``repeats=False`` that no letter comes three times in a row
+    (the checks are skipped; decoded leetspeak is still checked for repeats)."""
+    if leet:
+        shape = segment.encode("ascii").translate(_LEET_SHAPE)
+        if b"a1" in shape or b"1a" in shape:
+            decoded = _decode_leet(segment, _leet_chunks_ascii(shape), hits)
+            if decoded is not segment:
+                segment, repeats = decoded, True
+    if repeats and _letter_repeats(segment):
         segment = _REPEAT_ASCII_RE.sub(r"\1", segment)
     return segment
 
@@ -734,7 +739,9 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
                 if any(s and text[s - 1] != " " for s, _ in spans) and _spaced_segment(text, spans):
                     out.append(None)
                     continue
-                out.append((_outside_spans(text, spans, _lexical_unspaced, hits), bool(hits)))
+                # The batch checks hold for every segment: a segment's neighbouring characters are the text's.
+                step = functools.partial(_lexical_unspaced, leet=k in with_leet, repeats=k in with_repeats)
+                out.append((_outside_spans(text, spans, step, hits), bool(hits)))
                 continue
         repeated = k in with_repeats
         if k in with_leet:
