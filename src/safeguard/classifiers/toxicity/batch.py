@@ -227,10 +227,16 @@ class WordScan:
         # One leading and two trailing newlines, so every neighbour looked at exists.
         a = np.frombuffer(("\n" + "\n".join(usable) + "\n\n").encode("ascii"), dtype=np.uint8)
         lengths = np.fromiter(map(len, usable), dtype=np.int64, count=n)
-        text_starts = np.cumsum(lengths + 1) - lengths  # where each text begins in ``a``
+        # The text each byte belongs to (a text's separating newline counts as its own): one look-up per
+        # position, instead of a binary search over the texts' starts for each.
+        owner = np.full(len(a), n - 1, dtype=np.int32)
+        owner[0] = -1
+        body = np.repeat(np.arange(n, dtype=np.int32), lengths + 1)
+        owner[1 : 1 + len(body)] = body
 
         def text_of(positions: IntArray) -> IntArray:
-            return np.searchsorted(text_starts, positions, side="right").astype(np.int64) - 1
+            found: IntArray = owner[positions].astype(np.int64)
+            return found
 
         def mark(positions: IntArray) -> None:
             if len(positions):
