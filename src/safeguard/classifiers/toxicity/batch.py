@@ -186,6 +186,14 @@ class WordScan:
                     value |= 1 << j
             bits[i] = value
         self._bits = bits
+        # Each table ends with a neutral entry (no term, not a word, no bits), which the key -1 of a token
+        # not in the table reads: look-ups need no mask first.
+        self._term = np.append(self._term, 0)
+        self._word = np.append(self._word, False)
+        self._negative = np.append(self._negative, 0.0)
+        self._negative_alone = np.append(self._negative_alone, 0.0)
+        self._person = np.append(self._person, False)
+        self._bits = np.append(self._bits, np.uint64(0))
         self._needs: list[int] = []
         j = 0
         for pattern in patterns:
@@ -273,11 +281,10 @@ class WordScan:
         # Texts with a special word, or a word of every group of some pattern, take the per-word path.
         masks = np.zeros(n, dtype=np.uint64)
         for keys, owners in ((token_key, token_text), (pair_key, pair_text)):
-            carry = keys >= 0
-            bits = self._bits[keys[carry]]
-            flagged = bits != 0
-            if flagged.any():
-                owners, bits = owners[carry][flagged], bits[flagged]
+            bits = self._bits[keys]
+            flagged = np.flatnonzero(bits)
+            if len(flagged):
+                owners, bits = owners[flagged], bits[flagged]
                 first = _group_starts(owners)
                 masks[owners[first]] |= np.bitwise_or.reduceat(bits, first)
         needs_words = (masks >> np.uint64(63)) != 0
@@ -293,8 +300,6 @@ class WordScan:
             names[text_of(at_sign)] = True
         words = []
         for keys, owners in ((alone_key, alone_text), (pair_key, pair_text)):
-            known = keys >= 0
-            keys, owners = keys[known], owners[known]
             lexicon_word = self._word[keys]
             keys, owners = keys[lexicon_word], owners[lexicon_word]
             names[owners[self._person[keys]]] = True
@@ -323,8 +328,8 @@ class WordScan:
             starts, ends = starts[first], ends[last]
             token_key = np.concatenate([token_key[~touched], self._lookup(starts, ends, prefix, down)])
             token_text = np.concatenate([token_text[~touched], text_of(starts)])
-        term = self._term[np.where(token_key >= 0, token_key, 0)]
-        keep = (token_key >= 0) & (term > 0)  # texts not scanned have no tokens here
+        term = self._term[token_key]
+        keep = term > 0  # texts not scanned have no tokens here
         (alone_keys, alone_texts), (pair_keys, pair_texts) = words
         found = (np.concatenate([alone_texts, pair_texts]), np.concatenate([alone_keys, pair_keys]))
         return ScanResult(scanned, plain, negativity, token_text[keep], term[keep], found, parts, chained)
@@ -339,7 +344,7 @@ class WordScan:
         for owners, keys in (scan.words, scan.parts):
             keep = wanted[owners]
             owners, keys = owners[keep], keys[keep]
-            word = self._word[np.maximum(keys, 0)] & (keys >= 0)
+            word = self._word[keys]
             owners, keys = owners[word], keys[word]
             order = np.argsort(owners, kind="stable")
             owners = owners[order]
