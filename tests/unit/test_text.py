@@ -316,3 +316,20 @@ def test_leet_chunks_without_changeable_characters_are_returned_as_they_are() ->
 )  # fmt: skip
 def test_non_ascii_chars_are_the_characters_above_ascii(text: str) -> None:
     assert non_ascii_chars(text) == {c for c in text if ord(c) > 127}
+
+
+def test_ascii_spaced_letter_patterns_equal_the_unicode_ones_on_casefolded_ascii() -> None:
+    import random
+
+    from safeguard.classifiers import text
+
+    rng = random.Random(11)
+    alphabet = "abcxyzABZ0123456789 ._*-'_!@$\t"
+    for _ in range(20000):
+        sample = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))).casefold()
+        assert [m.span() for m in text._SPACED_HINT_ASCII_RE.finditer(sample)] == [
+            m.span() for m in text._SPACED_HINT_RE.finditer(sample)
+        ], sample
+        assert [(m.span(), m.group(1)) for m in text._SPACED_ASCII_RE.finditer(sample)] == [
+            (m.span(), m.group(1)) for m in text._SPACED_RE.finditer(sample)
+        ], sample

@@ -128,6 +128,13 @@ _GLUE = "._*-"
 _MEMBER = r"(?:[^\W\d_]|[01345789])"
 _SPACED_HINT_RE = re.compile(r"([ ._*\-])[^\W_]\1[^\W_](?![^\W_])")
 _SPACED_RE = re.compile(rf"(?<![\w']){_MEMBER}([ ._*\-])(?:{_MEMBER}\1)+{_MEMBER}(?![\w'])")
+# The same two on casefolded ASCII text, where a word character is one of a-z, 0-9 and "_": plain character
+# sets, which the regex engine tests about twice as fast as the Unicode classes.
+_ASCII_MEMBER = "[a-z01345789]"
+_SPACED_HINT_ASCII_RE = re.compile(r"([ ._*\-])[a-z0-9]\1[a-z0-9](?![a-z0-9])")
+_SPACED_ASCII_RE = re.compile(
+    rf"(?<![a-z0-9_']){_ASCII_MEMBER}([ ._*\-]){_ASCII_MEMBER}\1(?:{_ASCII_MEMBER}\1)*{_ASCII_MEMBER}(?![a-z0-9_'])"
+)
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
 _LEET_MAP: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
@@ -411,8 +418,8 @@ def _lexical(segment: str, hits: list[bool]) -> str:
     """Spaced letters, leetspeak and repeats, on a segment that holds no URL or e-mail address."""
     if segment.isascii():
         # A byte-level shape finds the chunks leetspeak may hide in without scanning for them.
-        if _SPACED_HINT_RE.search(segment):
-            segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
+        if _SPACED_HINT_ASCII_RE.search(segment):
+            segment = _SPACED_ASCII_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
         return _lexical_unspaced(segment, hits)
     if _SPACED_HINT_RE.search(segment):
         segment = _SPACED_RE.sub(lambda m: _collapse_spaced(m, hits), segment)
@@ -640,13 +647,14 @@ def clear_caches() -> None:
 
 
 def _spaced_segment(text: str, spans: list[tuple[int, int]]) -> bool:
-    """Whether a segment of ``text`` outside the protected ``spans`` holds a spaced-out-letters hint."""
+    """Whether a segment of ``text`` (casefolded ASCII) outside the protected ``spans`` holds a spaced-out-letters
+    hint."""
     last = 0
     for s, e in spans:
-        if _SPACED_HINT_RE.search(text, last, s):
+        if _SPACED_HINT_ASCII_RE.search(text, last, s):
             return True
         last = e
-    return _SPACED_HINT_RE.search(text, last) is not None
+    return _SPACED_HINT_ASCII_RE.search(text, last) is not None
 
 
 def _lexical_unspaced(segment: str, hits: list[bool], *, leet: bool = True, repeats: bool = True) -> str:
