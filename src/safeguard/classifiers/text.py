@@ -398,9 +398,13 @@ def _decode_leet(segment: str, chunks: Iterable[tuple[int, int]], hits: list[boo
     # "|" reads as "i" in "b|tch", not in markdown tables ("video|comment", "|a|b|").
     allow_pipe = segment.count("|") == 1
     math = _math_spans(segment)
+    m = 0  # chunks and spans both come in order: the first span that ends after the chunk starts
     for cs, ce in chunks:
-        if math and any(s < ce and cs < e for s, e in math):
-            continue
+        if math:
+            while m < len(math) and math[m][1] <= cs:
+                m += 1
+            if m < len(math) and math[m][0] < ce:
+                continue
         chunk = segment[cs:ce]
         decoded = _leet_chunk_cached(chunk, allow_pipe)
         if decoded != chunk:
