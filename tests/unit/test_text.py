@@ -254,6 +254,7 @@ def _fuzz_texts(seed: int, count: int) -> list[str]:
         "(a b c.", "Scunthorpe", "A1B2-3344", "$25.99", "#ff00aa", "r/name", "ÉÉ", "\u200b",
         "👍", "“", "”", "—", "…", "Ⓐ", "\u2028", "\x01", "日本", "s—t—u—p—i—d", "1d10t👍", "💩💩💩",
         "(http://x.io/a", "](https://y.z/)", "<www.q.org>", "(me@x.io)", "q.e.d", "a_b_c", "x*y*z", ":",
+        "a.b.cwww.q.io",
     ]  # fmt: skip
     return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(count)]
 

@@ -743,6 +743,12 @@ def _normalize_plain_batch(texts: list[str]) -> list[tuple[str, bool] | None]:
             text = text[:-1]
         hits: list[bool] = []
         if k in with_markers:
+            if k not in with_leet and k not in with_repeats and "www." not in text:
+                # Nothing for the segments' checks to change: no letter beside a leet character or three times
+                # in a row anywhere, and no spaced-out letters at a segment's end (only a "www." span can start
+                # right after a letter or digit; the others start after a character that is neither).
+                out.append((text, False))
+                continue
             spans = _protected_spans(text)
             if spans:
                 # Segments between URLs and e-mail addresses are read on their own. When every span starts a
