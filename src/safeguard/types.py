@@ -269,8 +269,8 @@ class Decision:
 
     @property
     def reasons(self) -> list[str]:
-        """The reasons of the acting rules that fired, falling back to the rule id."""
-        return [m.reason or m.rule for m in self.matches]
+        """The reasons of the acting rules that fired (each once, in order), falling back to the rule id."""
+        return list(dict.fromkeys(m.reason or m.rule for m in self.matches))
 
     def to_dict(self) -> dict[str, Any]:
         return {

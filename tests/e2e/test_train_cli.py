@@ -90,3 +90,71 @@ def test_a_corrupt_model_in_a_ruleset_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "format_version 99 is not supported" in result.stderr and "model.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def small_heads(path: Path) -> Path:
+    """A small random heads file (the shipped format, 4,096 buckets) to adapt quickly."""
+    import numpy as np
+
+    from safeguard.classifiers.toxicity.features import HashedNgrams
+    from safeguard.classifiers.toxicity.harmdata import HEADS
+    from safeguard.classifiers.toxicity.heads import HarmHeads
+
+    rng = np.random.default_rng(0)
+    ex = HashedNgrams(bits=12)
+    n = len(HEADS)
+    HarmHeads(ex, HEADS, rng.normal(0, 0.1, (ex.width, n)), np.zeros(n), np.ones(n), np.zeros(n)).save(path)
+    return path
+
+
+def verdicts(tmp_path: Path) -> Path:
+    bad = [f"post {i}: the grommet people are a plague on this forum" for i in range(60)]
+    good = [f"post {i}: the grommet arrived on time and fits the tap" for i in range(60)]
+    rows = [{"id": f"b{i}", "body": t, "verdict": "remove"} for i, t in enumerate(bad)]
+    rows += [{"id": f"g{i}", "body": t, "verdict": "approve"} for i, t in enumerate(good)]
+    rows.append({"id": "u1", "body": "not reviewed yet", "verdict": None})
+    return write_history(tmp_path / "verdicts.jsonl", rows)
+
+
+def test_train_toxicity_adapts_a_head_and_the_ruleset_uses_it(tmp_path: Path) -> None:
+    base = small_heads(tmp_path / "base.npz")
+    out = tmp_path / "community.npz"
+    result = run(
+        "train", "toxicity", "--data", str(verdicts(tmp_path)), "-o", str(out), "--label-field", "verdict",
+        "--text-field", "body", "--base", str(base), "--head", "identity_attack",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "120 labelled rows, 60 'remove', 60 other" in result.stdout
+    line = next(x for x in result.stdout.splitlines() if "ROC AUC on the held-out rows" in x)
+    base_auc, adapted_auc = (float(x.split()[-1]) for x in line.split(":")[1].split(","))
+    assert adapted_auc > 0.95 and adapted_auc > base_auc
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "ruleset: t\nversion: 1\nclassifiers:\n  toxicity: {backend: fast, model: community.npz}\n"
+        "rules:\n  - id: group\n    when: toxicity.identity_attack >= 0.5\n    action: hold\n",
+        encoding="utf-8",
+    )
+    dump = write_history(tmp_path / "dump.jsonl", [{"id": "1", "text": "the grommet people are a plague"}])
+    moderated = run("moderate", str(dump), "--rules", str(rules), "-o", str(tmp_path / "d.jsonl"))
+    assert moderated.returncode == 0, moderated.stderr
+    decision = json.loads((tmp_path / "d.jsonl").read_text(encoding="utf-8"))
+    assert decision["action"] == "hold"
+
+
+def test_train_toxicity_reports_bad_input(tmp_path: Path) -> None:
+    data = write_history(tmp_path / "one.jsonl", [{"id": "1", "text": "x", "label": "remove"}])
+    result = run(
+        "train",
+        "toxicity",
+        "--data",
+        str(data),
+        "-o",
+        str(tmp_path / "o.npz"),
+        "--base",
+        str(small_heads(tmp_path / "b.npz")),
+    )
+    assert result.returncode == 2
+    assert "only one class" in result.stderr
+    missing = run("train", "toxicity", "--data", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o.npz"))
+    assert missing.returncode == 4
+    assert "Traceback" not in missing.stderr

@@ -176,9 +176,18 @@ def _random_env(rng: random.Random) -> dict[str, Any]:
             "length": len(text),
             "caps_ratio": rng.choice([0.0, 0.7, 0.71, 1.0]),
             "obfuscated": False,
+            "lang": rng.choice(["en", "und", "de", "fr"]),
+            "lang_score": rng.choice([0.0, 0.3, 0.5, 0.9]),
         },
         "lists": lists,
-        "toxicity": {k: rng.choice(scores) for k in ("toxicity", "insult", "threat", "identity_attack", "self_harm")},
+        "toxicity": {
+            **{
+                k: rng.choice(scores)
+                for k in ("toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech", "quoted")
+            },
+            "target": rng.choice(["person", "group", "thing", "none"]),
+            "target_score": rng.choice(scores),
+        },
         "pii": {"entities": rng.sample(["CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN"], 2)},
         "spam": {
             "score": rng.choice(scores),
@@ -186,6 +195,7 @@ def _random_env(rng: random.Random) -> dict[str, Any]:
                 k: rng.choice(counts)
                 for k in (
                     "contact_handles",
+                    "calls_to_action",
                     "money",
                     "crypto_addresses",
                     "off_platform_payment",

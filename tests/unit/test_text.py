@@ -173,16 +173,37 @@ def test_normalize_is_cached() -> None:
     [
         (
             "YOU 1D10T",
-            {"normalized": "you idiot", "length": 9, "caps_ratio": 1.0, "obfuscated": True},
+            {
+                "normalized": "you idiot",
+                "length": 9,
+                "caps_ratio": 1.0,
+                "obfuscated": True,
+                "lang": "und",
+                "lang_score": 0.0,
+            },
         ),
         (
             "Nice cockpit!",
-            {"normalized": "nice cockpit!", "length": 13, "caps_ratio": 1 / 11, "obfuscated": False},
+            {
+                "normalized": "nice cockpit!",
+                "length": 13,
+                "caps_ratio": 1 / 11,
+                "obfuscated": False,
+                "lang": "und",
+                "lang_score": 0.0,
+            },
         ),
-        ("", {"normalized": "", "length": 0, "caps_ratio": 0.0, "obfuscated": False}),
+        ("", {"normalized": "", "length": 0, "caps_ratio": 0.0, "obfuscated": False, "lang": "und", "lang_score": 0.0}),
         (
             "id\u200biot",
-            {"normalized": "idiot", "length": 6, "caps_ratio": 0.0, "obfuscated": True},
+            {
+                "normalized": "idiot",
+                "length": 6,
+                "caps_ratio": 0.0,
+                "obfuscated": True,
+                "lang": "und",
+                "lang_score": 0.0,
+            },
         ),
     ],
 )

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def default() -> ToxicityClassifier:
-    clf = ToxicityClassifier()
+    clf = ToxicityClassifier(backend="lexicon")
     clf.load()
     return clf
 
@@ -37,7 +37,7 @@ def score(clf: ToxicityClassifier, text: str) -> dict[str, float]:
 
 
 def test_default_conforms_and_declares_its_labels() -> None:
-    clf = ToxicityClassifier()
+    clf = ToxicityClassifier(backend="lexicon")
     assert dict(clf.outputs) == dict.fromkeys(["toxicity", "insult", "threat", "identity_attack", "self_harm"], float)
     assert clf.cost is Cost.CHEAP
     check_classifier(clf)
@@ -169,10 +169,10 @@ def test_batch_equals_single_posts(default: ToxicityClassifier) -> None:
     ("options", "message"),
     [
         ({"backend": "nope"}, "unknown toxicity backend 'nope'"),
-        ({"backend": "default", "model": "x"}, "unknown option(s) for toxicity backend 'default': model"),
-        ({"backend": "default", "workers": 0}, 'workers must be a positive integer or "auto", got 0'),
-        ({"backend": "default", "workers": "many"}, "workers must be a positive integer"),
-        ({"backend": "default", "workers": True}, "workers must be a positive integer"),
+        ({"backend": "lexicon", "model": "x"}, "unknown option(s) for toxicity backend 'lexicon': model"),
+        ({"backend": "lexicon", "workers": 0}, 'workers must be a positive integer or "auto", got 0'),
+        ({"backend": "lexicon", "workers": "many"}, "workers must be a positive integer"),
+        ({"backend": "lexicon", "workers": True}, "workers must be a positive integer"),
         ({"backend": "detoxify", "model_type": "huge"}, "model_type must be one of"),
         ({"backend": "detoxify", "checkpoint": "m.ckpt"}, "give both checkpoint and config_dir"),
         ({"backend": "detoxify", "batch_size": 0}, "batch_size must be a positive integer"),
@@ -180,7 +180,7 @@ def test_batch_equals_single_posts(default: ToxicityClassifier) -> None:
         ({"backend": "onnx"}, "needs model: PATH.onnx"),
         ({"backend": "onnx", "model": "missing.onnx"}, "exported by `safeguard export-onnx`"),
         ({"backend": "cascade"}, "needs slow"),
-        ({"backend": "cascade", "slow": {"backend": "default"}, "band": [0.9, 0.1]}, "band must be [lo, hi]"),
+        ({"backend": "cascade", "slow": {"backend": "lexicon"}, "band": [0.9, 0.1]}, "band must be [lo, hi]"),
         ({"backend": "cascade", "slow": {"backend": "cascade"}}, "cannot itself be a cascade"),
     ],
 )
@@ -201,7 +201,7 @@ def test_bad_options_in_a_ruleset_are_config_errors_with_a_line() -> None:
 
 def test_rule_reading_a_label_the_backend_lacks_fails_at_load() -> None:
     text = (
-        "ruleset: t\nclassifiers:\n  toxicity: {backend: default}\n"
+        "ruleset: t\nclassifiers:\n  toxicity: {backend: lexicon}\n"
         "rules:\n  - id: r\n    when: toxicity.severe_toxicity > 0.5\n    action: remove\n"
     )
     with pytest.raises(ConfigError) as info:
@@ -246,7 +246,7 @@ def test_cascade_sends_only_the_uncertain_band_to_the_slow_model(
     band: tuple[float, float], escalated: list[str]
 ) -> None:
     fast_scores = {"calm": 0.05, "unsure": 0.5, "edge": 0.8, "angry": 0.95}
-    cascade = CascadeBackend(slow={"backend": "default"}, band=list(band))
+    cascade = CascadeBackend(slow={"backend": "lexicon"}, band=list(band))
     cascade.fast = _Stub(("toxicity", "insult"), fast_scores)
     slow = _Stub(("toxicity", "insult", "obscene"), dict.fromkeys(fast_scores, 0.42))
     cascade.slow = slow
@@ -263,7 +263,7 @@ def test_cascade_sends_only_the_uncertain_band_to_the_slow_model(
 
 
 def test_cascade_outputs_are_the_shared_labels_plus_escalated() -> None:
-    clf = ToxicityClassifier(backend="cascade", fast="default", slow={"backend": "default"}, band=[0.3, 0.7])
+    clf = ToxicityClassifier(backend="cascade", fast="lexicon", slow={"backend": "lexicon"}, band=[0.3, 0.7])
     assert set(clf.outputs) == {"toxicity", "insult", "threat", "identity_attack", "self_harm", "escalated"}
     assert clf.outputs["escalated"] is bool
     rows = clf.classify([Post(id="1", text="you idiot"), Post(id="2", text="nice kettle")])
@@ -273,7 +273,7 @@ def test_cascade_outputs_are_the_shared_labels_plus_escalated() -> None:
 def test_default_backend_imports_neither_torch_nor_sklearn() -> None:
     code = (
         "import sys; from safeguard.classifiers.toxicity import ToxicityClassifier; from safeguard.types import Post; "
-        "c = ToxicityClassifier(); c.classify([Post(id='1', text='you idiot')]); "
+        "c = ToxicityClassifier(backend='lexicon'); c.classify([Post(id='1', text='you idiot')]); "
         "print(sorted(m for m in ('torch', 'sklearn', 'joblib', 'transformers', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -307,7 +307,7 @@ def test_default_olid_auc_gate() -> None:
 
     rows = [r for r in read_eval("olid_offenseval2019.jsonl") if r["meta"]["split"] == "test"]
     assert len(rows) == 860
-    clf = ToxicityClassifier()
+    clf = ToxicityClassifier(backend="lexicon")
     scores = [r["toxicity"] for r in clf.classify([Post(id=r["id"], text=olid_text(r["text"])) for r in rows])]
     assert auc([r["label"] == "OFF" for r in rows], scores) >= 0.86
 
@@ -504,8 +504,8 @@ def test_workers_score_exactly_as_one_process_and_survive_a_dead_helper() -> Non
     ]
     posts = [Post(id=str(i), text=t) for i, t in enumerate(texts)]
     assert len(posts) >= MIN_PARALLEL_BATCH
-    single = ToxicityClassifier().classify(posts)
-    clf = ToxicityClassifier(workers=2)
+    single = ToxicityClassifier(backend="lexicon").classify(posts)
+    clf = ToxicityClassifier(backend="lexicon", workers=2)
     clf.load()
     assert clf.classify(posts) == single
     assert clf.classify(posts[:10]) == single[:10]  # small batches stay in this process
@@ -598,7 +598,7 @@ def test_batch_word_scan_gives_the_per_word_results_on_real_posts(monkeypatch: p
 @pytest.mark.parametrize("copies", [1, 10])  # a few posts (plain floats) and many (array calls)
 def test_scores_outside_zero_to_one_are_clipped_and_nan_reads_as_zero(copies: int) -> None:
     raw = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "half": 0.5, "big": 1.5, "neg": -0.5}
-    clf = ToxicityClassifier()
+    clf = ToxicityClassifier(backend="lexicon")
     clf.backend = _Stub(("toxicity",), raw)
     clf.outputs = {"toxicity": float}
     clf._loaded = True

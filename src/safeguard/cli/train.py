@@ -89,3 +89,105 @@ def spam(
     typer.echo(
         f"model written to {output} ({len(model.tokens)} n-gram weights); use it with: spam: {{model: {output}}}"
     )
+
+
+@train_app.command("toxicity")
+def toxicity(
+    data: Annotated[
+        Path, typer.Option("--data", help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the adapted heads (.npz).")],
+    label_field: Annotated[str, typer.Option("--label-field", help="Record field holding the verdict.")] = "label",
+    positive: Annotated[
+        str, typer.Option("--positive", help="Label value that means harmful (e.g. remove); every other value is not.")
+    ] = "remove",
+    head: Annotated[str, typer.Option("--head", help="Which head the verdicts retrain.")] = "toxicity",
+    base: Annotated[
+        str, typer.Option("--base", help="fast (n-grams, quick) or model (adds MiniLM embeddings), or a heads file.")
+    ] = "fast",
+    text_field: Annotated[str, typer.Option("--text-field", help="Record field holding the post text.")] = "text",
+    id_field: Annotated[
+        str, typer.Option("--id-field", help="Record field whose hash picks the held-out rows.")
+    ] = "id",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fit.")] = 0,
+    input_format: Annotated[
+        str | None, typer.Option("--input-format", help="Input format when the extension does not say.")
+    ] = None,
+) -> None:
+    """Retrain one harm head on a community's own verdicts and compare it with the base on held-out rows.
+
+    A fifth of the rows (by a hash of --id-field, or of the row number) never train anything: the
+    AUC of the base head and of the adapted head on them is printed. The output holds every head of
+    the base (the others unchanged); point a ruleset at it with
+    `toxicity: {backend: default, fast: {model: OUT}}` (--base fast) or
+    `toxicity: {backend: default, model: {model: OUT}}` (--base model). Needs scikit-learn
+    (`pip install 'safeguard[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
+    """
+    from safeguard.classifiers.spam.train import read_labelled
+    from safeguard.classifiers.toxicity.harm import FAST_MODEL, MODEL_HEADS
+    from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
+    from safeguard.classifiers.toxicity.training import adapt_head
+    from safeguard.io.readers import read_records
+    from safeguard.types import lookup_path
+
+    try:
+        texts, labels = read_labelled(
+            data, text_field=text_field, label_field=label_field, positive=positive, format=input_format
+        )
+        ids: list[str] | None = []
+        for record in read_records(data, format=input_format):
+            if record.data is None:
+                continue
+            found, label = lookup_path(record.data, label_field)
+            if not found or label is None or label == "":
+                continue
+            found, value = lookup_path(record.data, id_field)
+            if not found:
+                ids = None
+                break
+            assert ids is not None
+            ids.append(str(value))
+        base_path = {"fast": FAST_MODEL, "model": MODEL_HEADS}.get(base, Path(base))
+        base_heads = HarmHeads.load(base_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(problem.render(), markup=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    except InputError as exc:
+        missing = not data.exists() and str(data) != "-"
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
+    except ValueError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    except ImportError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    positives = sum(labels)
+    typer.echo(f"{len(texts)} labelled rows, {positives} {positive!r}, {len(texts) - positives} other")
+    dense = None
+    if base_heads.dense_dim:
+        from safeguard.classifiers.toxicity.encoder import SentenceEncoder
+
+        encoder = SentenceEncoder()
+        encoder.load()
+        dense = encoder.encode(texts)
+    try:
+        result = adapt_head(
+            base_heads, normalized_texts(texts), [bool(x) for x in labels], head=head, dense=dense, ids=ids, seed=seed
+        )
+    except (ValueError, ImportError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    typer.echo(
+        f"held-out rows: {result.heldout_rows} ({result.heldout_positives} {positive!r}); "
+        f"trained on {result.train_rows}"
+    )
+    typer.echo(f"{head} ROC AUC on the held-out rows: base {result.base_auc:.4f}, adapted {result.adapted_auc:.4f}")
+    try:
+        result.heads.save(output)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {exc.filename or output}: {exc.strerror or exc}")
+        raise typer.Exit(exit_codes.IO) from None
+    role = "model" if base_heads.dense_dim else "fast"
+    typer.echo(f"heads written to {output}; use them with: toxicity: {{backend: default, {role}: {{model: {output}}}}}")

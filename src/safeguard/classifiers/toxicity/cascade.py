@@ -1,4 +1,4 @@
-"""``{backend: cascade, fast: default, slow: {...}, band: [lo, hi]}``: a cheap model settles most posts.
+"""``{backend: cascade, fast: fast, slow: {...}, band: [lo, hi]}``: a cheap model settles most posts.
 
 The fast backend scores every post. Posts whose fast ``toxicity`` lies inside ``band`` (inclusive) are
 uncertain and go to the slow backend, whose scores replace the fast ones for them; the others keep the
@@ -33,13 +33,13 @@ def _options(value: Any, role: str) -> dict[str, Any]:
 
 
 class CascadeBackend(Backend):
-    """Options: ``fast`` (default ``default``), ``slow`` (required), ``band`` (default ``[0.2, 0.8]``)."""
+    """Options: ``fast`` (default ``fast``), ``slow`` (required), ``band`` (default ``[0.2, 0.8]``)."""
 
     def __init__(
         self,
         *,
         base_dir: Path | None = None,
-        fast: Any = "default",
+        fast: Any = "fast",
         slow: Any = None,
         band: Sequence[float] = (0.2, 0.8),
         **options: Any,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,10 +14,23 @@ from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.toxicity.backend import Backend
 from safeguard.types import Post
 
-__all__ = ["BACKENDS", "ToxicityClassifier", "make_backend"]
+__all__ = ["BACKENDS", "BACKEND_TABLE", "ToxicityClassifier", "make_backend"]
 
-#: Backend names accepted by ``backend:``.
-BACKENDS: tuple[str, ...] = ("default", "detoxify", "transformers", "onnx", "cascade")
+#: Backend names accepted by ``backend:`` -> (module, class). Each class takes its options as keywords
+#: (and ``base_dir``, the ruleset's directory, for relative paths) and validates them in its constructor.
+BACKEND_TABLE: dict[str, tuple[str, str]] = {
+    "default": ("safeguard.classifiers.toxicity.harm", "CascadeHarmBackend"),
+    "fast": ("safeguard.classifiers.toxicity.harm", "FastHarmBackend"),
+    "model": ("safeguard.classifiers.toxicity.harm", "ModelHarmBackend"),
+    "lexicon": ("safeguard.classifiers.toxicity.default", "DefaultBackend"),
+    "detoxify": ("safeguard.classifiers.toxicity.detoxify_backend", "DetoxifyBackend"),
+    "transformers": ("safeguard.classifiers.toxicity.transformers_backend", "TransformersBackend"),
+    "onnx": ("safeguard.classifiers.toxicity.onnx_backend", "OnnxBackend"),
+    "cascade": ("safeguard.classifiers.toxicity.cascade", "CascadeBackend"),
+}
+BACKENDS: tuple[str, ...] = tuple(BACKEND_TABLE)
+#: Backends whose constructor takes no ``base_dir`` (they read no files).
+_NO_BASE_DIR = frozenset({"lexicon"})
 
 
 def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) -> Backend:
@@ -26,27 +40,14 @@ def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) ->
     """
     opts = dict(options)
     name = opts.pop("backend", "default")
-    if name == "default":
-        from safeguard.classifiers.toxicity.default import DefaultBackend
-
-        return DefaultBackend(**opts)
-    if name == "detoxify":
-        from safeguard.classifiers.toxicity.detoxify_backend import DetoxifyBackend
-
-        return DetoxifyBackend(base_dir=base_dir, **opts)
-    if name == "transformers":
-        from safeguard.classifiers.toxicity.transformers_backend import TransformersBackend
-
-        return TransformersBackend(base_dir=base_dir, **opts)
-    if name == "onnx":
-        from safeguard.classifiers.toxicity.onnx_backend import OnnxBackend
-
-        return OnnxBackend(base_dir=base_dir, **opts)
-    if name == "cascade":
-        from safeguard.classifiers.toxicity.cascade import CascadeBackend
-
-        return CascadeBackend(base_dir=base_dir, **opts)
-    raise ValueError(f"unknown toxicity backend {name!r} (known: {', '.join(BACKENDS)})")
+    if not isinstance(name, str) or name not in BACKEND_TABLE:
+        raise ValueError(f"unknown toxicity backend {name!r} (known: {', '.join(BACKENDS)})")
+    module, cls = BACKEND_TABLE[name]
+    backend_class = getattr(importlib.import_module(module), cls)
+    if name not in _NO_BASE_DIR:
+        opts["base_dir"] = base_dir
+    backend: Backend = backend_class(**opts)
+    return backend
 
 
 def post_text(post: Post) -> str:

@@ -296,7 +296,7 @@ class DefaultBackend(Backend):
     cost = Cost.CHEAP
 
     def __init__(self, *, workers: Any = 1, **options: Any) -> None:
-        check_options("default", options, ("workers",))
+        check_options("lexicon", options, ("workers",))
         if workers == "auto":
             workers = cpu_count()
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

@@ -1,0 +1,384 @@
+"""The trained harm backends: ``fast`` (hashed n-grams), ``model`` (MiniLM embeddings + n-grams) and ``default``.
+
+``default`` is the cascade that ships: the fast tier scores every post; a post goes on to the model
+tier when any harm head of the fast tier reaches ``escalate_at`` or its text holds a harm cue word
+(an insult, a slur, a swear word, a violence or self-harm word, or the name of a group of people:
+``data/harm_cues.txt``); the model's scores replace the fast ones for those posts. Most forum posts
+have no cue and a low fast score, so they never pay for the encoder.
+
+Every backend gives the heads of its model (``toxicity``, ``insult``, ``threat``, ``identity_attack``,
+``self_harm``, ``counter_speech``) and three derived signals:
+
+* ``target``: whom the harm is aimed at, ``person``, ``group``, ``thing`` ("this kettle is fucking
+  garbage") or ``none`` (see :func:`targets`); ``target_score`` is the probability behind it (for
+  ``none``, one minus the largest harm score);
+* ``quoted``: the share of the text's letters inside quotation marks, quoted lines (``>``) or after
+  "statements like" / "saying": words the author reports rather than claims.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from safeguard.classifiers.base import Cost
+from safeguard.classifiers.toxicity.backend import Backend, FloatArray, cached_model, check_options, resolve_path
+from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
+
+__all__ = [
+    "DATA_DIR",
+    "DEFAULT_ESCALATE_AT",
+    "HARM_LABELS",
+    "TARGETS",
+    "CascadeHarmBackend",
+    "FastHarmBackend",
+    "ModelHarmBackend",
+    "cue_mask",
+    "quoted_share",
+    "targets",
+]
+
+DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
+FAST_MODEL = DATA_DIR / "harm_fast.npz"
+MODEL_HEADS = DATA_DIR / "harm_model.npz"
+
+#: Heads that say a post is harmful (``counter_speech`` says the opposite).
+HARM_LABELS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm")
+TARGETS: tuple[str, ...] = ("person", "group", "thing", "none")
+
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+#: Words that address the reader: a toxic post holding one is aimed at a person.
+_SECOND_PERSON = frozenset({"you", "u", "ur", "youre", "you're", "ya", "yours", "yourself"})
+
+
+def targets(probs: dict[str, FloatArray], normalized: Sequence[str] | None = None) -> tuple[list[str], FloatArray]:
+    """``target`` and ``target_score`` of each text from its head probabilities and its words.
+
+    Below 0.5 on every harm head the target is ``none``. Otherwise: ``group`` when ``identity_attack``
+    leads, or when the text names a group of people (``data/group_words.txt``) and addresses no one;
+    ``person`` when the text addresses someone ("you", "u", "ur", "yours"), when ``threat`` reaches 0.5,
+    or when ``insult`` reaches 0.8 (a strong insult is personal without a pronoun); ``thing`` otherwise
+    ("whoever designed this lid is an idiot", "your stupid app"). ``target_score`` is the largest harm score
+    behind the choice.
+    """
+    tox = np.asarray(probs["toxicity"], dtype=np.float64)
+    insult = np.asarray(probs["insult"], dtype=np.float64)
+    threat = np.asarray(probs["threat"] if "threat" in probs else np.zeros(len(tox)), dtype=np.float64)
+    group = np.asarray(probs["identity_attack"], dtype=np.float64)
+    names: list[str] = []
+    scores = np.empty(len(tox))
+    groups = _group_words()
+    for i in range(len(tox)):
+        harm = max(tox[i], insult[i], threat[i], group[i])
+        words = set(_WORD.findall(normalized[i])) if normalized is not None else set()
+        addressed = not _SECOND_PERSON.isdisjoint(words)
+        if harm < 0.5:
+            names.append("none")
+            scores[i] = 1.0 - harm
+        elif group[i] >= 0.5 and group[i] >= max(insult[i], threat[i]):
+            names.append("group")
+            scores[i] = group[i]
+        elif addressed or threat[i] >= 0.5 or insult[i] >= 0.8:
+            names.append("person")
+            scores[i] = max(tox[i], insult[i], threat[i])
+        elif not groups.isdisjoint(words):
+            names.append("group")
+            scores[i] = max(tox[i], group[i])
+        else:
+            names.append("thing")
+            scores[i] = harm
+    return names, scores
+
+
+#: Quoted passages: straight or curly double quotes, and markdown/e-mail quoted lines.
+_QUOTED = re.compile(r'"[^"\n]{1,600}"|“[^”\n]{1,600}”|«[^»\n]{1,600}»|^[ \t]*>[^\n]*', re.MULTILINE)
+#: Reported speech: what follows "statements like", "saying", "calling us" ... to the end of the sentence.
+_REPORTED = re.compile(
+    r"\b(statements?|comments?|posts?|things?|words?|phrases?)\s+like\b[^.!?\n\"“«]{1,300}"
+    r"|\b(saying|says|said|called\s+(me|us|them|him|her)|calling\s+(me|us|them|him|her)|wrote)\b[^.!?\n\"“«]{1,300}",
+    re.IGNORECASE,
+)
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def quoted_share(text: str) -> float:
+    """Share of the letters of ``text`` that lie inside quotes or reported speech (0.0 to 1.0)."""
+    if not any(c in text for c in '"“«>') and not _REPORTED.search(text):
+        return 0.0
+    spans = [m.span() for pattern in (_QUOTED, _REPORTED) for m in pattern.finditer(text)]
+    if not spans:
+        return 0.0
+    covered = np.zeros(len(text) + 1, dtype=np.int32)
+    for start, end in spans:
+        covered[start] += 1
+        covered[end] -= 1
+    inside = np.cumsum(covered[:-1]) > 0
+    letters = [m.start() for m in _LETTER.finditer(text)]
+    return float(inside[letters].mean()) if letters else 0.0
+
+
+def _word_file(name: str) -> frozenset[str]:
+    words: set[str] = set()
+    for line in (DATA_DIR / name).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip().lower()
+        if line:
+            words.add(line)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _group_words() -> frozenset[str]:
+    return _word_file("group_words.txt")
+
+
+@lru_cache(maxsize=1)
+def _cue_words() -> frozenset[str]:
+    return _word_file("harm_cues.txt") | _group_words()
+
+
+def cue_mask(normalized: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """True for each normalised text holding a harm cue word (whole word)."""
+    cues = _cue_words()
+    return np.fromiter((not cues.isdisjoint(_WORD.findall(t)) for t in normalized), dtype=bool, count=len(normalized))
+
+
+def _with_derived(probs: dict[str, FloatArray], texts: Sequence[str], normalized: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(probs)
+    target, score = targets(probs, normalized)
+    out["target"] = np.array(target, dtype=object)
+    out["target_score"] = score
+    out["quoted"] = np.array([quoted_share(t) for t in texts], dtype=np.float64)
+    return out
+
+
+DERIVED_OUTPUTS: dict[str, type] = {"target": str, "target_score": float, "quoted": float}
+
+
+def _heads(path: Path) -> HarmHeads:
+    return cached_model(("harm-heads", str(path)), lambda: HarmHeads.load(path))
+
+
+class FastHarmBackend(Backend):
+    """``{backend: fast, model: PATH}``: the n-gram heads alone (numpy only). ``model`` defaults to the
+    shipped ``data/harm_fast.npz``; a file written by ``safeguard train toxicity`` works too."""
+
+    cost = Cost.CHEAP
+
+    def __init__(self, *, base_dir: Path | None = None, model: Any = None, **options: Any) -> None:
+        check_options("fast", options, ())
+        self.path = FAST_MODEL if model is None else resolve_path(model, "model", base_dir)
+        self.labels = _labels_of(self.path)
+        self.heads: HarmHeads | None = None
+
+    def extra_outputs(self) -> dict[str, type]:
+        return dict(DERIVED_OUTPUTS)
+
+    def load(self) -> None:
+        if self.heads is None:
+            self.heads = _heads(self.path)
+
+    def scores(self, normalized: Sequence[str]) -> FloatArray:
+        self.load()
+        assert self.heads is not None
+        if self.heads.dense_dim:
+            raise ValueError(f"{self.path}: a model-tier file; use backend: model")
+        return self.heads.predict_normalized(normalized)
+
+    def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        normalized = normalized_texts(texts)
+        probs = self.scores(normalized)
+        return _with_derived({label: probs[:, j] for j, label in enumerate(self.labels)}, texts, normalized)
+
+
+class ModelHarmBackend(Backend):
+    """``{backend: model, model: PATH, encoder: DIR, batch_size: 32, threads: N, max_tokens: 128}``: heads
+    over the MiniLM sentence embedding (onnxruntime, int8) and the n-grams. Defaults are the shipped files."""
+
+    cost = Cost.MODEL
+
+    def __init__(
+        self,
+        *,
+        base_dir: Path | None = None,
+        model: Any = None,
+        encoder: Any = None,
+        batch_size: int = 32,
+        threads: int | None = None,
+        max_tokens: int = 128,
+        **options: Any,
+    ) -> None:
+        check_options("model", options, ())
+        for name, value, lo in (("batch_size", batch_size, 1), ("max_tokens", max_tokens, 8)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.path = MODEL_HEADS if model is None else resolve_path(model, "model", base_dir)
+        self.encoder_dir = None if encoder is None else resolve_path(encoder, "encoder", base_dir)
+        self.batch_size, self.threads, self.max_tokens = batch_size, threads, max_tokens
+        self.labels = _labels_of(self.path)
+        self.heads: HarmHeads | None = None
+        self.encoder: Any = None
+        self._lock = threading.Lock()
+
+    def extra_outputs(self) -> dict[str, type]:
+        return dict(DERIVED_OUTPUTS)
+
+    def load(self) -> None:
+        with self._lock:
+            if self.heads is not None:
+                return
+            from safeguard.classifiers.toxicity.encoder import SentenceEncoder
+
+            def build() -> Any:
+                enc = SentenceEncoder(
+                    self.encoder_dir, max_tokens=self.max_tokens, batch_size=self.batch_size, threads=self.threads
+                )
+                enc.load()
+                return enc
+
+            key = ("minilm", str(self.encoder_dir), self.max_tokens, self.batch_size, self.threads)
+            self.encoder = cached_model(key, build)
+            heads = _heads(self.path)
+            if heads.dense_dim != self.encoder.dim:
+                raise ValueError(
+                    f"{self.path}: heads read {heads.dense_dim} dense features, the encoder gives {self.encoder.dim}"
+                )
+            self.heads = heads
+
+    def scores(self, texts: Sequence[str], normalized: Sequence[str]) -> FloatArray:
+        self.load()
+        assert self.heads is not None
+        return self.heads.predict_normalized(normalized, self.encoder.encode(encoder_texts(normalized)))
+
+    def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        normalized = normalized_texts(texts)
+        probs = self.scores(texts, normalized)
+        return _with_derived({label: probs[:, j] for j, label in enumerate(self.labels)}, texts, normalized)
+
+
+#: Fast-tier scores that send a post to the model tier. ``toxicity`` is the broadest head (angry product
+#: feedback reaches 0.3), so it needs more than the heads that name a harm.
+DEFAULT_ESCALATE_AT: dict[str, float] = {
+    "toxicity": 0.5,
+    "insult": 0.3,
+    "threat": 0.3,
+    "identity_attack": 0.3,
+    "self_harm": 0.3,
+}
+
+
+def _escalate_at(value: Any) -> dict[str, float]:
+    def number(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= 1
+
+    if number(value):
+        return dict.fromkeys(HARM_LABELS, float(value))
+    if isinstance(value, dict) and value and all(k in HARM_LABELS and number(v) for k, v in value.items()):
+        return {k: float(v) for k, v in value.items()}
+    raise ValueError(
+        f"escalate_at must be a number in [0, 1] or a mapping of {', '.join(HARM_LABELS)} to such numbers, "
+        f"got {value!r}"
+    )
+
+
+class CascadeHarmBackend(Backend):
+    """``{backend: default, escalate_at: {...}, cues: true, fast: {...}, model: {...}}``: the shipped cascade.
+
+    ``fast`` and ``model`` take the options of the ``fast`` and ``model`` backends. A post whose fast
+    score of any head reaches its ``escalate_at`` (a number for every harm head, or a mapping of head to
+    number; default :data:`DEFAULT_ESCALATE_AT`), or that holds a harm cue word (``cues: true``), is
+    scored by the model tier; ``escalate_at: 1`` with ``cues: false`` keeps nearly everything on the
+    fast tier, ``escalate_at: 0`` sends everything on. Adds ``escalated``; :attr:`stats` counts posts
+    seen and escalated.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_dir: Path | None = None,
+        escalate_at: Any = None,
+        cues: bool = True,
+        fast: Any = None,
+        model: Any = None,
+        **options: Any,
+    ) -> None:
+        check_options("default", options, ())
+        self.escalate_at = _escalate_at(DEFAULT_ESCALATE_AT if escalate_at is None else escalate_at)
+        if not isinstance(cues, bool):
+            raise ValueError(f"cues must be true or false, got {cues!r}")
+        for role, value in (("fast", fast), ("model", model)):
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"{role} must be a mapping of {role} backend options, got {value!r}")
+        self.cues = cues
+        self.fast = FastHarmBackend(base_dir=base_dir, **(fast or {}))
+        self.model = ModelHarmBackend(base_dir=base_dir, **(model or {}))
+        self.labels = tuple(label for label in self.fast.labels if label in self.model.labels)
+        self.cost = Cost.MODEL
+        self.stats = {"posts": 0, "escalated": 0}
+        self._stats_lock = threading.Lock()
+
+    @property
+    def escalated_share(self) -> float:
+        """Share of the posts seen so far that the model tier scored."""
+        return self.stats["escalated"] / self.stats["posts"] if self.stats["posts"] else 0.0
+
+    def extra_outputs(self) -> dict[str, type]:
+        return {**DERIVED_OUTPUTS, "escalated": bool}
+
+    def load(self) -> None:
+        self.fast.load()
+        self.model.load()
+
+    def route(self, normalized: Sequence[str], fast: FloatArray) -> npt.NDArray[np.bool_]:
+        """True for each post the model tier should score, from its fast scores and its words."""
+        escalate = np.zeros(len(normalized), dtype=bool)
+        for label, at in self.escalate_at.items():
+            if label in self.fast.labels:
+                escalate |= fast[:, self.fast.labels.index(label)] >= at
+        if self.cues:
+            escalate |= cue_mask(normalized)
+        return escalate
+
+    def predict(self, texts: Sequence[str]) -> dict[str, Any]:
+        normalized = normalized_texts(texts)
+        fast = self.fast.scores(normalized)
+        escalate = self.route(normalized, fast)
+        chosen = np.flatnonzero(escalate)
+        out = {label: fast[:, self.fast.labels.index(label)].copy() for label in self.labels}
+        if len(chosen):
+            slow = self.model.scores([texts[i] for i in chosen.tolist()], [normalized[i] for i in chosen.tolist()])
+            for label in self.labels:
+                out[label][chosen] = slow[:, self.model.labels.index(label)]
+        with self._stats_lock:
+            self.stats["posts"] += len(texts)
+            self.stats["escalated"] += len(chosen)
+        result = _with_derived(out, texts, normalized)
+        result["escalated"] = escalate
+        return result
+
+
+def _labels_of(path: Path) -> tuple[str, ...]:
+    """The labels of the heads file at ``path``, read without loading its weights."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("header.npy") as fh:
+            raw = fh.read(1 << 20)
+        text = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+        labels = json.loads(str(text))["labels"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a safeguard harm model ({exc})") from None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{path}: not a safeguard harm model (labels)")
+    return tuple(labels)

@@ -1,0 +1,197 @@
+"""Harm heads: one logistic head per label over hashed n-grams and, for the model tier, a sentence embedding.
+
+The fast tier reads hashed word and character n-grams alone (numpy only); the model tier adds the
+all-MiniLM-L6-v2 embedding of the text (:mod:`.encoder`) as dense features beside the same n-grams, so
+both tiers share one file format and one scoring path. Texts are normalised first
+(:func:`safeguard.classifiers.text.normalize_many`: look-alike letters, leetspeak, zero-width characters and
+spaced-out letters undone), then turned into features by
+:class:`~safeguard.classifiers.toxicity.features.HashedNgrams`. Each head's margin is mapped to a
+probability by a logistic curve fitted on held-out data (Platt scaling), so ``0.7`` means about the
+same for every head. The weights, the calibration and the feature settings live in one ``.npz`` file
+(no pickle); ``tools/train_toxicity.py`` and ``safeguard train toxicity`` write it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from safeguard.classifiers.toxicity.features import HashedNgrams, token_class
+
+__all__ = ["MAX_MODEL_BYTES", "HarmHeads", "encoder_texts", "normalized_texts", "sigmoid"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Largest model file :meth:`HarmHeads.load` reads.
+MAX_MODEL_BYTES = 64 * 1024 * 1024
+
+
+def normalized_texts(texts: Sequence[str]) -> list[str]:
+    """The texts the harm models read: normalised (see :mod:`safeguard.classifiers.text`)."""
+    from safeguard.classifiers.text import normalize_many
+
+    return [t for t, _ in normalize_many(list(texts))]
+
+
+#: Names for emoji whose Unicode name says little to a language model.
+_EMOJI_NAMES = {
+    0x1F52A: "kitchen knife",
+    0x1F3FB: "light skin tone",
+    0x1F3FC: "medium light skin tone",
+    0x1F3FD: "medium skin tone",
+    0x1F3FE: "medium dark skin tone",
+    0x1F3FF: "dark skin tone",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _emoji_words(c: str) -> str:
+    cp = ord(c)
+    name = _EMOJI_NAMES.get(cp) or unicodedata.name(c, "").lower()
+    return f" ({name}) " if name else " "
+
+
+def encoder_texts(normalized: Sequence[str]) -> list[str]:
+    """The texts the sentence encoder reads: normalised text with each emoji or pictograph written as its
+    name ("i would love to (kitchen knife) some (man) (dark skin tone)"), because the encoder's vocabulary
+    has no emoji and would read them all as one unknown token."""
+    out = []
+    for text in normalized:
+        if text.isascii():
+            out.append(text)
+            continue
+        out.append("".join(_emoji_words(c) if token_class(ord(c)) == 2 else c for c in text))
+    return out
+
+
+def sigmoid(x: npt.ArrayLike) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -40.0, 40.0)))
+    return out
+
+
+class HarmHeads:
+    """Per-label logistic heads over :class:`HashedNgrams` features and optional dense features.
+
+    ``weights`` is (buckets x labels), ``dense`` (dense features x labels, zero rows for the fast tier),
+    ``bias``, ``calib_a`` and ``calib_b`` one value per label; a label's probability is
+    ``sigmoid(calib_a * margin + calib_b)``.
+    """
+
+    def __init__(
+        self,
+        extractor: HashedNgrams,
+        labels: Sequence[str],
+        weights: npt.ArrayLike,
+        bias: npt.ArrayLike,
+        calib_a: npt.ArrayLike,
+        calib_b: npt.ArrayLike,
+        meta: Mapping[str, Any] | None = None,
+        dense: npt.ArrayLike | None = None,
+    ) -> None:
+        self.extractor = extractor
+        self.labels = tuple(labels)
+        w = np.asarray(weights, dtype=np.float32)
+        if w.shape != (extractor.width, len(self.labels)):
+            raise ValueError(f"weights must be {extractor.width} x {len(self.labels)}, got {w.shape}")
+        # One contiguous row of weights per label: each head is one gather per n-gram.
+        self.columns = np.ascontiguousarray(w.T)
+        self.bias = self._vector(bias, "bias")
+        self.calib_a = self._vector(calib_a, "calib_a")
+        self.calib_b = self._vector(calib_b, "calib_b")
+        self.meta = dict(meta or {})
+        d = np.zeros((0, len(self.labels))) if dense is None else np.asarray(dense, dtype=np.float64)
+        if d.ndim != 2 or d.shape[1] != len(self.labels) or not np.isfinite(d).all():
+            raise ValueError(f"dense weights must be (features x {len(self.labels)}) and finite")
+        self.dense = d
+
+    @property
+    def dense_dim(self) -> int:
+        """Dense features the heads read (0 for the fast tier)."""
+        return int(self.dense.shape[0])
+
+    def _vector(self, values: npt.ArrayLike, name: str) -> FloatArray:
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape != (len(self.labels),) or not np.isfinite(v).all():
+            raise ValueError(f"{name} must hold one finite value per label ({len(self.labels)})")
+        return v
+
+    @property
+    def weights(self) -> npt.NDArray[np.float32]:
+        return np.ascontiguousarray(self.columns.T)
+
+    def margins(self, texts: Sequence[str], dense: npt.ArrayLike | None = None) -> FloatArray:
+        """Raw head outputs (n x labels) for already normalised ``texts`` and their dense features."""
+        n = len(texts)
+        out = np.empty((n, len(self.labels)))
+        if n == 0:
+            return out
+        row, col, value = self.extractor.pairs(texts)
+        for j in range(len(self.labels)):
+            out[:, j] = np.bincount(row, weights=self.columns[j][col] * value, minlength=n)
+        out += self.bias
+        if self.dense_dim:
+            if dense is None:
+                raise ValueError(f"these heads need {self.dense_dim} dense features per text")
+            x = np.asarray(dense, dtype=np.float64)
+            if x.shape != (n, self.dense_dim):
+                raise ValueError(f"dense features must be {n} x {self.dense_dim}, got {x.shape}")
+            out += x @ self.dense
+        return out
+
+    def predict_normalized(self, texts: Sequence[str], dense: npt.ArrayLike | None = None) -> FloatArray:
+        """Calibrated probabilities (n x labels) for already normalised ``texts``."""
+        return sigmoid(self.margins(texts, dense) * self.calib_a + self.calib_b)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> None:
+        """Write the model as a compressed ``.npz`` with no pickled objects (weights in float16)."""
+        header = {"labels": list(self.labels), "features": self.extractor.to_dict(), "meta": self.meta}
+        with Path(path).open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                header=np.array(json.dumps(header, sort_keys=True)),
+                weights=self.weights.astype(np.float16),
+                dense=self.dense,
+                bias=self.bias,
+                calib_a=self.calib_a,
+                calib_b=self.calib_b,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> HarmHeads:
+        """Read a model written by :meth:`save`. ValueError for a file that is not one."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"{p}: not a regular file")
+        size = p.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ValueError(f"{p}: {size} bytes, more than the {MAX_MODEL_BYTES} a harm model may have")
+        try:
+            with zipfile.ZipFile(p) as archive:  # an .npz is a zip: refuse members that inflate too far
+                inflated = sum(info.file_size for info in archive.infolist())
+            if inflated > 4 * MAX_MODEL_BYTES:
+                raise ValueError(f"{p}: inflates to {inflated} bytes, more than a harm model may have")
+            with np.load(p, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                weights = data["weights"]
+                extractor = HashedNgrams.from_dict(header["features"])
+                return cls(
+                    extractor,
+                    header["labels"],
+                    weights.astype(np.float32),
+                    data["bias"],
+                    data["calib_a"],
+                    data["calib_b"],
+                    header.get("meta") or {},
+                    data.get("dense"),
+                )
+        except (OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise ValueError(f"{p}: not a safeguard harm model ({exc})") from None

@@ -1,0 +1,269 @@
+"""The trained harm backends: features against their reference, heads files, derived signals, routing."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from safeguard.classifiers.toxicity import ToxicityClassifier, make_backend
+from safeguard.classifiers.toxicity.features import HashedNgrams, reference_features
+from safeguard.classifiers.toxicity.harm import (
+    FAST_MODEL,
+    MODEL_HEADS,
+    CascadeHarmBackend,
+    cue_mask,
+    quoted_share,
+    targets,
+)
+from safeguard.classifiers.toxicity.harmdata import HEADS, hash_split
+from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
+from safeguard.types import Post
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ALPHABET = "abcdefgh xyz'!?.,-\n\t0123\u00e9\u00df\u4e2d\u0416\U0001f52a\U0001f3fe\u2019\u2014\u00a0\0"
+
+
+def generated_texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = ["", " ", "a", "you are an idiot", "I would love to \U0001f52a some \U0001f473\U0001f3fe", "x\0y"]
+    texts += ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 60))) for _ in range(n)]
+    return texts
+
+
+@pytest.mark.parametrize(
+    "extractor",
+    [HashedNgrams(), HashedNgrams(bits=10, char_orders=(1, 3), word_orders=(2,), max_chars=25)],
+    ids=["shipped", "small"],
+)
+def test_batch_features_match_the_reference_loop(extractor: HashedNgrams) -> None:
+    texts = generated_texts(300, seed=7)
+    row, col, value = extractor.pairs(texts)
+    assert row.min() >= 0 and row.max() < len(texts)
+    assert col.min() >= 0 and col.max() < extractor.width
+    for i, text in enumerate(texts):
+        got: dict[int, float] = {}
+        for b, v in zip(col[row == i].tolist(), value[row == i].tolist(), strict=True):
+            got[b] = got.get(b, 0.0) + v
+        ref = reference_features(extractor, text)
+        assert got.keys() == ref.keys(), text
+        assert all(abs(got[k] - ref[k]) < 1e-9 for k in ref), text
+
+
+def test_features_do_not_depend_on_the_batch() -> None:
+    ex = HashedNgrams()
+    texts = generated_texts(50, seed=3)
+    whole = ex.pairs(texts)
+    for i in (0, 4, 17):
+        _, col, value = ex.pairs([texts[i]])
+        sel = whole[0] == i
+        assert sorted(zip(col.tolist(), value.tolist(), strict=True)) == sorted(
+            zip(whole[1][sel].tolist(), whole[2][sel].tolist(), strict=True)
+        )
+
+
+def test_misspelt_and_unspaced_text_shares_most_features() -> None:
+    ex = HashedNgrams()
+    plain = set(reference_features(ex, "go back to your country"))
+    swapped = set(reference_features(ex, "go bcak to your countyr"))
+    unspaced = set(reference_features(ex, "gobacktoyourcountry"))
+    other = set(reference_features(ex, "the kettle arrived on time"))
+    assert len(plain & swapped) > 3 * len(plain & other)
+    assert len(plain & unspaced) > 3 * len(plain & other)
+
+
+def random_heads(tmp_path: Path, *, dense: int = 0, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    ex = HashedNgrams(bits=12)
+    heads = HarmHeads(
+        ex,
+        HEADS,
+        rng.normal(0, 1, (ex.width, len(HEADS))),
+        rng.normal(0, 1, len(HEADS)),
+        np.ones(len(HEADS)),
+        np.zeros(len(HEADS)),
+        {"tier": "test"},
+        rng.normal(0, 1, (dense, len(HEADS))) if dense else None,
+    )
+    path = tmp_path / f"heads-{dense}.npz"
+    heads.save(path)
+    return path
+
+
+def test_heads_round_trip_and_score_as_the_plain_sum(tmp_path: Path) -> None:
+    path = random_heads(tmp_path)
+    heads = HarmHeads.load(path)
+    assert heads.labels == HEADS and heads.meta == {"tier": "test"}
+    texts = normalized_texts(["you are an idiot", "the kettle broke", ""])
+    margins = heads.margins(texts)
+    for i, text in enumerate(texts):
+        feats = reference_features(heads.extractor, text)
+        for j in range(len(HEADS)):
+            expected = heads.bias[j] + sum(v * float(heads.columns[j][b]) for b, v in feats.items())
+            assert margins[i, j] == pytest.approx(expected, abs=1e-5)
+    probs = heads.predict_normalized(texts)
+    assert np.all((probs > 0) & (probs < 1))
+
+
+def test_dense_heads_need_their_features(tmp_path: Path) -> None:
+    heads = HarmHeads.load(random_heads(tmp_path, dense=4))
+    with pytest.raises(ValueError, match="dense features"):
+        heads.margins(["a"])
+    dense = np.eye(4)[:2]
+    base = HarmHeads(heads.extractor, heads.labels, heads.weights, heads.bias, heads.calib_a, heads.calib_b)
+    np.testing.assert_allclose(
+        heads.margins(["a", "b"], dense), base.margins(["a", "b"]) + dense @ heads.dense, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a zip", b"PK\x03\x04garbage"],
+)
+def test_heads_load_refuses_other_files(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a safeguard harm model"):
+        HarmHeads.load(path)
+    with pytest.raises(ValueError, match="not a safeguard harm model"):
+        make_backend({"backend": "fast", "model": str(path)})
+
+
+def test_heads_load_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a regular file"):
+        HarmHeads.load(tmp_path)
+
+
+def test_fast_backend_reads_a_trained_file(tmp_path: Path) -> None:
+    path = random_heads(tmp_path)
+    clf = ToxicityClassifier(backend="fast", model=str(path))
+    assert set(HEADS) <= set(clf.outputs)
+    assert clf.outputs["target"] is str
+    rows = clf.classify([Post(id="1", text="you idiot"), Post(id="2", text='he said "they are vermin"')])
+    assert rows[0]["target"] in ("person", "group", "thing", "none")
+    assert rows[1]["quoted"] > 0.5
+    assert all(0.0 <= rows[0][h] <= 1.0 for h in HEADS)
+
+
+def test_targets_follow_the_heads() -> None:
+    probs = {
+        "toxicity": np.array([0.9, 0.9, 0.9, 0.05]),
+        "insult": np.array([0.8, 0.1, 0.05, 0.01]),
+        "threat": np.array([0.1, 0.1, 0.01, 0.01]),
+        "identity_attack": np.array([0.1, 0.85, 0.05, 0.01]),
+    }
+    names, scores = targets(probs)
+    assert names == ["person", "group", "thing", "none"]
+    assert scores[3] == pytest.approx(0.95)
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("plain words with nothing quoted", 0.0, 0.0),
+        ('Someone wrote "they are animals" and that is vile', 0.3, 0.7),
+        ("> they are animals\nThis is disgusting, reported.", 0.3, 0.5),
+        ("I'm sick of statements like women can't drive", 0.5, 0.9),
+        ("", 0.0, 0.0),
+    ],
+)
+def test_quoted_share(text: str, low: float, high: float) -> None:
+    assert low <= quoted_share(text) <= high
+
+
+def test_quoted_share_is_linear_on_hostile_input() -> None:
+    import time
+
+    text = '"' * 20000 + "a" * 20000 + " statements like " * 2000
+    start = time.perf_counter()
+    quoted_share(text)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_cue_words_are_whole_words() -> None:
+    assert cue_mask(["you idiot", "idiotproof kettle", "the dog bed", "muslims are"]).tolist() == [
+        True,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_cascade_routes_by_score_and_cue(tmp_path: Path) -> None:
+    fast = random_heads(tmp_path, seed=1)
+    backend = CascadeHarmBackend(escalate_at=1.0, cues=True, fast={"model": str(fast)}, model={"model": str(fast)})
+    calls: list[list[str]] = []
+
+    def scores(texts: list[str], normalized: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.full((len(texts), len(HEADS)), 0.5)
+
+    backend.model.scores = scores  # type: ignore[method-assign]
+    out = backend.predict(["nice kettle", "you idiot", "lovely day"])
+    assert calls == [["you idiot"]]
+    assert out["escalated"].tolist() == [False, True, False]
+    assert out["toxicity"][1] == 0.5
+    assert backend.stats == {"posts": 3, "escalated": 1}
+    everything = CascadeHarmBackend(escalate_at=0.0, fast={"model": str(fast)}, model={"model": str(fast)})
+    everything.model.scores = scores  # type: ignore[method-assign]
+    assert everything.predict(["a", "b"])["escalated"].all()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"backend": "default", "escalate_at": 2}, "escalate_at"),
+        ({"backend": "default", "escalate_at": {"colour": 0.5}}, "escalate_at"),
+        ({"backend": "default", "cues": "yes"}, "cues"),
+        ({"backend": "default", "fast": "x"}, "fast must be a mapping"),
+        ({"backend": "default", "colour": 1}, "unknown option"),
+        ({"backend": "model", "batch_size": 0}, "batch_size"),
+        ({"backend": "nope"}, "unknown toxicity backend"),
+    ],
+)
+def test_backend_options_are_checked(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_backend(options)
+
+
+def test_hash_split_is_stable_and_proportionate() -> None:
+    splits = [hash_split(f"id-{i}") for i in range(5000)]
+    assert hash_split("id-1") == splits[1]
+    assert 0.17 < splits.count("test") / 5000 < 0.23
+    assert 0.08 < splits.count("dev") / 5000 < 0.12
+
+
+@pytest.mark.skipif(not (FAST_MODEL.is_file() and MODEL_HEADS.is_file()), reason="shipped models not built")
+def test_shipped_files_load() -> None:
+    fast = HarmHeads.load(FAST_MODEL)
+    model = HarmHeads.load(MODEL_HEADS)
+    assert fast.labels == model.labels == HEADS
+    assert fast.dense_dim == 0 and model.dense_dim == 384
+
+
+def test_default_backend_runs_without_torch_or_sklearn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from safeguard.classifiers.toxicity import ToxicityClassifier; from safeguard.types import Post; "
+        "c = ToxicityClassifier(); c.classify([Post(id='1', text='you idiot'), Post(id='2', text='nice kettle')]); "
+        "print(sorted(m for m in ('torch', 'sklearn', 'scipy', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_targets_of_toxic_text_no_head_explains_follow_its_words() -> None:
+    probs = {
+        "toxicity": np.array([0.9, 0.9, 0.9]),
+        "insult": np.array([0.1, 0.1, 0.1]),
+        "threat": np.array([0.0, 0.0, 0.0]),
+        "identity_attack": np.array([0.2, 0.2, 0.2]),
+    }
+    names, _ = targets(probs, ["this kettle is fucking garbage", "you are garbage", "immigrants are garbage"])
+    assert names == ["thing", "person", "group"]
