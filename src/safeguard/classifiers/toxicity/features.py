@@ -29,6 +29,7 @@ import numpy.typing as npt
 __all__ = ["HashedNgrams", "reference_features", "token_class"]
 
 U64 = np.uint64
+FloatArray = npt.NDArray[np.float64]
 _MASK = (1 << 64) - 1
 #: Base of the polynomial string hash (odd, so it has an inverse modulo 2**64).
 _P = 0x100000001B3
@@ -150,10 +151,31 @@ class HashedNgrams:
         self, texts: Sequence[str]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """(row, bucket, value) of every n-gram of ``texts`` (repeats kept: a bucket's value is the sum)."""
-        n = len(texts)
-        if n == 0:
+        blocks = self.blocks(texts)
+        if not blocks:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
+        row = np.concatenate([b[0] for b in blocks])
+        col = np.concatenate([b[1] for b in blocks])
+        kind = np.concatenate([np.full(len(b[0]), b[2], dtype=np.int64) for b in blocks])
+        scale = self.scales(len(texts), blocks)
+        return row, col, scale[kind, row]
+
+    @staticmethod
+    def scales(n: int, blocks: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]) -> FloatArray:
+        """``1/sqrt(count)`` per kind (0 character, 1 word) and text: the value of each of its n-grams."""
+        counts = np.zeros((2, n))
+        for row, _, kind in blocks:
+            counts[kind] += np.bincount(row, minlength=n)
+        out: FloatArray = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
+        return out
+
+    def blocks(self, texts: Sequence[str]) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
+        """The n-grams of ``texts`` as blocks of (row, bucket, kind), one block per kind and order; within a
+        block rows never decrease, so per-text sums are one ``np.add.reduceat`` per block."""
+        n = len(texts)
+        if n == 0:
+            return []
         # Each text between two spaces (so first and last words get boundary n-grams), texts joined by NUL.
         joined = "\0".join(f" {_clean(t, self.max_chars)} " for t in texts) + "\0"
         cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
@@ -166,9 +188,7 @@ class HashedNgrams:
         nul_prefix = np.zeros(total + 1, dtype=np.int32)
         np.cumsum(nul, out=nul_prefix[1:])
 
-        rows: list[npt.NDArray[np.int64]] = []
-        cols: list[npt.NDArray[np.int64]] = []
-        kinds: list[npt.NDArray[np.int8]] = []
+        out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]] = []
         # Character n-grams: every window with no NUL inside. ``h[i]`` is the hash of the window of the
         # current order starting at i, extended by one code point per order (slices, no gathers).
         h = cp64
@@ -180,9 +200,7 @@ class HashedNgrams:
             if order not in self.char_orders:
                 continue
             ok = nul_prefix[order:] == nul_prefix[:-order]
-            rows.append(doc[: len(ok)][ok])
-            cols.append(_fold(h[ok], "char", order, self.bits))
-            kinds.append(np.zeros(len(rows[-1]), dtype=np.int8))
+            out.append((doc[: len(ok)][ok], _fold(h[ok], "char", order, self.bits), 0))
         # Words: runs of class 1, and single class-2 code points.
         word = cls == 1
         prev_word = np.concatenate([[False], word[:-1]])
@@ -203,18 +221,8 @@ class HashedNgrams:
                 h = uni[:m].copy()
                 for k in range(1, order):
                     h = h * U64(_WORD_STEP) + uni[k : k + m]
-                rows.append(wdoc[:m][same])
-                cols.append(_fold(h[same], "word", order, self.bits))
-                kinds.append(np.ones(int(same.sum()), dtype=np.int8))
-        if not rows:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        row = np.concatenate(rows)
-        col = np.concatenate(cols)
-        kind = np.concatenate(kinds)
-        counts = np.bincount(row * 2 + kind, minlength=2 * n).astype(np.float64)
-        value = 1.0 / np.sqrt(counts[row * 2 + kind])
-        return row, col, value
+                out.append((wdoc[:m][same], _fold(h[same], "word", order, self.bits), 1))
+        return [b for b in out if len(b[0])]
 
 
 def reference_features(extractor: HashedNgrams, text: str) -> dict[int, float]:

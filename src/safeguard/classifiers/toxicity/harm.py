@@ -13,7 +13,8 @@ Every backend gives the heads of its model (``toxicity``, ``insult``, ``threat``
   garbage") or ``none`` (see :func:`targets`); ``target_score`` is the probability behind it (for
   ``none``, one minus the largest harm score);
 * ``quoted``: the share of the text's letters inside quotation marks, quoted lines (``>``) or after
-  "statements like" / "saying": words the author reports rather than claims.
+  "statements like" / "saying": words the author reports rather than claims. It qualifies harm, so it
+  is measured only on posts with a harm score of at least 0.2 and is 0.0 on the others.
 """
 
 from __future__ import annotations
@@ -82,12 +83,13 @@ def targets(probs: dict[str, FloatArray], normalized: Sequence[str] | None = Non
     groups = _group_words()
     for i in range(len(tox)):
         harm = max(tox[i], insult[i], threat[i], group[i])
-        words = set(_WORD.findall(normalized[i])) if normalized is not None else set()
-        addressed = not _SECOND_PERSON.isdisjoint(words)
         if harm < 0.5:
             names.append("none")
             scores[i] = 1.0 - harm
-        elif group[i] >= 0.5 and group[i] >= max(insult[i], threat[i]):
+            continue
+        words = set(_WORD.findall(normalized[i])) if normalized is not None else set()
+        addressed = not _SECOND_PERSON.isdisjoint(words)
+        if group[i] >= 0.5 and group[i] >= max(insult[i], threat[i]):
             names.append("group")
             scores[i] = group[i]
         elif addressed or threat[i] >= 0.5 or insult[i] >= 0.8:
@@ -110,23 +112,34 @@ _REPORTED = re.compile(
     r"|\b(saying|says|said|called\s+(me|us|them|him|her)|calling\s+(me|us|them|him|her)|wrote)\b[^.!?\n\"“«]{1,300}",
     re.IGNORECASE,
 )
-_LETTER = re.compile(r"[^\W\d_]")
+_NON_LETTER = re.compile(r"[\W\d_]+")
+
+
+#: Posts whose harm scores all stay below this get ``quoted`` 0.0 without reading their text.
+QUOTED_FROM = 0.2
+
+#: Words one of which every reported-speech match holds: a cheap test before the regex.
+_REPORTING_HINTS = ("like", "sa", "wrote", "call")
 
 
 def quoted_share(text: str) -> float:
     """Share of the letters of ``text`` that lie inside quotes or reported speech (0.0 to 1.0)."""
-    if not any(c in text for c in '"“«>') and not _REPORTED.search(text):
+    if not any(c in text for c in '"“«>'):
+        lowered = text.lower()
+        if not any(h in lowered for h in _REPORTING_HINTS) or not _REPORTED.search(text):
+            return 0.0
+    spans = sorted(m.span() for pattern in (_QUOTED, _REPORTED) for m in pattern.finditer(text))
+    letters = len(_NON_LETTER.sub("", text))
+    if not spans or not letters:
         return 0.0
-    spans = [m.span() for pattern in (_QUOTED, _REPORTED) for m in pattern.finditer(text)]
-    if not spans:
-        return 0.0
-    covered = np.zeros(len(text) + 1, dtype=np.int32)
+    inside = 0
+    reached = 0  # spans may overlap: count each letter once
     for start, end in spans:
-        covered[start] += 1
-        covered[end] -= 1
-    inside = np.cumsum(covered[:-1]) > 0
-    letters = [m.start() for m in _LETTER.finditer(text)]
-    return float(inside[letters].mean()) if letters else 0.0
+        start = max(start, reached)
+        if end > start:
+            inside += len(_NON_LETTER.sub("", text[start:end]))
+            reached = end
+    return inside / letters
 
 
 def _word_file(name: str) -> frozenset[str]:
@@ -159,7 +172,12 @@ def _with_derived(probs: dict[str, FloatArray], texts: Sequence[str], normalized
     target, score = targets(probs, normalized)
     out["target"] = np.array(target, dtype=object)
     out["target_score"] = score
-    out["quoted"] = np.array([quoted_share(t) for t in texts], dtype=np.float64)
+    # ``quoted`` only qualifies harm, so it is measured where some harm score reaches QUOTED_FROM.
+    harm = np.maximum.reduce([np.asarray(probs[k]) for k in HARM_LABELS if k in probs])
+    quoted = np.zeros(len(texts))
+    for i in np.flatnonzero(harm >= QUOTED_FROM).tolist():
+        quoted[i] = quoted_share(texts[i])
+    out["quoted"] = quoted
     return out
 
 

@@ -101,7 +101,8 @@ class HarmHeads:
         w = np.asarray(weights, dtype=np.float32)
         if w.shape != (extractor.width, len(self.labels)):
             raise ValueError(f"weights must be {extractor.width} x {len(self.labels)}, got {w.shape}")
-        # One contiguous row of weights per label: each head is one gather per n-gram.
+        # Bucket-major weights: one gather per n-gram gives every head's weight.
+        self.rows = np.ascontiguousarray(w)
         self.columns = np.ascontiguousarray(w.T)
         self.bias = self._vector(bias, "bias")
         self.calib_a = self._vector(calib_a, "calib_a")
@@ -133,9 +134,15 @@ class HarmHeads:
         out = np.empty((n, len(self.labels)))
         if n == 0:
             return out
-        row, col, value = self.extractor.pairs(texts)
-        for j in range(len(self.labels)):
-            out[:, j] = np.bincount(row, weights=self.columns[j][col] * value, minlength=n)
+        blocks = self.extractor.blocks(texts)
+        scale = self.extractor.scales(n, blocks)
+        out[:] = 0.0
+        for row, col, kind in blocks:
+            # Rows are sorted within a block: sum each text's run of weight rows, then scale it once.
+            starts = np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1])))
+            docs = row[starts]
+            sums = np.add.reduceat(self.rows[col], starts, axis=0)
+            out[docs] += sums * scale[kind, docs, None]
         out += self.bias
         if self.dense_dim:
             if dense is None:
