@@ -32,6 +32,8 @@ from safeguard.classifiers.toxicity.training import Head, auc, design_matrix, fi
 #: Inverse regularisation strength of the n-gram heads and of the embedding heads.
 FAST_C = 4.0
 MODEL_C = 1.0
+#: Tokens the encoder reads per text: what it was fine-tuned on (tools/finetune_minilm.py).
+MAX_TOKENS = 64
 
 
 def build(extractor: HashedNgrams, heads: list[Head], meta: dict[str, object]) -> HarmHeads:
@@ -67,12 +69,14 @@ def report(name: str, rows: list[HarmRow], probs: np.ndarray, split_name: str = 
         print(f"{s:36s} " + " ".join(cells))
 
 
-def embeddings(texts: list[str], cache: Path | None, encoder_dir: Path | None = None) -> np.ndarray:
+def embeddings(
+    texts: list[str], cache: Path | None, encoder_dir: Path | None = None, max_tokens: int = MAX_TOKENS
+) -> np.ndarray:
     from safeguard.classifiers.toxicity.encoder import SentenceEncoder
 
-    enc = SentenceEncoder(encoder_dir)
+    enc = SentenceEncoder(encoder_dir, max_tokens=max_tokens)
     digest = hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass"))
-    digest.update(json.dumps(enc.files_sha256(), sort_keys=True).encode())
+    digest.update(json.dumps([enc.files_sha256(), max_tokens], sort_keys=True).encode())
     key = digest.hexdigest()[:16]
     path = cache / f"embeddings-{key}.npy" if cache else None
     if path is not None and path.is_file():
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("fast", "model"), default=None)
     parser.add_argument("--out-dir", type=Path, default=FAST_MODEL.parent)
     parser.add_argument("--encoder", type=Path, default=None, help="Encoder directory (default: the shipped one).")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="Tokens the encoder reads per text.")
     parser.add_argument(
         "--dense-per-source", type=int, default=6000, help="Training rows per source for the embedding heads."
     )
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows = [rows[i] for i in keep]
         normalized = [normalized[i] for i in keep]
-        emb = embeddings(encoder_texts(normalized), args.cache, args.encoder)
+        emb = embeddings(encoder_texts(normalized), args.cache, args.encoder, args.max_tokens)
         dense_heads = fit_dense_heads(emb, rows, c=MODEL_C, seed=args.seed)
         sparse_heads = [
             Head(
@@ -157,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 **meta,
                 "tier": "model",
                 "encoder": "all-MiniLM-L6-v2, int8 ONNX (data/minilm)",
+                "max_tokens": args.max_tokens,
                 "blends": {h.name: vars(b) for h, b in zip(dense_heads, blends, strict=True)},
                 "dense_heads": {h.name: {"rows": h.train_rows, "positives": h.positives} for h in dense_heads},
             },

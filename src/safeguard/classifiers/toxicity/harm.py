@@ -221,8 +221,9 @@ class FastHarmBackend(Backend):
 
 
 class ModelHarmBackend(Backend):
-    """``{backend: model, model: PATH, encoder: DIR, batch_size: 32, threads: N, max_tokens: 128}``: heads
-    over the MiniLM sentence embedding (onnxruntime, int8) and the n-grams. Defaults are the shipped files."""
+    """``{backend: model, model: PATH, encoder: DIR, batch_size: 32, threads: N, max_tokens: N}``: heads
+    over the MiniLM sentence embedding (onnxruntime, int8) and the n-grams. Defaults are the shipped files;
+    ``max_tokens`` defaults to the length the heads were trained with (their file says; else 128)."""
 
     cost = Cost.MODEL
 
@@ -234,11 +235,13 @@ class ModelHarmBackend(Backend):
         encoder: Any = None,
         batch_size: int = 32,
         threads: int | None = None,
-        max_tokens: int = 128,
+        max_tokens: int | None = None,
         **options: Any,
     ) -> None:
         check_options("model", options, ())
         for name, value, lo in (("batch_size", batch_size, 1), ("max_tokens", max_tokens, 8)):
+            if name == "max_tokens" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
@@ -260,16 +263,19 @@ class ModelHarmBackend(Backend):
                 return
             from safeguard.classifiers.toxicity.encoder import SentenceEncoder
 
+            heads = _heads(self.path)
+            trained = heads.meta.get("max_tokens")
+            tokens = self.max_tokens or (trained if isinstance(trained, int) and trained >= 8 else 128)
+
             def build() -> Any:
                 enc = SentenceEncoder(
-                    self.encoder_dir, max_tokens=self.max_tokens, batch_size=self.batch_size, threads=self.threads
+                    self.encoder_dir, max_tokens=tokens, batch_size=self.batch_size, threads=self.threads
                 )
                 enc.load()
                 return enc
 
-            key = ("minilm", str(self.encoder_dir), self.max_tokens, self.batch_size, self.threads)
+            key = ("minilm", str(self.encoder_dir), tokens, self.batch_size, self.threads)
             self.encoder = cached_model(key, build)
-            heads = _heads(self.path)
             if heads.dense_dim != self.encoder.dim:
                 raise ValueError(
                     f"{self.path}: heads read {heads.dense_dim} dense features, the encoder gives {self.encoder.dim}"
