@@ -17,6 +17,7 @@ __all__ = [
     "DETOXIFY_LABELS",
     "KNOWN_LABELS",
     "Backend",
+    "EscalationStats",
     "activate",
     "batched_scores",
     "cached_model",
@@ -90,6 +91,27 @@ class Backend:
     def extra_outputs(self) -> dict[str, type]:
         """Signals beside the labels (the cascade's routing flag)."""
         return {}
+
+
+class EscalationStats:
+    """Mixin for cascades: counts of the posts seen and sent on to the slower model, safe across threads.
+    ``stats`` is ``{"posts": N, "escalated": M}``; call :meth:`reset_stats` in the constructor."""
+
+    stats: dict[str, int]
+
+    def reset_stats(self) -> None:
+        self.stats = {"posts": 0, "escalated": 0}
+        self._stats_lock = threading.Lock()
+
+    def count(self, posts: int, escalated: int) -> None:
+        with self._stats_lock:
+            self.stats["posts"] += posts
+            self.stats["escalated"] += escalated
+
+    @property
+    def escalated_share(self) -> float:
+        """Share of the posts seen so far that went to the slower model."""
+        return self.stats["escalated"] / self.stats["posts"] if self.stats["posts"] else 0.0
 
 
 def batched_scores(

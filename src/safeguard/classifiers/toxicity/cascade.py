@@ -9,14 +9,13 @@ sent to the slow model is known (``escalated_share``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from safeguard.classifiers.toxicity.backend import Backend, FloatArray, check_options
+from safeguard.classifiers.toxicity.backend import Backend, EscalationStats, FloatArray, check_options
 
 __all__ = ["CascadeBackend"]
 
@@ -32,7 +31,7 @@ def _options(value: Any, role: str) -> dict[str, Any]:
     raise ValueError(f"{role} must be a backend name or a mapping of backend options, got {value!r}")
 
 
-class CascadeBackend(Backend):
+class CascadeBackend(EscalationStats, Backend):
     """Options: ``fast`` (default ``fast``), ``slow`` (required), ``band`` (default ``[0.2, 0.8]``)."""
 
     def __init__(
@@ -65,13 +64,7 @@ class CascadeBackend(Backend):
                 raise ValueError(f"the cascade's {role} backend must give toxicity")
         self.labels = tuple(label for label in self.fast.labels if label in self.slow.labels)
         self.cost = max(self.fast.cost, self.slow.cost)
-        self.stats = {"posts": 0, "escalated": 0}
-        self._stats_lock = threading.Lock()
-
-    @property
-    def escalated_share(self) -> float:
-        """Share of the posts seen so far that went to the slow model."""
-        return self.stats["escalated"] / self.stats["posts"] if self.stats["posts"] else 0.0
+        self.reset_stats()
 
     def extra_outputs(self) -> dict[str, type]:
         return {"escalated": bool}
@@ -93,7 +86,5 @@ class CascadeBackend(Backend):
         escalated = np.zeros(len(texts), dtype=bool)
         escalated[uncertain] = True
         out["escalated"] = escalated
-        with self._stats_lock:
-            self.stats["posts"] += len(texts)
-            self.stats["escalated"] += len(uncertain)
+        self.count(len(texts), len(uncertain))
         return out

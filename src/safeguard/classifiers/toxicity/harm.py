@@ -34,7 +34,14 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.classifiers.base import Cost
-from safeguard.classifiers.toxicity.backend import Backend, FloatArray, cached_model, check_options, resolve_path
+from safeguard.classifiers.toxicity.backend import (
+    Backend,
+    EscalationStats,
+    FloatArray,
+    cached_model,
+    check_options,
+    resolve_path,
+)
 from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
 
 __all__ = [
@@ -318,7 +325,7 @@ def _escalate_at(value: Any) -> dict[str, float]:
     )
 
 
-class CascadeHarmBackend(Backend):
+class CascadeHarmBackend(EscalationStats, Backend):
     """``{backend: default, escalate_at: {...}, cues: true, fast: {...}, model: {...}}``: the shipped cascade.
 
     ``fast`` and ``model`` take the options of the ``fast`` and ``model`` backends. A post whose fast
@@ -351,13 +358,7 @@ class CascadeHarmBackend(Backend):
         self.model = ModelHarmBackend(base_dir=base_dir, **(model or {}))
         self.labels = tuple(label for label in self.fast.labels if label in self.model.labels)
         self.cost = Cost.MODEL
-        self.stats = {"posts": 0, "escalated": 0}
-        self._stats_lock = threading.Lock()
-
-    @property
-    def escalated_share(self) -> float:
-        """Share of the posts seen so far that the model tier scored."""
-        return self.stats["escalated"] / self.stats["posts"] if self.stats["posts"] else 0.0
+        self.reset_stats()
 
     def extra_outputs(self) -> dict[str, type]:
         return {**DERIVED_OUTPUTS, "escalated": bool}
@@ -386,9 +387,7 @@ class CascadeHarmBackend(Backend):
             slow = self.model.scores([texts[i] for i in chosen.tolist()], [normalized[i] for i in chosen.tolist()])
             for label in self.labels:
                 out[label][chosen] = slow[:, self.model.labels.index(label)]
-        with self._stats_lock:
-            self.stats["posts"] += len(texts)
-            self.stats["escalated"] += len(chosen)
+        self.count(len(texts), len(chosen))
         result = _with_derived(out, texts, normalized)
         result["escalated"] = escalate
         return result

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from safeguard.classifiers.spam.train import auc
 from safeguard.classifiers.toxicity.features import HashedNgrams
 from safeguard.classifiers.toxicity.harmdata import HEADS, UNKNOWN, HarmRow
 
@@ -44,26 +45,6 @@ def _sklearn() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("training harm models needs scikit-learn: pip install 'safeguard[train]'") from exc
     return LogisticRegression
-
-
-def auc(y: npt.ArrayLike, score: npt.ArrayLike) -> float:
-    """ROC AUC (ties share their mean rank); NaN when one class is absent."""
-    y_arr = np.asarray(y, dtype=bool)
-    s = np.asarray(score, dtype=np.float64)
-    pos = int(y_arr.sum())
-    neg = len(y_arr) - pos
-    if pos == 0 or neg == 0:
-        return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    # Mean rank of each run of ties.
-    boundaries = np.flatnonzero(np.diff(sorted_s)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(s)]])
-    mean_rank = (starts + ends + 1) / 2.0
-    ranks = np.empty(len(s))
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return float((ranks[y_arr].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def design_matrix(extractor: HashedNgrams, texts: Sequence[str], *, chunk: int = 5000) -> Any:
