@@ -1,8 +1,10 @@
-"""``safeguard train spam``: train a spam model on a community's labelled history."""
+"""``safeguard train spam|toxicity``: train models on a community's labelled history."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,26 @@ import typer
 from safeguard.cli import exit_codes
 from safeguard.cli.app import app, err
 from safeguard.errors import ConfigError, InputError
+
+
+@contextlib.contextmanager
+def _training_errors(data: Path, *extra: type[Exception]) -> Iterator[None]:
+    """Turn the errors of reading labelled data (and ``extra`` kinds) into a message and an exit code:
+    4 when the data file is missing, 2 otherwise."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(problem.render(), markup=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+    except InputError as exc:
+        missing = not data.exists() and str(data) != "-"
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
+    except extra as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exit_codes.CONFIG) from None
+
 
 train_app = typer.Typer(
     name="train",
@@ -45,7 +67,7 @@ def spam(
     """
     from safeguard.classifiers.spam.train import cross_validate, read_labelled, train
 
-    try:
+    with _training_errors(input):
         texts, labels = read_labelled(
             input, text_field=text_field, label_field=label_field, positive=positive, format=input_format
         )
@@ -63,14 +85,6 @@ def spam(
                 "created_by": "safeguard train spam",
             },
         )
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(problem.render(), markup=False)
-        raise typer.Exit(exit_codes.CONFIG) from None
-    except InputError as exc:
-        missing = not input.exists() and str(input) != "-"
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
     positives = sum(labels)
     typer.echo(f"{len(texts)} labelled rows, {positives} {positive!r}, {len(texts) - positives} other")
     typer.echo(f"{folds}-fold cross-validation (stratified, seed {seed}), spam at score >= 0.5:")
@@ -123,46 +137,21 @@ def toxicity(
     `toxicity: {backend: default, model: {model: OUT}}` (--base model). Needs scikit-learn
     (`pip install 'safeguard[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
     """
-    from safeguard.classifiers.spam.train import read_labelled
+    from safeguard.classifiers.spam.train import read_labelled_rows
     from safeguard.classifiers.toxicity.harm import FAST_MODEL, MODEL_HEADS
     from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
     from safeguard.classifiers.toxicity.training import adapt_head
-    from safeguard.io.readers import read_records
-    from safeguard.types import lookup_path
 
-    try:
-        texts, labels = read_labelled(
-            data, text_field=text_field, label_field=label_field, positive=positive, format=input_format
+    with _training_errors(data, ValueError, ImportError):
+        texts, labels, ids = read_labelled_rows(
+            data,
+            text_field=text_field,
+            label_field=label_field,
+            positive=positive,
+            format=input_format,
+            id_field=id_field,
         )
-        ids: list[str] | None = []
-        for record in read_records(data, format=input_format):
-            if record.data is None:
-                continue
-            found, label = lookup_path(record.data, label_field)
-            if not found or label is None or label == "":
-                continue
-            found, value = lookup_path(record.data, id_field)
-            if not found:
-                ids = None
-                break
-            assert ids is not None
-            ids.append(str(value))
-        base_path = {"fast": FAST_MODEL, "model": MODEL_HEADS}.get(base, Path(base))
-        base_heads = HarmHeads.load(base_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(problem.render(), markup=False)
-        raise typer.Exit(exit_codes.CONFIG) from None
-    except InputError as exc:
-        missing = not data.exists() and str(data) != "-"
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
-    except ValueError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(exit_codes.CONFIG) from None
-    except ImportError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(exit_codes.CONFIG) from None
+        base_heads = HarmHeads.load({"fast": FAST_MODEL, "model": MODEL_HEADS}.get(base, Path(base)))
     positives = sum(labels)
     typer.echo(f"{len(texts)} labelled rows, {positives} {positive!r}, {len(texts) - positives} other")
     dense = None
@@ -172,13 +161,10 @@ def toxicity(
         encoder = SentenceEncoder()
         encoder.load()
         dense = encoder.encode(texts)
-    try:
+    with _training_errors(data, ValueError, ImportError):
         result = adapt_head(
             base_heads, normalized_texts(texts), [bool(x) for x in labels], head=head, dense=dense, ids=ids, seed=seed
         )
-    except (ValueError, ImportError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(exit_codes.CONFIG) from None
     typer.echo(
         f"held-out rows: {result.heldout_rows} ({result.heldout_positives} {positive!r}); "
         f"trained on {result.train_rows}"

@@ -37,6 +37,7 @@ __all__ = [
     "classification_metrics",
     "cross_validate",
     "read_labelled",
+    "read_labelled_rows",
     "train",
 ]
 
@@ -135,10 +136,28 @@ def read_labelled(
     Records whose label is null or empty are skipped (unlabelled). Raises :class:`InputError` for an
     unreadable record, a record without the text or label field, or a non-string text.
     """
+    texts, labels, _ = read_labelled_rows(
+        path, text_field=text_field, label_field=label_field, positive=positive, format=format
+    )
+    return texts, labels
+
+
+def read_labelled_rows(
+    path: str | Path,
+    *,
+    text_field: str = "text",
+    label_field: str = "label",
+    positive: str = "spam",
+    format: str | None = None,
+    id_field: str | None = None,
+) -> tuple[list[str], list[int], list[str] | None]:
+    """As :func:`read_labelled`, plus each labelled row's ``id_field`` value as a string (None when
+    ``id_field`` is None or some labelled row lacks it), read in the same pass."""
     from safeguard.io.readers import read_records
 
     texts: list[str] = []
     labels: list[int] = []
+    ids: list[str] | None = [] if id_field is not None else None
     for record in read_records(path, format=format):
         if record.data is None:
             raise InputError(f"{record.source}: {record.error}", line=record.line)
@@ -159,7 +178,13 @@ def read_labelled(
             )
         texts.append(text)
         labels.append(1 if str(label) == positive else 0)
-    return texts, labels
+        if ids is not None and id_field is not None:
+            found, value = lookup_path(record.data, id_field)
+            if found:
+                ids.append(str(value))
+            else:
+                ids = None
+    return texts, labels, ids
 
 
 def _check_training_set(texts: Sequence[str], labels: Sequence[int], positive: str = "spam") -> None:

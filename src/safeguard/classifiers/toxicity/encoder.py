@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -453,23 +452,10 @@ def export_encoder_onnx(
             raise ModelLoadError(_ERROR_SCOPE, f"ONNX export failed: {exc}") from exc
         staged = Path(tmp) / MODEL_FILE
         if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            from safeguard.classifiers.toxicity.export import quantize_int8
 
             op_types = None if quantize_embeddings else ["MatMul", "Attention"]
-            root = logging.getLogger()
-            level = root.level
-            root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
-            try:
-                quantize_dynamic(
-                    str(fp32),
-                    str(staged),
-                    weight_type=QuantType.QInt8,
-                    per_channel=per_channel,
-                    op_types_to_quantize=op_types,
-                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-                )
-            finally:
-                root.setLevel(level)
+            quantize_int8(fp32, staged, per_channel=per_channel, op_types=op_types)
         else:
             shutil.move(str(fp32), str(staged))
         shutil.move(str(staged), str(out / MODEL_FILE))

@@ -103,7 +103,7 @@ def export_onnx(
     if len(columns) != len(backend.labels):
         raise ModelLoadError("toxicity", "the model lacks some of the labels its backend declares")
     try:
-        import onnx
+        import onnx  # noqa: F401  (checked here so a missing exporter fails before the slow export)
         import torch
     except ImportError as exc:
         raise MissingDependencyError("toxicity", exc.name or "onnx", "onnx") from exc
@@ -149,22 +149,7 @@ def export_onnx(
             else:
                 shutil.move(str(optimized), str(output))
         if int8:
-            try:
-                from onnxruntime.quantization import QuantType, quantize_dynamic
-            except ImportError as exc:
-                raise MissingDependencyError("toxicity", "onnxruntime", "onnx") from exc
-            root = logging.getLogger()
-            level = root.level
-            root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
-            try:
-                quantize_dynamic(
-                    str(fp32),
-                    str(output),
-                    weight_type=QuantType.QInt8,
-                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-                )
-            finally:
-                root.setLevel(level)
+            quantize_int8(fp32, output)
     backend_tokenizer = getattr(tokenizer, "backend_tokenizer", None)
     if backend_tokenizer is None:
         raise ModelLoadError(
@@ -186,3 +171,30 @@ def export_onnx(
     }
     metadata_path(output).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return output
+
+
+def quantize_int8(source: Path, target: Path, *, per_channel: bool = False, op_types: list[str] | None = None) -> None:
+    """Write ``source`` (an fp32 ONNX graph) to ``target`` with its weights dynamically quantised to int8.
+
+    ``op_types`` limits the quantised operators (None: every kind onnxruntime quantises, embeddings
+    included). Needs onnx and onnxruntime.
+    """
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise MissingDependencyError("toxicity", "onnxruntime", "onnx") from exc
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            op_types_to_quantize=op_types,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
