@@ -1,0 +1,202 @@
+"""Reading and writing files a user names, without trusting them.
+
+Every loader of the project (rulesets, rule test files, term lists, model and state files) reads
+through :func:`read_bounded`, and every output through :func:`check_output`. The rules they apply
+are defined here once:
+
+* **Regular files only.** A FIFO, a device (``/dev/zero``), a directory or a socket is refused
+  before anything is read; files under ``/proc``, ``/sys`` and ``/dev`` are refused too, because
+  the kernel reports their size as 0 however much they hold. The file is opened with
+  ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor, so opening a FIFO never blocks
+  and a path swapped between the check and the read is caught.
+* **Bounded size.** Each kind of file has a limit; a larger file is refused, and a file that grows
+  past its limit while being read is refused too. Compressed content is inflated under a limit of
+  its own (:func:`inflate_bounded`).
+* **Confined paths.** A path a configuration file names is resolved against that file's directory
+  and must stay inside it (:func:`confined`), unless the configuration allows otherwise.
+* **Outputs that never destroy.** :func:`check_output` refuses to replace a device, a directory,
+  a FIFO or a symbolic link, and checks that the directory is writable before a run starts.
+
+Refusals raise :class:`UnsafeFileError`, which names the path; callers turn it into their own
+error (a :class:`~safeguard.errors.ConfigError` with file and line, an error record ...).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import zlib
+from pathlib import Path
+
+from safeguard.errors import SafeguardError
+
+__all__ = [
+    "PSEUDO_FILESYSTEMS",
+    "UnsafeFileError",
+    "check_output",
+    "confined",
+    "inflate_bounded",
+    "read_bounded",
+    "read_bounded_text",
+]
+
+#: Directories whose files are not what their size says (kernel pseudo-files, device nodes).
+PSEUDO_FILESYSTEMS: tuple[str, ...] = ("/proc", "/sys", "/dev")
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
+}
+
+
+class UnsafeFileError(SafeguardError, OSError):
+    """A file was refused: not a regular file, too large, outside its directory, or not writable."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def _pseudo(path: Path) -> str | None:
+    real = os.path.realpath(path)
+    for root in PSEUDO_FILESYSTEMS:
+        if real == root or real.startswith(root + os.sep):
+            return root
+    return None
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Raises :class:`UnsafeFileError` when ``path`` is not a regular file (a FIFO, a device, a
+    directory, anything under :data:`PSEUDO_FILESYSTEMS`) or holds more than ``limit`` bytes, and
+    ``OSError`` (``FileNotFoundError``, ``PermissionError`` ...) when it cannot be opened. ``what``
+    names the kind of file in messages ("term list", "ruleset" ...).
+    """
+    p = Path(path)
+    root = _pseudo(p)
+    if root is not None:
+        raise UnsafeFileError(p, f"a {what} cannot be read from {root}")
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFileError(p, f"is {_kind(st.st_mode)}, not a regular file: a {what} must be a regular file")
+        if st.st_size > limit:
+            raise UnsafeFileError(p, f"is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise UnsafeFileError(p, f"grew past the {limit:,}-byte limit for a {what} while being read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_bounded_text(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> str:
+    """:func:`read_bounded`, decoded as UTF-8 (a leading byte-order mark is dropped).
+
+    Invalid UTF-8 raises :class:`UnsafeFileError` naming the byte offset.
+    """
+    data = read_bounded(path, limit, what=what)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnsafeFileError(path, f"is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def inflate_bounded(data: bytes, limit: int, *, path: str | os.PathLike[str] = "<data>") -> bytes:
+    """``data`` gunzipped (or as is when it is not gzip), refusing more than ``limit`` inflated bytes.
+
+    Reads in bounded steps, so a small file that inflates to gigabytes ("a zip bomb") is refused
+    after ``limit`` bytes, not after filling memory. Raises :class:`UnsafeFileError`.
+    """
+    if data[:2] != b"\x1f\x8b":
+        if len(data) > limit:
+            raise UnsafeFileError(path, f"is {len(data):,} bytes, over the {limit:,}-byte limit")
+        return data
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out: list[bytes] = []
+    total = 0
+    pending = data
+    try:
+        while pending:
+            chunk = decompressor.decompress(pending, limit + 1 - total)
+            out.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise UnsafeFileError(path, f"inflates to more than the {limit:,}-byte limit")
+            pending = decompressor.unconsumed_tail
+            if decompressor.eof:
+                if decompressor.unused_data:  # a second gzip member: inflate it under the same limit
+                    rest = inflate_bounded(decompressor.unused_data, limit - total, path=path)
+                    out.append(rest)
+                break
+            if not chunk and not pending:
+                break
+        if not decompressor.eof:
+            raise UnsafeFileError(path, "is a truncated gzip stream")
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise UnsafeFileError(path, f"is not a valid gzip stream: {exc}") from None
+    return b"".join(out)
+
+
+def confined(path: str | os.PathLike[str], root: str | os.PathLike[str], *, allow_outside: bool = False) -> Path:
+    """``path`` resolved against the directory ``root``; it must stay inside ``root``.
+
+    Relative paths are read from ``root``; symbolic links are followed before the check, so a link
+    that points outside counts as outside. With ``allow_outside`` any path is accepted (still
+    resolved against ``root``). Raises :class:`UnsafeFileError` naming both paths.
+    """
+    base = Path(root).resolve()
+    candidate = Path(path).expanduser()
+    full = (base / candidate).resolve()
+    if not allow_outside and not full.is_relative_to(base):
+        raise UnsafeFileError(
+            path, f"is outside {base} (set allow_outside: true in the ruleset to read files from elsewhere)"
+        )
+    return full
+
+
+def check_output(path: str | os.PathLike[str], *, what: str = "output") -> Path:
+    """Check, before a run starts, that ``path`` can be written as a new regular file and renamed
+    into place; returns it.
+
+    Refused (:class:`UnsafeFileError`): a path that is a symbolic link (the link would be replaced,
+    not its target), a directory, a device, a FIFO or a socket; a directory that does not exist or
+    cannot be written to. An existing regular file is fine: it is replaced only when the run ends.
+    """
+    p = Path(path)
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UnsafeFileError(p, f"cannot write the {what}: {exc.strerror or exc}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UnsafeFileError(p, f"is {_kind(st.st_mode)}: refusing to replace it with the {what}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UnsafeFileError(p, f"cannot write the {what}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UnsafeFileError(p, f"cannot write the {what}: directory {parent} is not writable")
+    return p

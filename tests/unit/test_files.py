@@ -1,0 +1,161 @@
+"""safeguard.files: regular files only, bounded sizes, confined paths, outputs that never destroy."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from safeguard.errors import SafeguardError
+from safeguard.files import (
+    UnsafeFileError,
+    check_output,
+    confined,
+    inflate_bounded,
+    read_bounded,
+    read_bounded_text,
+)
+
+
+def test_reads_a_regular_file_within_its_limit(tmp_path: Path) -> None:
+    f = tmp_path / "a.txt"
+    f.write_bytes(b"\xef\xbb\xbfhello\n")
+    assert read_bounded(f, 100) == b"\xef\xbb\xbfhello\n"
+    assert read_bounded_text(f, 100) == "hello\n"
+
+
+def test_refuses_a_file_over_its_limit_and_names_it(tmp_path: Path) -> None:
+    f = tmp_path / "big.txt"
+    f.write_bytes(b"x" * 101)
+    with pytest.raises(UnsafeFileError, match=r"big\.txt.*101 bytes, over the 100-byte limit for a term list"):
+        read_bounded(f, 100, what="term list")
+
+
+def test_is_part_of_the_project_error_tree_and_an_oserror() -> None:
+    assert issubclass(UnsafeFileError, SafeguardError)
+    assert issubclass(UnsafeFileError, OSError)
+
+
+def test_missing_file_is_an_oserror(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_bounded(tmp_path / "nope", 10)
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null", "/proc/self/environ", "/sys/kernel/mm"])
+def test_refuses_devices_and_kernel_pseudo_files(path: str) -> None:
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist on this system")
+    with pytest.raises(UnsafeFileError, match="cannot be read from"):
+        read_bounded(path, 1000)
+
+
+def test_refuses_a_symlink_to_a_device(tmp_path: Path) -> None:
+    link = tmp_path / "words.txt"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(UnsafeFileError):
+        read_bounded(link, 1000)
+
+
+def test_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "list.txt"
+    os.mkfifo(fifo)
+    result: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            read_bounded(fifo, 1000)
+        except BaseException as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(5)
+    assert not t.is_alive(), "opening a FIFO blocked"
+    assert isinstance(result[0], UnsafeFileError)
+    assert "a FIFO" in str(result[0])
+
+
+def test_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises((UnsafeFileError, IsADirectoryError)):
+        read_bounded(tmp_path, 1000)
+
+
+def test_invalid_utf8_names_the_byte(tmp_path: Path) -> None:
+    f = tmp_path / "bad.txt"
+    f.write_bytes(b"ok\n\xff\n")
+    with pytest.raises(UnsafeFileError, match="byte 3"):
+        read_bounded_text(f, 100)
+
+
+def test_inflate_bounded_passes_small_gzip_and_plain_data() -> None:
+    assert inflate_bounded(gzip.compress(b"abc" * 10), 100) == b"abc" * 10
+    assert inflate_bounded(b"plain", 100) == b"plain"
+    two_members = gzip.compress(b"a" * 10) + gzip.compress(b"b" * 10)
+    assert inflate_bounded(two_members, 100) == b"a" * 10 + b"b" * 10
+
+
+def test_inflate_bounded_refuses_a_bomb_without_inflating_it() -> None:
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 100_000
+    with pytest.raises(UnsafeFileError, match="inflates to more than"):
+        inflate_bounded(bomb, 1024 * 1024)
+    with pytest.raises(UnsafeFileError, match="inflates to more than"):
+        inflate_bounded(gzip.compress(b"a" * 60) + gzip.compress(b"b" * 60), 100)
+
+
+def test_inflate_bounded_refuses_truncated_and_corrupt_streams() -> None:
+    data = gzip.compress(os.urandom(5000))
+    with pytest.raises(UnsafeFileError, match="truncated"):
+        inflate_bounded(data[: len(data) // 2], 10_000)
+    with pytest.raises(UnsafeFileError, match="not a valid gzip"):
+        inflate_bounded(b"\x1f\x8b" + b"\xff" * 40, 10_000)
+
+
+def test_confined_keeps_paths_inside_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "lists").mkdir()
+    assert confined("lists/a.txt", tmp_path) == (tmp_path / "lists" / "a.txt").resolve()
+    for outside in ("../../../../etc/passwd", "/etc/passwd", "/proc/self/environ", "lists/../../x"):
+        with pytest.raises(UnsafeFileError, match="is outside"):
+            confined(outside, tmp_path)
+    assert confined("/etc/passwd", tmp_path, allow_outside=True) == Path("/etc/passwd").resolve()
+
+
+def test_confined_follows_symlinks_before_checking(tmp_path: Path) -> None:
+    (tmp_path / "escape.txt").symlink_to("/etc/hostname")
+    with pytest.raises(UnsafeFileError, match="is outside"):
+        confined("escape.txt", tmp_path)
+
+
+def test_check_output_accepts_new_and_regular_files(tmp_path: Path) -> None:
+    assert check_output(tmp_path / "new.jsonl") == tmp_path / "new.jsonl"
+    existing = tmp_path / "old.jsonl"
+    existing.write_text("x")
+    assert check_output(existing) == existing
+
+
+def test_check_output_refuses_what_it_would_destroy(tmp_path: Path) -> None:
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "target.jsonl")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((link, "symbolic link"), (tmp_path, "directory"), (fifo, "FIFO"), (Path("/dev/null"), "device")):
+        with pytest.raises(UnsafeFileError, match=kind):
+            check_output(path)
+
+
+def test_check_output_refuses_a_missing_or_readonly_directory(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeFileError, match="does not exist"):
+        check_output(tmp_path / "missing" / "summary.json")
+    if os.geteuid() == 0:
+        pytest.skip("root can write to any directory")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(UnsafeFileError, match="not writable"):
+            check_output(ro / "out.jsonl")
+    finally:
+        ro.chmod(0o700)
