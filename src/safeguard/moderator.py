@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from safeguard.errors import InputError
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset, parse_ruleset
-from safeguard.types import Decision, Post
+from safeguard.types import Decision, Post, lookup_path, parse_id
 
 __all__ = ["Moderator"]
 
@@ -60,17 +61,44 @@ class Moderator:
         return self._engine.decide([to_post(p) for p in posts])
 
     def moderate_many(self, posts: Iterable[PostLike], *, batch_size: int = 256) -> Iterator[Decision]:
-        """Decide a stream of posts lazily, in batches, yielding decisions in input order."""
+        """Decide a stream of posts lazily, in batches, yielding one decision per item in input order.
+
+        An item that is not a valid post (a mapping without text, a bad ``created_at`` ...) does not
+        stop the stream: its decision has the ruleset's ``on_error`` action and the reason in
+        ``errors`` (``{"source": "input", "error": ...}``), like a post a classifier failed on.
+        """
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        batch: list[Post] = []
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        pending: list[Post | Decision] = []
+
+        def flush() -> Iterator[Decision]:
+            decided = iter(self._engine.decide([p for p in pending if isinstance(p, Post)]))
+            for item in pending:
+                yield item if isinstance(item, Decision) else next(decided)
+            pending.clear()
+
         for item in posts:
-            batch.append(to_post(item))
-            if len(batch) >= batch_size:
-                yield from self._engine.decide(batch)
-                batch = []
-        if batch:
-            yield from self._engine.decide(batch)
+            try:
+                pending.append(to_post(item))
+            except InputError as exc:
+                pending.append(self._input_error(item, exc))
+            if len(pending) >= batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
+
+    def _input_error(self, item: object, error: InputError) -> Decision:
+        found, value = lookup_path(item, "id") if isinstance(item, Mapping) else (False, None)
+        try:
+            post_id = (parse_id(value) if found else None) or ""
+        except InputError:
+            post_id = ""
+        return Decision(
+            post_id=post_id,
+            action=self.ruleset.on_error,
+            errors=({"source": "input", "error": str(error)},),
+            ruleset=self.ruleset.identity,
+        )
 
     async def amoderate(self, post: PostLike) -> Decision:
         """:meth:`moderate` for asyncio code: runs in a worker thread, so the event loop stays free."""
@@ -102,11 +130,14 @@ class Moderator:
 
 
 def to_post(item: PostLike) -> Post:
-    """A :class:`Post` from a post, a mapping (``Post.from_mapping``) or a bare text."""
+    """A :class:`Post` from a post, a mapping (``Post.from_mapping``) or a bare text.
+
+    Raises :class:`~safeguard.errors.InputError` for anything else or an invalid mapping.
+    """
     if isinstance(item, Post):
         return item
     if isinstance(item, str):
         return Post(id="", text=item)
     if isinstance(item, Mapping):
         return Post.from_mapping(item)
-    raise TypeError(f"cannot moderate a {type(item).__name__}: pass a Post, a mapping or a string")
+    raise InputError(f"cannot moderate a {type(item).__name__}: pass a Post, a mapping or a string")

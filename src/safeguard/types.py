@@ -7,6 +7,7 @@ Every type here is an immutable value with an exact JSON round trip
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,10 +15,42 @@ from typing import Any
 
 from safeguard.errors import InputError
 
-__all__ = ["Action", "Author", "Decision", "Post", "RuleMatch", "Signals"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "Action",
+    "Author",
+    "Decision",
+    "Post",
+    "RuleMatch",
+    "Signals",
+    "parse_id",
+    "safe_text",
+]
 
 #: Signals of one post: classifier name -> signal name -> value.
 Signals = dict[str, dict[str, Any]]
+
+#: The range of ``created_at`` a post may have; a timestamp outside it is an input error, not a date.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def safe_text(value: str) -> str:
+    """``value`` with every lone surrogate (``"\\udc00"``: valid in JSON, not in Unicode) replaced by U+FFFD;
+    a high and a low surrogate side by side become the one character they encode.
+
+    Posts pass their text, title, id and author fields through this when they are built, so nothing
+    downstream (the rule runtime, writers, encoders) ever meets a string that cannot be encoded.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16, a high surrogate followed by a low one is the character they encode together.
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value
 
 
 class Action(enum.Enum):
@@ -82,6 +115,10 @@ class Author:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("id", "role"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, safe_text(value))
         if self.trust_level is not None and not (0 <= self.trust_level <= 4):
             raise InputError(f"author.trust_level must be 0..4, got {self.trust_level}")
 
@@ -119,7 +156,12 @@ class Author:
 
 @dataclass(frozen=True)
 class Post:
-    """One forum post. Build it directly, or from any mapping with :meth:`from_mapping`."""
+    """One forum post. Build it directly, or from any mapping with :meth:`from_mapping`.
+
+    Text fields are made safe when the post is built: lone surrogates become U+FFFD (see
+    :func:`safe_text`). ``id_generated`` says the input had no id and ``id`` was made up
+    (by :func:`safeguard.io.readers.iter_posts`, from the input's name and line).
+    """
 
     id: str
     text: str
@@ -129,10 +171,19 @@ class Post:
     thread_id: str | None = None
     parent_id: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    id_generated: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise InputError(f"post text must be a string, got {type(self.text).__name__}")
+        if not isinstance(self.id, str):
+            raise InputError(f"post id must be a string, got {type(self.id).__name__}")
+        for name in ("id", "text", "title", "thread_id", "parent_id"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, safe_text(value))
+        if self.created_at is not None:
+            _check_range(self.created_at)
 
     @classmethod
     def from_mapping(
@@ -181,11 +232,11 @@ class Post:
             raise InputError(f"record has no text (looked for field {where!r})")
         if not isinstance(text, str):
             raise InputError(f"text must be a string, got {type(text).__name__}")
-        post_id = values.get("id")
+        post_id = parse_id(values.get("id"), fmap.get("id", "id"))
         meta = dict(values.get("meta") or {}) if isinstance(values.get("meta"), Mapping) else {}
         meta.update({k: v for k, v in data.items() if k not in used and k not in _POST_FIELDS})
         return cls(
-            id=str(post_id) if post_id is not None else default_id,
+            id=post_id if post_id is not None else default_id,
             text=text,
             title=_opt_str(values.get("title")),
             author=Author.from_mapping(author_data),
@@ -409,16 +460,53 @@ def _opt_float(value: Any, name: str) -> float | None:
         raise InputError(f"{name} must be a number, got {value!r}") from None
 
 
+def parse_id(value: Any, where: str = "id") -> str | None:
+    """A post id from a record: a string or a finite number; ``None`` when missing (``None`` or ``""``).
+
+    Anything else (an object, a list, NaN, a boolean) raises :class:`InputError`: a post id is
+    never the repr of a structure.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    kind = "a non-finite number" if isinstance(value, float) else f"a {type(value).__name__}"
+    raise InputError(f"id (field {where!r}) must be a string or a number, got {kind}")
+
+
+def _check_range(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if not (EARLIEST <= aware <= LATEST):
+        raise InputError(f"created_at {value.isoformat()} is outside {EARLIEST.year}..{LATEST.year}")
+    return value
+
+
+#: Unix timestamps up to this are seconds; a larger one is taken for milliseconds only to say so.
+_MAX_SECONDS = LATEST.timestamp()
+
+
 def _opt_datetime(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value
+        return _check_range(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        seconds = float(value)
+        if not (0 <= seconds <= _MAX_SECONDS):
+            hint = " (it looks like milliseconds: divide by 1000)" if 0 < seconds / 1000 <= _MAX_SECONDS else ""
+            raise InputError(
+                f"created_at {value!r} is not a Unix timestamp between {EARLIEST.year} and {LATEST.year}{hint}"
+            )
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
+        else:
+            return _check_range(parsed)
     raise InputError(f"created_at must be an ISO 8601 date-time or a Unix timestamp, got {value!r}")

@@ -378,7 +378,8 @@ def test_iter_posts(tmp_path: Path) -> None:
     assert results[1][2] == "record has no text (looked for field 'body')"
     assert (results[2][2] or "").startswith("invalid JSON")
     fourth = results[3][1]
-    assert fourth is not None and fourth.id == "4" and fourth.author.id == "7"  # line number as id
+    assert fourth is not None and fourth.author.id == "7"
+    assert (fourth.id, fourth.id_generated) == (f"{results[3][0].source}:4", True)  # input name and line as id
     assert results[4][2] == "text must be a string, got int"
     assert "trust_level" in (results[5][2] or "")
     assert [record_id(r, fmap) for r, _, _ in results] == ["x1", "x2", None, None, None, None]
@@ -387,7 +388,7 @@ def test_iter_posts(tmp_path: Path) -> None:
 def test_iter_posts_default_field_map() -> None:
     records = [Record("s", 1, {"text": "a"}, None), Record("s", 2, None, "boom")]
     results = list(iter_posts(records))
-    assert results[0][1] is not None and results[0][1].id == "1"
+    assert results[0][1] is not None and results[0][1].id == "s:1"
     assert results[1] == (records[1], None, "boom")
 
 

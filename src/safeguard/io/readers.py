@@ -13,6 +13,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -26,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from safeguard.errors import ConfigError, InputError
-from safeguard.types import Post, lookup_path
+from safeguard.types import Post, lookup_path, parse_id
 
 __all__ = [
     "FORMATS",
     "Record",
     "detect_format",
+    "generated_id",
     "iter_posts",
     "normalize_format",
     "read_records",
@@ -167,9 +169,12 @@ def record_id(record: Record, field_map: Mapping[str, str] | None = None) -> str
         return None
     source = (field_map or {}).get("id", "id")
     found, value = lookup_path(record.data, source)
-    if not found or value is None or value == "":
+    if not found:
         return None
-    return str(value)
+    try:
+        return parse_id(value, source)
+    except InputError:
+        return None
 
 
 def iter_posts(
@@ -177,21 +182,34 @@ def iter_posts(
 ) -> Iterator[tuple[Record, Post | None, str | None]]:
     """Turn each record into ``(record, post, None)``, or ``(record, None, error)``; never raises.
 
-    Posts are built with :meth:`Post.from_mapping` and ``field_map``; a post without an id gets its
-    line number as id. The error is the record's own error or why it is not a valid post.
+    Posts are built with :meth:`Post.from_mapping` and ``field_map``. A post without an id (missing,
+    ``null`` or empty) gets :func:`generated_id`, and ``post.id_generated`` is set. The error is the
+    record's own error or why it is not a valid post.
     """
     for record in records:
         if record.data is None:
             yield record, None, record.error or "unreadable record"
             continue
+        default = generated_id(record)
         try:
-            post = Post.from_mapping(record.data, field_map, default_id=f"{record.line}")
+            post = Post.from_mapping(record.data, field_map, default_id=default)
         except InputError as exc:
             yield record, None, str(exc)
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
             yield record, None, f"invalid record: {exc}"
         else:
+            if post.id == default and record_id(record, field_map) is None:
+                post = dataclasses.replace(post, id_generated=True)
             yield record, post, None
+
+
+def generated_id(record: Record) -> str:
+    """The id a record without one gets: ``"<input name>:<line>"``, stable from run to run.
+
+    Input names hold a ``:`` and a line number that real post ids rarely share; a run that still
+    meets the same id twice counts it as a duplicate.
+    """
+    return f"{record.source}:{record.line}"
 
 
 # --- opening ---------------------------------------------------------------------------------------
