@@ -10,6 +10,7 @@ prices, sizes, times, product codes, e-mail addresses and URLs are left alone ap
 Steps, in order:
 
 1. NFKC (full-width and mathematical letters become plain ones); typographic apostrophes become ``'``;
+   text under a right-to-left override is put in the order it displays in (:func:`resolve_bidi`);
 2. invisible characters are removed (zero-width spaces and joiners, soft hyphens, BOM, bidi controls,
    variation selectors, tag characters), and so are combining marks that decorate a letter without
    composing with it (``"ı̇"``, Zalgo text); accents are stripped (``"é"`` becomes ``"e"``);
@@ -51,6 +52,7 @@ __all__ = [
     "normalize",
     "normalize_many",
     "normalize_with_flags",
+    "resolve_bidi",
 ]
 
 # --- tables -------------------------------------------------------------------------------------
@@ -74,6 +76,58 @@ _INVISIBLE_CHARS: str = "".join(
 _INVISIBLE_TABLE: dict[int, None] = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
 _INVISIBLE_CLASS = "[" + re.escape(_INVISIBLE_CHARS) + "]"
 _INVISIBLE_SET = frozenset(_INVISIBLE_CHARS)
+#: Bidirectional formatting characters that open a run: overrides (LRO, RLO), embeddings (LRE, RLE) and
+#: isolates (LRI, RLI, FSI); PDF closes the first three kinds, PDI an isolate.
+_RLO = "\u202e"
+_BIDI_OPENERS = frozenset("\u202a\u202b\u202d\u202e\u2066\u2067\u2068")
+_BIDI_ISOLATES = frozenset("\u2066\u2067\u2068")
+_PDF, _PDI = "\u202c", "\u2069"
+_BIDI_CONTROLS = _BIDI_OPENERS | {_PDF, _PDI}
+_BIDI_TABLE: dict[int, None] = dict.fromkeys(map(ord, _BIDI_CONTROLS))
+#: A paragraph end closes every open bidirectional run.
+_PARAGRAPH_ENDS = frozenset("\n\r\u2029\x1c\x1d\x1e\x85")
+
+
+def resolve_bidi(text: str) -> str:
+    """``text`` in the order a reader sees it: what a right-to-left override (U+202E) reverses is reversed,
+    and every bidirectional control character is dropped.
+
+    ``"\u202etoidi na era uoy"`` displays as "you are an idiot", so that is what the rules must read.
+    Embeddings, isolates and marks do not reorder letters of one direction, so they are only dropped.
+    Runs nest: a run closes at its PDF (or PDI for an isolate, which also closes the runs opened inside
+    it), and at the end of the paragraph. Text in right-to-left scripts is stored in reading order and
+    is left as it is.
+    """
+    # Each open run: (opener, pieces). A closed run becomes one piece of its parent, so an override
+    # reverses the order of its pieces and keeps the inside of a nested run as the nested run decided.
+    stack: list[tuple[str, list[str]]] = [("", [])]
+
+    def close() -> None:
+        opener, pieces = stack.pop()
+        stack[-1][1].append("".join(reversed(pieces)) if opener == _RLO else "".join(pieces))
+
+    for c in text:
+        if c in _BIDI_OPENERS:
+            stack.append((c, []))
+        elif c == _PDF:
+            if len(stack) > 1 and stack[-1][0] not in _BIDI_ISOLATES:
+                close()
+        elif c == _PDI:
+            if any(opener in _BIDI_ISOLATES for opener, _ in stack[1:]):
+                while stack[-1][0] not in _BIDI_ISOLATES:
+                    close()
+                close()
+        elif c in _PARAGRAPH_ENDS:
+            while len(stack) > 1:
+                close()
+            stack[0][1].append(c)
+        else:
+            stack[-1][1].append(c)
+    while len(stack) > 1:
+        close()
+    return "".join(stack[0][1])
+
+
 #: An invisible character inside a word: the mark of an evasion rather than a stray BOM or emoji ZWJ.
 _INVISIBLE_IN_WORD_RE = re.compile(r"[^\W_]" + _INVISIBLE_CLASS + r"+[^\W_]")
 
@@ -499,8 +553,13 @@ def _unicode_steps(text: str) -> tuple[str, bool]:
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
         chars = non_ascii_chars(text)
+    if not chars.isdisjoint(_BIDI_CONTROLS):
+        resolved = resolve_bidi(text)
+        disguised = resolved != text.translate(_BIDI_TABLE)  # an override reordered letters
+        text = resolved
+        chars = non_ascii_chars(text)
     if not chars.isdisjoint(_INVISIBLE_SET):
-        disguised = _INVISIBLE_IN_WORD_RE.search(text) is not None
+        disguised = disguised or _INVISIBLE_IN_WORD_RE.search(text) is not None
         text = _replace_chars(text, chars & _INVISIBLE_SET, _DELETED, _INVISIBLE_TABLE)
         chars = non_ascii_chars(text)
     if text.isascii():
