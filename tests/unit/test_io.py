@@ -574,7 +574,7 @@ def test_parquet_stdout_refused() -> None:
 
 
 def test_open_writer_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--output-format"):
+    with pytest.raises(ConfigError, match="--format"):
         open_writer(tmp_path / "d.out")
     with pytest.raises(SafeguardError, match="cannot write"):
         open_writer(tmp_path / "missing-dir" / "d.jsonl")
