@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
@@ -552,8 +553,10 @@ def _stream(
                 err.print("run the same command with --resume to move it into place, or rename it yourself")
             raise typer.Exit(exit_codes.IO) from None
         except (InputError, OSError) as exc:
-            if partial is not None and os.path.exists(partial):
-                err.print(f"the records decided so far are in {escape(partial)} (continue with --resume)")
+            if checkpoints is not None and os.path.exists(checkpoints.path):
+                err.print(f"the records decided so far are in {escape(str(partial))} (continue with --resume)")
+            elif partial is not None:
+                cp.remove(partial)  # nothing in it was checkpointed
             raise fail_io(exc) from None
     if checkpoints is not None and not cut_off:
         checkpoints.done()
@@ -573,7 +576,8 @@ def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str]) 
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"safeguard: {summary['ruleset']['name']} ({summary['ruleset']['hash']})", title_justify="left")
+    ruleset = summary["ruleset"]
+    table = Table(title=Text(f"safeguard: {ruleset['name']} ({ruleset['hash']})"), title_justify="left")
     table.add_column("", style="bold")
     table.add_column("posts", justify="right")
     table.add_column("share", justify="right")
@@ -582,15 +586,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
         n = summary["actions"][action]
         table.add_row(action, f"{n:,}", f"{100 * n / total:.1f}%")
     table.add_row("error records", f"{summary['errors']:,}", f"{100 * summary['errors'] / total:.1f}%")
+    if summary["duplicate_ids"]:
+        table.add_row(
+            "duplicate ids", f"{summary['duplicate_ids']:,}", f"{100 * summary['duplicate_ids'] / total:.1f}%"
+        )
     err.print(table)
     if summary["rules"]:
         rules = Table(title="rules fired", title_justify="left")
         rules.add_column("rule")
         rules.add_column("posts", justify="right")
         for rule, n in list(summary["rules"].items())[:15]:
-            rules.add_row(rule, f"{n:,}")
+            rules.add_row(Text(rule), f"{n:,}")
         for rule, n in list(summary["shadow"].items())[:15]:
-            rules.add_row(f"{rule} (shadow)", f"{n:,}")
+            rules.add_row(Text(f"{rule} (shadow)"), f"{n:,}")
         err.print(rules)
     if summary["posts_with_classifier_errors"]:
         err.print(
