@@ -575,7 +575,7 @@ def test_parquet_stdout_refused() -> None:
 
 
 def test_open_writer_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--output-format"):
+    with pytest.raises(ConfigError, match="--format"):
         open_writer(tmp_path / "d.out")
     with pytest.raises(SafeguardError, match="cannot write"):
         open_writer(tmp_path / "missing-dir" / "d.jsonl")
@@ -593,3 +593,37 @@ def test_no_stray_files(tmp_path: Path) -> None:
         with open_writer(tmp_path / name) as writer:
             writer.write(error_record(1, None, "x"))
     assert sorted(os.listdir(tmp_path)) == ["a.jsonl", "b.csv", "c.parquet"]
+
+
+def test_failed_rename_keeps_the_finished_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard.io.writers import OutputNotPlacedError
+
+    out = tmp_path / "d.jsonl"
+    out.write_text("earlier results\n")
+
+    def refuse(src: str, dst: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    writer = open_writer(out)
+    writer.write({"line": 1, "id": "a", "error": "x"})
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OutputNotPlacedError) as caught:
+        writer.close()
+    finished = Path(caught.value.finished)
+    assert finished.exists() and json.loads(finished.read_text()) == {"line": 1, "id": "a", "error": "x"}
+    assert str(finished) in str(caught.value) and "Permission denied" in str(caught.value)
+    assert out.read_text() == "earlier results\n"
+
+
+def test_partial_file_is_kept_on_abort_and_continued(tmp_path: Path) -> None:
+    out, partial = tmp_path / "d.csv", tmp_path / "d.csv.partial"
+    with pytest.raises(RuntimeError), open_writer(out, partial=partial) as writer:
+        writer.write({"line": 1, "id": "a", "error": "x"})
+        length = writer.sync()
+        writer.write({"line": 2, "id": "b", "error": "lost"})
+        raise RuntimeError("killed")
+    assert partial.exists() and not out.exists() and length is not None
+    with open_writer(out, partial=partial, resume_at=length) as writer:
+        writer.write({"line": 2, "id": "b", "error": "y"})
+    assert not partial.exists()
+    assert out.read_text().splitlines() == [",".join(FLAT_COLUMNS), "1,a,,,,,,x", "2,b,,,,,,y"]

@@ -127,3 +127,15 @@ def test_timeline_buckets(days: list[int], unit: str, bars: int) -> None:
     labels = re.findall(r"<text[^>]*text-anchor=\"middle\">(\w{3} \d\d)</text>", svg)
     assert labels[0] == ("Jan 01" if unit == "day" else "Dec 29")
     assert f'data-buckets="{bars}"' in page
+
+
+def test_non_finite_and_huge_signals_are_reported_without_error() -> None:
+    values = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, 1.7e308, 0.5]
+    records = [
+        {"post_id": f"p{i}", "action": "allow", "signals": {"toxicity": {"toxicity": v, "same": 1e308}}}
+        for i, v in enumerate(values)
+    ]
+    report = build_report(records)
+    assert report.to_dict()["signals"]["toxicity.toxicity"] == {"count": 4, "min": -1e308, "max": 1.7e308}
+    page = render_html(report)
+    assert 'id="chart-score-toxicity-toxicity"' in page and 'id="chart-score-toxicity-same"' in page

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from safeguard import __version__
 from safeguard.cli import exit_codes
@@ -68,7 +69,7 @@ def fail_config(error: ConfigError) -> typer.Exit:
 
 def fail_io(error: BaseException) -> typer.Exit:
     """Print an input or output error and return the exit to raise (exit code 4)."""
-    err.print(f"[red]error:[/red] {error}")
+    err.print(f"[red]error:[/red] {escape(str(error))}")
     return typer.Exit(exit_codes.IO)
 
 
@@ -90,7 +91,7 @@ def load_moderator(rules: Path) -> Any:
     from safeguard.moderator import Moderator
 
     if not rules.exists():
-        err.print(f"[red]error:[/red] rules file {str(rules)!r} not found (pass --rules FILE)")
+        err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found (pass --rules FILE)")
         raise typer.Exit(exit_codes.CONFIG)
     try:
         moderator = Moderator.from_file(rules)
@@ -98,7 +99,7 @@ def load_moderator(rules: Path) -> Any:
     except ConfigError as exc:
         raise fail_config(exc) from None
     except SafeguardError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
     settle_heap()
     return moderator

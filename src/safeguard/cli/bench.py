@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from safeguard.cli import exit_codes
@@ -70,10 +71,12 @@ def bench(
 
     unknown = [name for name in only or [] if name not in SUBJECTS]
     if unknown:
-        err.print(f"[red]error:[/red] unknown subject {', '.join(map(repr, unknown))} (known: {', '.join(SUBJECTS)})")
+        err.print(
+            f"[red]error:[/red] unknown subject {escape(', '.join(map(repr, unknown)))} (known: {', '.join(SUBJECTS)})"
+        )
         raise typer.Exit(exit_codes.CONFIG)
     if corpus is not None and not corpus.is_file():
-        err.print(f"[red]error:[/red] corpus file {str(corpus)!r} not found")
+        err.print(f"[red]error:[/red] corpus file {escape(repr(str(corpus)))} not found")
         raise typer.Exit(exit_codes.IO)
     settings = Settings.quick() if quick else Settings()
     if posts is not None:
@@ -86,7 +89,7 @@ def bench(
     try:
         document = run_benchmark(only or None, settings, corpus_path=corpus, progress=progress)
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
     from safeguard.errors import SafeguardError
 
@@ -100,9 +103,9 @@ def bench(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(dump_json(document) + "\n", encoding="utf-8")
         except (OSError, SafeguardError) as exc:
-            err.print(f"[red]error:[/red] cannot write {target}: {exc}")
+            err.print(f"[red]error:[/red] cannot write {escape(str(target))}: {escape(str(exc))}")
             raise typer.Exit(exit_codes.IO) from None
-        err.print(f"results written to {target}")
+        err.print(f"results written to {target}", markup=False)
     _print_table(document)
     if as_json:
         typer.echo(dump_json(document))
@@ -147,7 +150,7 @@ def _print_table(document: dict[str, Any]) -> None:
     for note in notes:
         console.print(note, markup=False)
     for name, value in document["ratios"].items():
-        console.print(f"{name}: {value:,.2f}x")
+        console.print(f"{name}: {value:,.2f}x", markup=False)
     if not document["ratios"]:
         console.print("no ratio: no subject ran beside its peer")
 
@@ -156,10 +159,10 @@ def _rewrite_readme(results: Path, readme: Path, render: Any, update: Any) -> No
     try:
         document = json.loads(results.read_text(encoding="utf-8"))
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot read {results}: {exc}")
+        err.print(f"[red]error:[/red] cannot read {escape(str(results))}: {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
     except json.JSONDecodeError as exc:
-        err.print(f"[red]error:[/red] {results} is not JSON: {exc}")
+        err.print(f"[red]error:[/red] {escape(str(results))} is not JSON: {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
     from safeguard.bench import validate_results
 
@@ -173,9 +176,9 @@ def _rewrite_readme(results: Path, readme: Path, render: Any, update: Any) -> No
     try:
         changed = update(readme, render(document, command=command))
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot update {readme}: {exc}")
+        err.print(f"[red]error:[/red] cannot update {escape(str(readme))}: {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
-    err.print(f"{readme}: table {'updated' if changed else 'already current'}")
+    err.print(f"{readme}: table {'updated' if changed else 'already current'}", markup=False)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
 from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, SafeguardError
@@ -39,6 +45,18 @@ ProgressOpt = Annotated[
 ]
 
 
+DuplicateIdsOpt = Annotated[
+    str,
+    typer.Option(
+        "--duplicate-ids",
+        help="A post whose id an earlier record of the run had: 'allow' moderates it (and counts it in the "
+        "summary), 'error' writes an error record instead. Ids are remembered in memory (about 100 bytes "
+        "each, fine for millions).",
+        case_sensitive=False,
+    ),
+]
+
+
 @app.command()
 def moderate(
     inputs: InputsArg,
@@ -46,7 +64,7 @@ def moderate(
     output: OutputOpt = "-",
     format: Annotated[
         str | None,
-        typer.Option("--format", help="Output format: jsonl, csv or parquet (default: from -o, else jsonl)."),
+        typer.Option("--format", help="Output format: jsonl, csv, tsv or parquet (default: from -o, else jsonl)."),
     ] = None,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
@@ -57,6 +75,20 @@ def moderate(
     summary_json: Annotated[
         Path | None, typer.Option("--summary-json", help="Also write the end-of-run summary as JSON to this file.")
     ] = None,
+    duplicate_ids: DuplicateIdsOpt = "allow",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run from its checkpoint (OUT.partial.checkpoint.json) instead of "
+            "starting over; refused when the inputs, ruleset or options differ. Needs -o FILE in "
+            "uncompressed JSON Lines, CSV or TSV.",
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        float,
+        typer.Option("--checkpoint-every", min=0.0, help="Seconds between checkpoints (0: after every batch)."),
+    ] = 2.0,
     progress: ProgressOpt = None,
 ) -> None:
     """Decide allow, hold or remove for every post of the dumps.
@@ -64,12 +96,82 @@ def moderate(
     Writes exactly one record per input record, in input order: a decision, or
     {"line": N, "id": ..., "error": "..."} for a record that cannot be moderated.
     A summary goes to stderr. Exit 0 when every record was moderated, 3 when some were error records.
+
+    Outputs never destroy: -o, --summary-json and a duplicate window's state file must be regular
+    files (or new) in writable directories, checked before the first post. A file output is written
+    to OUT.partial and renamed onto OUT when the run ends; with a checkpoint beside it, a killed run
+    continues with --resume.
     """
+    from safeguard.io import writers
+
+    mode = duplicate_ids.lower()
+    if mode not in ("allow", "error"):
+        _usage(f"--duplicate-ids must be 'allow' or 'error', not {duplicate_ids!r}")
+    fmt = _output_format(output, format)
+    to_file = output != "-"
+    can_resume = writers.resumable(output, fmt)
+    if resume:
+        if not to_file:
+            _usage("--resume needs a file output: pass -o FILE")
+        if not can_resume:
+            _usage(
+                f"--resume cannot continue {'compressed ' if fmt != 'parquet' else ''}{fmt} output: "
+                "write uncompressed JSON Lines, CSV or TSV to resume (compress afterwards)"
+            )
+        if "-" in inputs:
+            _usage("--resume cannot tell whether standard input is the same as before: name the input files")
+    partial = cp.partial_path(output) if can_resume else None
+    ckpt = cp.checkpoint_path(partial) if partial is not None else None
+    _check_outputs(
+        [(output, "decisions")] if to_file else [],
+        *([(partial, "partial decisions"), (ckpt, "checkpoint")] if partial and ckpt else []),
+        *([(str(summary_json), "summary")] if summary_json is not None else []),
+    )
+    _check_streams(inputs, output)
     moderator = load_moderator(rules)
+    state_files = _state_files(moderator)
+    _check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
+
     actions: Counter[str] = Counter()
     fired: Counter[str] = Counter()
     shadow: Counter[str] = Counter()
     classifier_errors = 0
+    counts = {"records": 0, "errors": 0, "duplicate_ids": 0}
+    earlier_seconds = 0.0
+    run = {
+        "inputs": [cp.file_identity(name) for name in inputs],
+        "ruleset": moderator.ruleset.identity,
+        "format": fmt,
+        "signals": signals,
+        "field": list(field or []),
+        "input_format": input_format,
+        "duplicate_ids": mode,
+        "state_files": [cp.file_identity(str(p)) for p in state_files],
+    }
+    saved: dict[str, Any] | None = None
+    if partial is not None and ckpt is not None:
+        cp.remove(cp.temp_path(ckpt))
+        if resume:
+            saved = _read_checkpoint(partial, ckpt, run)
+            if saved is None:
+                err.print(f"no checkpoint at {escape(ckpt)}: starting from the first record")
+        elif os.path.lexists(partial):
+            err.print(
+                f"replacing {escape(partial)}, the partial output of an earlier run (pass --resume to continue it)"
+            )
+            cp.remove(ckpt)
+    if saved is not None:
+        c = saved["counts"]
+        try:
+            counts = {k: int(c[k]) for k in counts}
+            actions.update({a: int(n) for a, n in c["actions"].items()})
+            fired.update({r: int(n) for r, n in c["rules"].items()})
+            shadow.update({r: int(n) for r, n in c["shadow"].items()})
+            classifier_errors = int(c["posts_with_classifier_errors"])
+            earlier_seconds = float(c["seconds"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            _usage(f"checkpoint {ckpt} is damaged (its counts): run without --resume to start over")
+        err.print(f"resuming after {counts['records']:,} records (from {escape(ckpt or '')})")
 
     def decide(posts: list[Post]) -> list[dict[str, Any]]:
         nonlocal classifier_errors
@@ -85,26 +187,63 @@ def moderate(
             out.append(d)
         return out
 
+    def snapshot(seconds: float) -> dict[str, Any]:
+        return {
+            **counts,
+            "actions": dict(actions),
+            "rules": dict(fired),
+            "shadow": dict(shadow),
+            "posts_with_classifier_errors": classifier_errors,
+            "seconds": earlier_seconds + seconds,
+        }
+
+    checkpoints = None
+    if partial is not None and ckpt is not None:
+        checkpoints = _Checkpoints(ckpt, run, snapshot, checkpoint_every)
     try:
-        stats = _stream(inputs, output, format, field, input_format, batch_size, progress, "moderating", decide)
+        stats = _stream(
+            inputs,
+            output,
+            fmt,
+            field,
+            input_format,
+            batch_size,
+            progress,
+            "moderating",
+            decide,
+            counts=counts,
+            duplicate_ids=mode,
+            partial=partial,
+            skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
+            replay=_replayer(moderator) if saved is not None else None,
+            checkpoints=checkpoints,
+        )
     finally:
         _close(moderator)
+    if stats["cut_off"]:  # the reader of stdout went away: end quietly, like other filters
+        raise typer.Exit(exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK)
+    seconds = earlier_seconds + stats["seconds"]
     summary = {
-        "posts": stats["records"],
-        "moderated": stats["records"] - stats["errors"],
-        "errors": stats["errors"],
+        "posts": counts["records"],
+        "moderated": counts["records"] - counts["errors"],
+        "errors": counts["errors"],
+        "duplicate_ids": counts["duplicate_ids"],
         "actions": {a: actions.get(a, 0) for a in ("allow", "hold", "remove")},
         "rules": dict(fired.most_common()),
         "shadow": dict(shadow.most_common()),
         "posts_with_classifier_errors": classifier_errors,
-        "seconds": round(stats["seconds"], 3),
-        "posts_per_second": round(stats["records"] / stats["seconds"], 1) if stats["seconds"] else None,
+        "seconds": round(seconds, 3),
+        "posts_per_second": round(counts["records"] / seconds, 1) if seconds else None,
         "ruleset": moderator.ruleset.identity,
     }
     _print_summary(summary)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    raise typer.Exit(exit_codes.RECORD_ERRORS if stats["errors"] else exit_codes.OK)
+        try:
+            summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[red]error:[/red] cannot write {escape(str(summary_json))}: {escape(exc.strerror or str(exc))}")
+            raise typer.Exit(exit_codes.IO) from None
+    raise typer.Exit(exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK)
 
 
 @app.command()
@@ -122,21 +261,160 @@ def classify(
     progress: ProgressOpt = None,
 ) -> None:
     """Print the raw signals of every post, {"id": ..., "signals": {...}}, for calibrating thresholds."""
+    _check_outputs([(output, "signals")] if output != "-" else [])
+    _check_streams(inputs, output)
     moderator = load_moderator(rules)
     names = list(only or [])
     unknown = [n for n in names if n not in moderator.ruleset.classifiers]
     if unknown:
         known = ", ".join(sorted(moderator.ruleset.classifiers))
-        err.print(f"[red]error:[/red] no classifier {', '.join(map(repr, unknown))} in {rules} (known: {known})")
+        err.print(
+            f"[red]error:[/red] no classifier {escape(', '.join(map(repr, unknown)))} in {escape(str(rules))} "
+            f"(known: {escape(known)})"
+        )
         raise typer.Exit(exit_codes.CONFIG)
 
     def run(posts: list[Post]) -> list[dict[str, Any]]:
         rows = moderator.classify(posts, only=names or None)
         return [{"id": p.id, "signals": row} for p, row in zip(posts, rows, strict=True)]
 
-    stats = _stream(inputs, output, "jsonl", field, input_format, batch_size, progress, "classifying", run)
-    err.print(f"classified {stats['records'] - stats['errors']} posts, {stats['errors']} error records")
-    raise typer.Exit(exit_codes.RECORD_ERRORS if stats["errors"] else exit_codes.OK)
+    counts = {"records": 0, "errors": 0, "duplicate_ids": 0}
+    stats = _stream(
+        inputs, output, "jsonl", field, input_format, batch_size, progress, "classifying", run, counts=counts
+    )
+    code = exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK
+    if stats["cut_off"]:
+        raise typer.Exit(code)
+    err.print(f"classified {counts['records'] - counts['errors']} posts, {counts['errors']} error records")
+    raise typer.Exit(code)
+
+
+def _usage(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(exit_codes.CONFIG)
+
+
+def _output_format(output: str, format: str | None) -> str:
+    """The output format, or exit 2 naming the valid ones."""
+    from safeguard.io import readers, writers
+
+    try:
+        return writers.output_format(output, format)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.problems[0].message)}", highlight=False)
+        err.print(f"valid formats: {', '.join(readers.FORMATS)}")
+        raise typer.Exit(exit_codes.CONFIG) from None
+
+
+def _check_outputs(*groups: Any, missing_dirs: bool = False) -> None:
+    """Refuse (exit 4) outputs that would destroy something or cannot be written and renamed:
+    a symbolic link, a directory, a device, a FIFO; a missing or read-only directory. ``groups``
+    are iterables of ``(path, what)``; with ``missing_dirs``, directories that do not exist yet
+    are fine when the nearest existing one is writable (they are created)."""
+    from safeguard.files import UnsafeFileError, check_output
+
+    for group in groups:
+        for path, what in [group] if isinstance(group, tuple) else group:
+            target = Path(path)
+            try:
+                if missing_dirs and not target.parent.exists():
+                    if os.path.lexists(target.parent):  # a dangling link where the directory should be
+                        raise UnsafeFileError(target, f"cannot write the {what}: {target.parent} is not a directory")
+                    ancestor = target.parent
+                    while not ancestor.exists() and ancestor != ancestor.parent:
+                        ancestor = ancestor.parent
+                    check_output(ancestor / ".safeguard-check", what=what)
+                else:
+                    check_output(target, what=what)
+            except UnsafeFileError as exc:
+                err.print(f"[red]error:[/red] {escape(str(exc))}")
+                raise typer.Exit(exit_codes.IO) from None
+
+
+def _check_streams(inputs: Sequence[str], output: str) -> None:
+    """Exit 4 when an input or the output is a standard stream that was closed (``<&-``, ``>&-``)."""
+    for closed, what in (
+        ("-" in inputs and sys.stdin is None, "read <stdin>: standard input"),
+        (output == "-" and sys.stdout is None, "write <stdout>: standard output"),
+    ):
+        if closed:
+            err.print(f"[red]error:[/red] cannot {what} is closed")
+            raise typer.Exit(exit_codes.IO)
+
+
+def _state_files(moderator: Any) -> list[Path]:
+    """Files stateful classifiers write when closed (a duplicate window's ``state:``)."""
+    return [
+        c.state
+        for c in moderator.ruleset.classifiers.values()
+        if c.stateful and isinstance(getattr(c, "state", None), Path)
+    ]
+
+
+def _read_checkpoint(partial: str, ckpt: str, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint to resume from; exit 2 when it is damaged or belongs to another run."""
+    try:
+        saved = cp.read_checkpoint(ckpt)
+    except cp.CheckpointError as exc:
+        _usage(str(exc))
+    if saved is None:
+        return None
+    diffs = cp.differences(saved["run"], run)
+    if diffs:
+        err.print(f"[red]error:[/red] cannot resume from {escape(ckpt)}: the run differs")
+        for d in diffs:
+            err.print(f"  {escape(d)}")
+        err.print("run without --resume to start over")
+        raise typer.Exit(exit_codes.CONFIG)
+    if not os.path.isfile(partial):
+        _usage(f"cannot resume: {partial} is missing (its checkpoint {ckpt} is there); run without --resume")
+    return saved
+
+
+def _replayer(moderator: Any) -> Callable[[list[Post]], None]:
+    """Show already-decided posts to the stateful classifiers (duplicate windows, author counts) in
+    input order, as moderating them did, so a resumed run decides the rest exactly as one run would."""
+    engine = getattr(moderator, "_engine", None)
+    names = list(
+        getattr(engine, "stateful", None) or [n for n, c in moderator.ruleset.classifiers.items() if c.stateful]
+    )
+
+    def replay(posts: list[Post]) -> None:
+        for name in names:
+            try:
+                moderator.classify(posts, only=[name])
+            except Exception:
+                for post in posts if len(posts) > 1 else ():
+                    with contextlib.suppress(Exception):
+                        moderator.classify([post], only=[name])
+
+    return replay
+
+
+class _Checkpoints:
+    """Writes the checkpoint of a run to a partial file: after a batch, at most every ``every`` seconds."""
+
+    def __init__(self, path: str, run: dict[str, Any], snapshot: Callable[[float], dict[str, Any]], every: float):
+        self.path = path
+        self.run = run
+        self.snapshot = snapshot
+        self.every = every
+        self.last = time.monotonic()
+
+    def save(self, writer: Any, records: int, seconds: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return
+        length = writer.sync()
+        if length is None:
+            return
+        cp.write_checkpoint(
+            self.path, {"records": records, "bytes": length, "run": self.run, "counts": self.snapshot(seconds)}
+        )
+        self.last = now
+
+    def done(self) -> None:
+        cp.remove(self.path, cp.temp_path(self.path))
 
 
 def _close(moderator: Any) -> None:
@@ -144,7 +422,7 @@ def _close(moderator: Any) -> None:
     try:
         moderator.close()
     except (OSError, SafeguardError) as exc:
-        err.print(f"[red]error:[/red] cannot save classifier state: {exc}")
+        err.print(f"[red]error:[/red] cannot save classifier state: {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
 
 
@@ -158,8 +436,22 @@ def _stream(
     progress: bool | None,
     verb: str,
     process: Callable[[list[Post]], list[dict[str, Any]]],
+    *,
+    counts: dict[str, int],
+    duplicate_ids: str = "allow",
+    partial: str | None = None,
+    skip: tuple[int, int] | None = None,
+    replay: Callable[[list[Post]], None] | None = None,
+    checkpoints: _Checkpoints | None = None,
 ) -> dict[str, Any]:
-    """Read every input, process posts in batches, write one record per input record, in order."""
+    """Read every input, process posts in batches, write one record per input record, in order.
+
+    ``counts`` (records, errors, duplicate_ids) is updated in place. With ``partial``, records go to
+    that file (see :func:`safeguard.io.writers.open_writer`); ``skip`` is ``(records, bytes)`` of a
+    checkpoint to resume from: that many input records are read past (their posts shown to
+    ``replay``) and the partial file is continued from that many bytes. Returns the seconds taken
+    and ``cut_off``: whether the reader of stdout went away (the rest was not moderated).
+    """
     from safeguard.io import fields as io_fields
     from safeguard.io import readers, writers
 
@@ -170,12 +462,19 @@ def _stream(
         raise fail_config(exc) from None
     show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
-    counts = {"records": 0, "errors": 0}
+    skip_records, skip_bytes = skip if skip is not None else (0, None)
     try:
-        writer = writers.open_writer(None if output == "-" else output, out_format)
+        writer = writers.open_writer(
+            None if output == "-" else output, out_format, partial=partial, resume_at=skip_bytes
+        )
+    except ConfigError as exc:
+        raise fail_config(exc) from None
     except (OSError, SafeguardError) as exc:
-        err.print(f"[red]error:[/red] cannot write {output}: {exc}")
+        err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
+    seen: set[str] = set()
+    read = 0
+    cut_off = False
     with ExitStack() as stack:
         bar = stack.enter_context(
             Progress(
@@ -190,10 +489,11 @@ def _stream(
                 transient=False,
             )
         )
-        task = bar.add_task(verb, total=None, rate="")
+        task = bar.add_task(verb, total=None, rate="", completed=skip_records)
         try:
             with writer:
                 pending: list[tuple[Any, Post | None, str | None]] = []
+                skipped: list[Post] = []
 
                 def flush() -> None:
                     posts = [p for _, p, e in pending if p is not None]
@@ -207,19 +507,67 @@ def _stream(
                         writer.write({"line": record.line, **row} if "line" not in row else row)
                     counts["records"] += len(pending)
                     elapsed = time.perf_counter() - started
-                    bar.update(task, completed=counts["records"], rate=f"{counts['records'] / elapsed:,.0f}/s")
+                    rate = (counts["records"] - skip_records) / elapsed
+                    bar.update(task, completed=counts["records"], rate=f"{rate:,.0f}/s")
                     pending.clear()
+                    if checkpoints is not None:
+                        checkpoints.save(writer, counts["records"], elapsed)
 
                 for name, fmt in zip(inputs, formats, strict=True):
-                    for item in _posts(readers, name, fmt, field_map):
-                        pending.append(item)
+                    for record, post, error in _posts(readers, name, fmt, field_map):
+                        if post is not None and readers.record_id(record, field_map) is not None:
+                            if post.id in seen:
+                                if read >= skip_records:
+                                    counts["duplicate_ids"] += 1
+                                if duplicate_ids == "error":
+                                    error = f"duplicate id {post.id!r}: an earlier record of this run has it"
+                                    post = None
+                            else:
+                                seen.add(post.id)
+                        read += 1
+                        if read <= skip_records:  # decided before the checkpoint
+                            if post is not None:
+                                skipped.append(post)
+                            if replay is not None and (read % batch_size == 0 or read == skip_records):
+                                if skipped:
+                                    replay(skipped)
+                                skipped = []
+                            continue
+                        pending.append((record, post, error))
                         if len(pending) >= batch_size:
                             flush()
                 if pending:
                     flush()
+                if read < skip_records:
+                    raise InputError(
+                        f"the inputs hold {read:,} records, fewer than the {skip_records:,} the checkpoint counts"
+                    )
+                if checkpoints is not None:  # the complete file, in case it cannot be renamed into place
+                    checkpoints.save(writer, counts["records"], time.perf_counter() - started, force=True)
+        except BrokenPipeError:
+            _quiet_stdout()
+            cut_off = True
+        except writers.OutputNotPlacedError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            if checkpoints is not None:
+                err.print("run the same command with --resume to move it into place, or rename it yourself")
+            raise typer.Exit(exit_codes.IO) from None
         except (InputError, OSError) as exc:
+            if checkpoints is not None and os.path.exists(checkpoints.path):
+                err.print(f"the records decided so far are in {escape(str(partial))} (continue with --resume)")
+            elif partial is not None:
+                cp.remove(partial)  # nothing in it was checkpointed
             raise fail_io(exc) from None
-    return {**counts, "seconds": time.perf_counter() - started}
+    if checkpoints is not None and not cut_off:
+        checkpoints.done()
+    return {"seconds": time.perf_counter() - started, "cut_off": cut_off}
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str]) -> Iterator[Any]:
@@ -228,7 +576,8 @@ def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str]) 
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"safeguard: {summary['ruleset']['name']} ({summary['ruleset']['hash']})", title_justify="left")
+    ruleset = summary["ruleset"]
+    table = Table(title=Text(f"safeguard: {ruleset['name']} ({ruleset['hash']})"), title_justify="left")
     table.add_column("", style="bold")
     table.add_column("posts", justify="right")
     table.add_column("share", justify="right")
@@ -237,15 +586,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
         n = summary["actions"][action]
         table.add_row(action, f"{n:,}", f"{100 * n / total:.1f}%")
     table.add_row("error records", f"{summary['errors']:,}", f"{100 * summary['errors'] / total:.1f}%")
+    if summary["duplicate_ids"]:
+        table.add_row(
+            "duplicate ids", f"{summary['duplicate_ids']:,}", f"{100 * summary['duplicate_ids'] / total:.1f}%"
+        )
     err.print(table)
     if summary["rules"]:
         rules = Table(title="rules fired", title_justify="left")
         rules.add_column("rule")
         rules.add_column("posts", justify="right")
         for rule, n in list(summary["rules"].items())[:15]:
-            rules.add_row(rule, f"{n:,}")
+            rules.add_row(Text(rule), f"{n:,}")
         for rule, n in list(summary["shadow"].items())[:15]:
-            rules.add_row(f"{rule} (shadow)", f"{n:,}")
+            rules.add_row(Text(f"{rule} (shadow)"), f"{n:,}")
         err.print(rules)
     if summary["posts_with_classifier_errors"]:
         err.print(

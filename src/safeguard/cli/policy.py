@@ -202,7 +202,7 @@ def evaluate(
         raise typer.Exit(exit_codes.CONFIG) from None
     if result.posts == 0:
         err.print(
-            f"[red]error:[/red] no record has a label in field {label_field!r} "
+            f"[red]error:[/red] no record has a label in field {escape(repr(label_field))} "
             f"({result.unlabelled:,} records without one): check --label-field"
         )
         raise typer.Exit(exit_codes.CONFIG)
@@ -211,7 +211,9 @@ def evaluate(
     if failed:
         err.print(
             f"[red]{len(failed)} gate{'s' if len(failed) != 1 else ''} failed[/red]: "
-            + "; ".join(f"{g.gate} (got {'undefined' if g.value is None else f'{g.value:.3f}'})" for g in failed)
+            + "; ".join(
+                f"{escape(str(g.gate))} (got {'undefined' if g.value is None else f'{g.value:.3f}'})" for g in failed
+            )
         )
         raise typer.Exit(exit_codes.TEST_FAILED)
     raise typer.Exit(exit_codes.RECORD_ERRORS if result.error_records else exit_codes.OK)
@@ -269,10 +271,10 @@ def report(
     try:
         output.write_text(render_html(result, title=title), encoding="utf-8")
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot write {output}: {exc.strerror or exc}")
+        err.print(f"[red]error:[/red] cannot write {escape(str(output))}: {escape(str(exc.strerror or exc))}")
         raise typer.Exit(exit_codes.IO) from None
     err.print(
-        f"wrote {output}: {result.decisions:,} decisions, {len(result.fires)} rules fired, "
+        f"wrote {escape(str(output))}: {result.decisions:,} decisions, {len(result.fires)} rules fired, "
         f"{len(result.signals)} numeric signals"
         + (f", {result.posts_joined:,} posts joined" if result.posts_joined is not None else "")
     )

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from safeguard.cli import exit_codes
 from safeguard.cli.app import DEFAULT_RULES, app, dump_json, err, load_moderator
@@ -34,7 +36,7 @@ def check(
             total += len(exc.problems)
             continue
         names = ", ".join(sorted(ruleset.classifiers)) or "none"
-        err.print(f"[green]ok[/green] {path}: {len(ruleset.rules)} rules, classifiers: {names}")
+        err.print(f"[green]ok[/green] {escape(f'{path}: {len(ruleset.rules)} rules, classifiers: {names}')}")
     if total:
         err.print(f"[red]{total} problem{'s' if total != 1 else ''}[/red]")
         raise typer.Exit(exit_codes.CONFIG)
@@ -56,28 +58,30 @@ def test_rules(
         try:
             re.compile(run)
         except re.error as exc:
-            err.print(f"[red]error:[/red] --run is not a valid regex: {exc}")
+            err.print(f"[red]error:[/red] --run is not a valid regex: {escape(str(exc))}")
             raise typer.Exit(exit_codes.CONFIG) from None
     report = run_tests(paths, run=run)
     for f in report.files:
         if f.broken:
-            err.print(f"[red]BROKEN[/red] {f.path}")
+            err.print(f"[red]BROKEN[/red] {escape(str(f.path))}")
             for problem in f.problems:
                 err.print("  " + problem.render().replace("\n", "\n  "), markup=False)
             continue
         for c in f.cases:
             if c.status == FAIL:
-                err.print(f"[red]FAIL[/red] {f.path}:{c.line} {c.name}", markup=True)
+                err.print(f"[red]FAIL[/red] {escape(f'{f.path}:{c.line} {c.name}')}")
                 for line in c.explain():
                     err.print(f"    {line}", markup=False)
             elif c.status == XFAIL:
-                err.print(f"[yellow]xfail[/yellow] {f.path}:{c.line} {c.name} ({c.xfail})")
+                err.print(f"[yellow]xfail[/yellow] {escape(f'{f.path}:{c.line} {c.name} ({c.xfail})')}")
             elif c.status == XPASS:
-                err.print(f"[yellow]XPASS[/yellow] {f.path}:{c.line} {c.name}: passes now, remove its xfail")
+                err.print(
+                    f"[yellow]XPASS[/yellow] {escape(f'{f.path}:{c.line} {c.name}')}: passes now, remove its xfail"
+                )
             elif verbose:
-                err.print(f"[green]pass[/green] {f.path}:{c.line} {c.name}")
+                err.print(f"[green]pass[/green] {escape(f'{f.path}:{c.line} {c.name}')}")
         if f.uncovered:
-            err.print(f"[yellow]rules no case covers[/yellow] in {f.path}: {', '.join(f.uncovered)}")
+            err.print(f"[yellow]rules no case covers[/yellow] in {escape(f'{f.path}: ' + ', '.join(f.uncovered))}")
     if junit is not None:
         junit.write_text(report.to_junit(), encoding="utf-8")
     if not report.files:
@@ -115,7 +119,7 @@ def explain(
     try:
         post = Post.from_mapping({"id": "explain", "text": text, "title": title, "author": author or None})
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exit_codes.CONFIG) from None
     decision = moderator.moderate(post)
     if as_json:
@@ -131,9 +135,10 @@ def explain(
         for col in ("rule", "action", "reason", "guideline", "values"):
             table.add_column(col)
         for m in decision.matches:
-            table.add_row(m.rule, m.action.value, m.reason or "", m.guideline or "", _values(m.values))
+            table.add_row(*map(Text, (m.rule, m.action.value, m.reason or "", m.guideline or "", _values(m.values))))
         for m in decision.shadow:
-            table.add_row(f"{m.rule} (shadow)", m.action.value, m.reason or "", m.guideline or "", _values(m.values))
+            cells = (f"{m.rule} (shadow)", m.action.value, m.reason or "", m.guideline or "", _values(m.values))
+            table.add_row(*map(Text, cells))
         out.print(table)
     else:
         out.print("no rule fired")
@@ -142,12 +147,12 @@ def explain(
         sig.add_column(col)
     for name, values in decision.signals.items():
         for key, value in values.items():
-            sig.add_row(name, key, _short(value))
+            sig.add_row(Text(name), Text(key), Text(_short(value)))
     out.print(sig)
     if decision.skipped:
-        out.print(f"not needed: {', '.join(decision.skipped)}")
+        out.print(f"not needed: {', '.join(decision.skipped)}", markup=False)
     for e in decision.errors:
-        out.print(f"[red]error[/red] {e['source']}: {e['error']}")
+        out.print(f"[red]error[/red] {escape(str(e['source']) + ': ' + str(e['error']))}")
 
 
 @app.command()

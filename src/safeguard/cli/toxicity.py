@@ -27,7 +27,7 @@ def _options_from_rules(rules: Path, classifier: str) -> tuple[dict[str, Any], P
     from safeguard.rules.loader import load_ruleset
 
     if not rules.exists():
-        err.print(f"[red]error:[/red] rules file {str(rules)!r} not found")
+        err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found")
         raise typer.Exit(exit_codes.CONFIG)
     try:
         ruleset = load_ruleset(rules)
@@ -37,7 +37,8 @@ def _options_from_rules(rules: Path, classifier: str) -> tuple[dict[str, Any], P
     if not isinstance(instance, ToxicityClassifier):
         found = ", ".join(n for n, c in ruleset.classifiers.items() if isinstance(c, ToxicityClassifier)) or "none"
         err.print(
-            f"[red]error:[/red] {rules} has no toxicity classifier named {classifier!r} (toxicity classifiers: {found})"
+            f"[red]error:[/red] {escape(str(rules))} has no toxicity classifier named {escape(repr(classifier))} "
+            f"(toxicity classifiers: {escape(found)})"
         )
         raise typer.Exit(exit_codes.CONFIG)
     return dict(instance.options), rules.resolve().parent
@@ -102,7 +103,10 @@ def export_onnx_command(
         raise typer.Exit(exit_codes.CONFIG)
     try:
         written = export_onnx(options, output, int8=int8, base_dir=base_dir)
-        err.print(f"[green]wrote[/green] {written} ({'int8' if int8 else 'fp32'}) and its tokenizer and metadata files")
+        err.print(
+            f"[green]wrote[/green] {escape(str(written))} ({'int8' if int8 else 'fp32'}) "
+            "and its tokenizer and metadata files"
+        )
         if check:
             deviation = _compare(options, written, base_dir)
             err.print(f"max |onnx - torch| over {len(CHECK_TEXTS)} sample texts: {deviation:.2e}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from safeguard.cli import exit_codes
 from safeguard.cli.app import app, err
@@ -27,7 +28,7 @@ def _training_errors(data: Path, *extra: type[Exception]) -> Iterator[None]:
         raise typer.Exit(exit_codes.CONFIG) from None
     except InputError as exc:
         missing = not data.exists() and str(data) != "-"
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
     except extra as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
@@ -98,7 +99,9 @@ def spam(
         if metrics_json is not None:
             metrics_json.write_text(json.dumps(cv.to_dict(), indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot write {exc.filename or output}: {exc.strerror or exc}")
+        err.print(
+            f"[red]error:[/red] cannot write {escape(str(exc.filename or output))}: {escape(str(exc.strerror or exc))}"
+        )
         raise typer.Exit(exit_codes.IO) from None
     typer.echo(
         f"model written to {output} ({len(model.tokens)} n-gram weights); use it with: spam: {{model: {output}}}"
@@ -173,7 +176,9 @@ def toxicity(
     try:
         result.heads.save(output)
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot write {exc.filename or output}: {exc.strerror or exc}")
+        err.print(
+            f"[red]error:[/red] cannot write {escape(str(exc.filename or output))}: {escape(str(exc.strerror or exc))}"
+        )
         raise typer.Exit(exit_codes.IO) from None
     role = "model" if base_heads.dense_dim else "fast"
     typer.echo(f"heads written to {output}; use them with: toxicity: {{backend: default, {role}: {{model: {output}}}}}")

@@ -7,7 +7,10 @@ group (:data:`PARQUET_ROW_GROUP` rows) at a time.
 
 Files are written to a hidden temporary file next to the destination and renamed over it by
 :meth:`DecisionWriter.close`; leaving the ``with`` block with an exception discards the temporary
-file instead, so a crash never leaves a half-written file that looks complete.
+file instead, so a crash never leaves a half-written file that looks complete. A writer can write
+to a named ``partial`` file instead (kept when the run is interrupted, so that it can be resumed:
+:meth:`DecisionWriter.sync` makes what is written so far durable and says how long it is). When the
+final rename fails, the finished file is kept and :class:`OutputNotPlacedError` names it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import lzma
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,11 +42,14 @@ __all__ = [
     "CsvWriter",
     "DecisionWriter",
     "JsonlWriter",
+    "OutputNotPlacedError",
     "ParquetWriter",
     "dumps_json",
     "error_record",
     "flatten",
     "open_writer",
+    "output_format",
+    "resumable",
     "write_json_line",
 ]
 
@@ -145,6 +152,24 @@ def _safe_text(value: str | None) -> str | None:
     return value
 
 
+class OutputNotPlacedError(SafeguardError, OSError):
+    """Every record was written, but the finished file could not be renamed onto its destination.
+
+    ``finished`` is the complete file, left in place; ``destination`` is where it should have gone.
+    """
+
+    def __init__(self, destination: str, finished: str, reason: str) -> None:
+        self.destination = destination
+        self.finished = finished
+        self.reason = reason
+        super().__init__(
+            f"cannot move the finished output into place as {destination} ({reason}); every record is in {finished}"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 # --- the writers -----------------------------------------------------------------------------------
 
 
@@ -160,11 +185,17 @@ class DecisionWriter:
     #: Records written so far.
     count: int
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(
+        self, path: str | Path | None, *, partial: str | Path | None = None, resume_at: int | None = None
+    ) -> None:
         self.path = "-" if path is None or str(path) == "-" else str(path)
         self.count = 0
         self._tmp: str | None = None
         self._closed = False
+        self._partial = None if partial is None else str(partial)
+        self._resume_at = resume_at
+        if resume_at is not None and partial is None:
+            raise ValueError("resume_at needs a partial file")
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write one decision or error record."""
@@ -187,18 +218,29 @@ class DecisionWriter:
             try:
                 os.replace(self._tmp, self.path)
             except OSError as exc:
-                self._discard()
-                raise SafeguardError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+                finished, self._tmp = self._tmp, None  # complete: keep it rather than lose the run
+                raise OutputNotPlacedError(self.path, finished, exc.strerror or str(exc)) from None
             self._tmp = None
 
+    def sync(self) -> int | None:
+        """Make every record written so far durable (flush and fsync) and return the byte length of
+        the file written; ``None`` when the output cannot be resumed at a byte offset (stdout, a
+        compressed file, Parquet)."""
+        return None
+
     def abort(self) -> None:
-        """Stop writing and remove the temporary file; the destination is left untouched."""
+        """Stop writing and remove the temporary file; the destination is left untouched.
+
+        A named partial file is kept (closed as it is): it is what a resumed run continues.
+        """
         if self._closed:
             return
         self._closed = True
         try:
             self._release()
         finally:
+            if self._partial is not None:
+                self._tmp = None
             self._discard()
 
     def __enter__(self) -> DecisionWriter:
@@ -229,7 +271,27 @@ class DecisionWriter:
 
     # Helpers for file outputs.
     def _create_temp(self) -> str:
-        """Create the hidden temporary file next to ``path``, with the usual permissions."""
+        """Create the hidden temporary file next to ``path`` (or the named partial file), with the
+        usual permissions. A partial file being resumed is kept (and cut by the caller)."""
+        if self._partial is not None:
+            flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+            if self._resume_at is None:
+                flags |= os.O_CREAT | os.O_TRUNC
+            try:
+                fd = os.open(self._partial, flags, 0o666)
+                st = os.fstat(fd)
+                os.close(fd)
+            except OSError as exc:
+                raise SafeguardError(f"cannot write {self._partial}: {exc.strerror or exc}") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise SafeguardError(f"cannot write {self._partial}: not a regular file")
+            if self._resume_at is not None and st.st_size < self._resume_at:
+                raise SafeguardError(
+                    f"cannot resume {self._partial}: it holds {st.st_size:,} bytes, fewer than the "
+                    f"{self._resume_at:,} its checkpoint records"
+                )
+            self._tmp = self._partial
+            return self._partial
         directory, base = os.path.split(os.path.abspath(self.path))
         while True:
             tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
@@ -253,23 +315,35 @@ class DecisionWriter:
 class _TextStreamWriter(DecisionWriter):
     """Shared opening and closing of JSON Lines and CSV outputs (file, compressed file or stdout)."""
 
-    def __init__(self, path: str | Path | None) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str | Path | None, *, partial: str | Path | None = None, resume_at: int | None = None
+    ) -> None:
+        super().__init__(path, partial=partial, resume_at=resume_at)
         self._raw: io.BufferedWriter[io.FileIO] | None = None
         self._stream: Any = None
         self._wrapper: io.TextIOWrapper | None = None
+        self._compressed = False
         if self.path == "-":
+            if sys.stdout is None:
+                raise SafeguardError("cannot write <stdout>: standard output is closed")
             self._text: IO[str] = sys.stdout
             return
+        lower = self.path.lower()
+        self._compressed = lower.endswith((".gz", ".bz2", ".xz"))
+        if self._partial is not None and self._compressed:
+            raise ValueError("a compressed output cannot be written to a resumable partial file")
         tmp = self._create_temp()
         try:
-            raw = io.BufferedWriter(io.FileIO(tmp, "wb"), buffer_size=1 << 20)
+            fileio = io.FileIO(tmp, "r+b" if resume_at is not None else "wb")
+            if resume_at is not None:
+                fileio.truncate(resume_at)
+                fileio.seek(resume_at)
+            raw = io.BufferedWriter(fileio, buffer_size=1 << 20)
         except OSError as exc:
             self._discard()
             raise SafeguardError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._raw = raw
         stream: Any = raw  # the file, or a compressing stream over it
-        lower = self.path.lower()
         if lower.endswith(".gz"):
             inner = os.path.basename(self.path)[: -len(".gz")]
             stream = gzip.GzipFile(filename=inner, fileobj=raw, mode="wb")
@@ -280,6 +354,14 @@ class _TextStreamWriter(DecisionWriter):
         self._stream = stream
         self._wrapper = io.TextIOWrapper(stream, encoding="utf-8", errors="backslashreplace", newline="")
         self._text = self._wrapper
+
+    def sync(self) -> int | None:
+        if self._raw is None or self._compressed:
+            return None
+        self._text.flush()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        return self._raw.tell()
 
     def _finish(self) -> None:
         self._text.flush()
@@ -313,10 +395,18 @@ class JsonlWriter(_TextStreamWriter):
 class CsvWriter(_TextStreamWriter):
     """CSV (or TSV with ``delimiter="\\t"``) with the :data:`FLAT_COLUMNS` and a header row."""
 
-    def __init__(self, path: str | Path | None, *, delimiter: str = ",") -> None:
-        super().__init__(path)
+    def __init__(
+        self,
+        path: str | Path | None,
+        *,
+        delimiter: str = ",",
+        partial: str | Path | None = None,
+        resume_at: int | None = None,
+    ) -> None:
+        super().__init__(path, partial=partial, resume_at=resume_at)
         self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\n")
-        self._csv.writerow(FLAT_COLUMNS)
+        if resume_at is None:  # a resumed file has its header already
+            self._csv.writerow(FLAT_COLUMNS)
 
     def _write(self, record: Mapping[str, Any]) -> None:
         flat = flatten(record)
@@ -382,8 +472,18 @@ class ParquetWriter(DecisionWriter):
             self._writer.close()
 
 
-def open_writer(path: str | Path | None, format: str | None = None) -> DecisionWriter:
+def open_writer(
+    path: str | Path | None,
+    format: str | None = None,
+    *,
+    partial: str | Path | None = None,
+    resume_at: int | None = None,
+) -> DecisionWriter:
     """Open a writer for ``path`` (``None`` or ``"-"``: stdout).
+
+    With ``partial`` (uncompressed JSON Lines and CSV only, see :func:`resumable`), records go to
+    that file rather than a hidden one, and it is kept when the run stops early; with
+    ``resume_at`` as well, the existing partial file is cut to that many bytes and continued.
 
     ``format`` is ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"`` (or an alias); by default it
     comes from the extension (see :func:`~safeguard.io.readers.detect_format`), and stdout is JSON
@@ -391,22 +491,34 @@ def open_writer(path: str | Path | None, format: str | None = None) -> DecisionW
     :class:`~safeguard.errors.ConfigError` for an unknown format and
     :class:`~safeguard.errors.SafeguardError` when the file cannot be created.
     """
-    stdout = path is None or str(path) == "-"
-    if format is not None:
-        fmt = normalize_format(format)
-    elif stdout:
-        fmt = "jsonl"
-    else:
-        try:
-            fmt = detect_format(str(path))
-        except ConfigError as exc:
-            raise ConfigError(
-                str(exc.problems[0].message).replace("--input-format", "--output-format"), file=str(path)
-            ) from None
+    fmt = output_format(path, format)
+    if partial is not None and not resumable(path, fmt):
+        raise ValueError(f"{fmt} output to {path} cannot be written to a resumable partial file")
     if fmt == "jsonl":
-        return JsonlWriter(path)
+        return JsonlWriter(path, partial=partial, resume_at=resume_at)
     if fmt == "csv":
-        return CsvWriter(path)
+        return CsvWriter(path, partial=partial, resume_at=resume_at)
     if fmt == "tsv":
-        return CsvWriter(path, delimiter="\t")
+        return CsvWriter(path, delimiter="\t", partial=partial, resume_at=resume_at)
     return ParquetWriter(path)
+
+
+def output_format(path: str | Path | None, format: str | None = None) -> str:
+    """The format :func:`open_writer` writes ``path`` in: ``format`` (an alias is normalised), else
+    from the extension, and JSON Lines for stdout. Raises :class:`~safeguard.errors.ConfigError`."""
+    if format is not None:
+        return normalize_format(format)
+    if path is None or str(path) == "-":
+        return "jsonl"
+    try:
+        return detect_format(str(path))
+    except ConfigError as exc:
+        raise ConfigError(str(exc.problems[0].message).replace("--input-format", "--format"), file=str(path)) from None
+
+
+def resumable(path: str | Path | None, format: str) -> bool:
+    """Whether output in ``format`` to ``path`` can be continued at a byte offset: an uncompressed
+    JSON Lines, CSV or TSV file (not stdout, not ``.gz``/``.bz2``/``.xz``, not Parquet)."""
+    if path is None or str(path) == "-" or format not in ("jsonl", "csv", "tsv"):
+        return False
+    return not str(path).lower().endswith((".gz", ".bz2", ".xz"))

@@ -354,15 +354,17 @@ def _num(value: float) -> str:
 
 
 def _histogram_svg(name: str, values: array[float]) -> str:
-    lo, hi = min(values), max(values)
+    finite = [v for v in values if math.isfinite(v)]  # build_report keeps only finite values; be safe anyway
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if lo >= 0.0 and hi <= 1.0:
         lo, hi = 0.0, 1.0
     elif hi == lo:
-        hi = lo + 1.0
+        hi = lo + max(1.0, abs(lo) * 1e-9) if abs(lo) < 1e300 else lo
     counts = [0] * BINS
-    span = hi - lo
-    for v in values:
-        counts[min(BINS - 1, int((v - lo) / span * BINS))] += 1
+    # halves, so that the span of values near the float limits (-1e308 .. 1e308) does not overflow
+    half = hi / 2 - lo / 2
+    for v in finite:
+        counts[min(BINS - 1, max(0, int((v / 2 - lo / 2) / half * BINS))) if half > 0 else 0] += 1
     width, height, left, bottom, top = 300, 150, 46, 22, 8
     plot_w, plot_h = width - left - 6, height - bottom - top
     peak = max(counts)
@@ -380,7 +382,7 @@ def _histogram_svg(name: str, values: array[float]) -> str:
             continue
         h = max(1.0, plot_h * math.log1p(c) / scale) if scale else 0.0
         x = left + i * bar
-        a, b = lo + span * i / BINS, lo + span * (i + 1) / BINS
+        a, b = lo + half * i / BINS + half * i / BINS, lo + half * (i + 1) / BINS + half * (i + 1) / BINS
         parts.append(
             f'<rect x="{x + 0.5:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
             f'fill="#4a6fa5"><title>{_num(a)} to {_num(b)}: {c:,}</title></rect>'
