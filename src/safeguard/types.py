@@ -413,6 +413,11 @@ DECISION_SCHEMA: dict[str, Any] = {
             },
         },
         "elapsed_ms": {"type": "number", "minimum": 0},
+        "line": {"type": "integer", "minimum": 1, "description": "the input line (added by the CLI)"},
+        "id_generated": {
+            "const": True,
+            "description": "present when the input record had no id and post_id was made from its input and line",
+        },
     },
 }
 

@@ -18,7 +18,7 @@ from safeguard import Moderator
 from safeguard.classifiers.text import normalize, normalize_many, normalize_with_flags, resolve_bidi
 from safeguard.errors import InputError, SafeguardError
 from safeguard.io.readers import iter_posts, read_records
-from safeguard.types import Action, Author, Post, parse_id, safe_text
+from safeguard.types import Action, Author, Decision, Post, parse_id, safe_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS_ONLY = ROOT / "benchmarks" / "rules" / "lists_only.yaml"
@@ -235,3 +235,31 @@ def test_cli_moderates_every_hostile_record_into_one_line_each(tmp_path: Path) -
         errors = {r["line"] for r in rows if "error" in r}
         assert errors == {2, 3, 4, 6, 7}
         assert all(r.get("id") is None for r in rows if r["line"] in (6, 7))
+
+
+def test_cli_marks_generated_ids_and_counts_only_real_duplicates(tmp_path: Path) -> None:
+    dump = tmp_path / "d.jsonl"
+    dump.write_text('{"text":"a"}\n{"id":"x","text":"b"}\n{"id":"x","text":"c"}\n{"text":"d"}\n', encoding="utf-8")
+    out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "safeguard", "moderate", "d.jsonl", "-r", str(LISTS_ONLY), "-o", str(out)]
+        + ["--summary-json", str(summary)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["post_id"], r.get("id_generated", False)) for r in rows] == [
+        ("d.jsonl:1", True),
+        ("x", False),
+        ("x", False),
+        ("d.jsonl:4", True),
+    ]
+    assert json.loads(summary.read_text(encoding="utf-8"))["duplicate_ids"] == 1
+    import jsonschema
+
+    for row in rows:
+        jsonschema.validate(row, Decision.json_schema())

@@ -504,6 +504,8 @@ def _stream(
                             row = writers.error_record(record.line, readers.record_id(record, field_map), error or "")
                         else:
                             row = next(results)
+                            if post.id_generated:
+                                row["id_generated"] = True
                         writer.write({"line": record.line, **row} if "line" not in row else row)
                     counts["records"] += len(pending)
                     elapsed = time.perf_counter() - started
@@ -515,7 +517,7 @@ def _stream(
 
                 for name, fmt in zip(inputs, formats, strict=True):
                     for record, post, error in _posts(readers, name, fmt, field_map):
-                        if post is not None and readers.record_id(record, field_map) is not None:
+                        if post is not None and not post.id_generated:
                             if post.id in seen:
                                 if read >= skip_records:
                                     counts["duplicate_ids"] += 1
