@@ -241,9 +241,9 @@ def test_cli_marks_generated_ids_and_counts_only_real_duplicates(tmp_path: Path)
     dump = tmp_path / "d.jsonl"
     dump.write_text('{"text":"a"}\n{"id":"x","text":"b"}\n{"id":"x","text":"c"}\n{"text":"d"}\n', encoding="utf-8")
     out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    command = ["moderate", "d.jsonl", "-r", str(LISTS_ONLY), "-o", str(out), "--summary-json", str(summary)]
     proc = subprocess.run(
-        [sys.executable, "-m", "safeguard", "moderate", "d.jsonl", "-r", str(LISTS_ONLY), "-o", str(out)]
-        + ["--summary-json", str(summary)],
+        [sys.executable, "-m", "safeguard", *command],
         capture_output=True,
         text=True,
         timeout=120,
