@@ -150,9 +150,14 @@ def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
 
     try:
         data = read_bounded(path, MAX_STATE_BYTES, what="duplicate window state")
-        arrays = _read_arrays(data, path)
     except UnsafeFileError as exc:
         raise bad(f"cannot be read: {exc.reason}") from None
+    except OSError as exc:
+        raise bad(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        arrays = _read_arrays(data, path)
+    except UnsafeFileError as exc:
+        raise bad(f"cannot be read as a duplicate window ({exc.reason})") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise bad(f"cannot be read as a duplicate window ({exc})") from None
     try:
