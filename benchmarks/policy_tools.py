@@ -48,6 +48,7 @@ def changed_rules(path: Path) -> None:
     for rule in data["rules"]:
         rule.pop("mode", None)
     data["lists"] = {k: str(RULES.parent / v) for k, v in data["lists"].items()}
+    data["allow_outside"] = True  # the copy lives elsewhere and reads the shipped lists
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 

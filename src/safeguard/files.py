@@ -11,7 +11,7 @@ are defined here once:
   and a path swapped between the check and the read is caught.
 * **Bounded size.** Each kind of file has a limit; a larger file is refused, and a file that grows
   past its limit while being read is refused too. Compressed content is inflated under a limit of
-  its own (:func:`inflate_bounded`).
+  its own (:func:`inflate_bounded`, :func:`open_zip_bounded`).
 * **Confined paths.** A path a configuration file names is resolved against that file's directory
   and must stay inside it (:func:`confined`), unless the configuration allows otherwise.
 * **Outputs that never destroy.** :func:`check_output` refuses to replace a device, a directory,
@@ -24,8 +24,10 @@ error (a :class:`~safeguard.errors.ConfigError` with file and line, an error rec
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import stat
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -37,6 +39,7 @@ __all__ = [
     "check_output",
     "confined",
     "inflate_bounded",
+    "open_zip_bounded",
     "read_bounded",
     "read_bounded_text",
 ]
@@ -158,6 +161,32 @@ def inflate_bounded(data: bytes, limit: int, *, path: str | os.PathLike[str] = "
     except (zlib.error, gzip.BadGzipFile) as exc:
         raise UnsafeFileError(path, f"is not a valid gzip stream: {exc}") from None
     return b"".join(out)
+
+
+def open_zip_bounded(
+    data: bytes, limit: int, *, path: str | os.PathLike[str] = "<data>", max_members: int = 1000
+) -> zipfile.ZipFile:
+    """A zip archive over ``data`` whose members declare at most ``limit`` inflated bytes in all.
+
+    The sizes the archive declares are checked before any member is inflated; :mod:`zipfile` never
+    inflates a member past its declared size (a member that holds more fails its CRC check with
+    :class:`zipfile.BadZipFile`), so reading the archive costs at most ``limit`` bytes. Raises
+    :class:`UnsafeFileError` for an archive over the limit, with more than ``max_members`` members,
+    or that is not a zip archive.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise UnsafeFileError(path, f"is not a valid zip archive: {exc}") from None
+    members = archive.infolist()
+    if len(members) > max_members:
+        archive.close()
+        raise UnsafeFileError(path, f"holds {len(members):,} archive members, over the limit of {max_members:,}")
+    declared = sum(m.file_size for m in members)
+    if declared > limit:
+        archive.close()
+        raise UnsafeFileError(path, f"inflates to {declared:,} bytes, over the {limit:,}-byte limit")
+    return archive
 
 
 def confined(path: str | os.PathLike[str], root: str | os.PathLike[str], *, allow_outside: bool = False) -> Path:

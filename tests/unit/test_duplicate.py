@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import os
 import sys
+import threading
+import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -354,3 +358,106 @@ def test_planted_near_copies_gate() -> None:
     score = duplicate_eval.score(planted, DuplicateClassifier())
     assert score.recall >= 0.95, f"recall {score.recall:.3f}: {score.misses[:3]}"
     assert score.precision >= 0.98, f"precision {score.precision:.3f}: {score.wrong[:3]}"
+
+
+# ---------------------------------------------------------------- hostile state files
+
+
+def _load_within(classifier: DuplicateClassifier, seconds: float = 10.0) -> BaseException | None:
+    """``classifier.load()``'s exception (None when it loads), failing when it takes longer than ``seconds``."""
+    out: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            classifier.load()
+            out.append(None)
+        except BaseException as exc:  # the caller asserts what it is
+            out.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"loading the state took more than {seconds} s"
+    return out[0]
+
+
+def test_state_that_is_a_fifo_or_a_device_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "window.npz"
+    os.mkfifo(fifo)
+    for path, reason in ((fifo, "is a FIFO, not a regular file"), (Path("/dev/zero"), "cannot be read from /dev")):
+        exc = _load_within(DuplicateClassifier(state=str(path)))
+        assert isinstance(exc, ModelLoadError), exc
+        assert str(path) in str(exc) and reason in str(exc)
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_state_holding_a_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    state = tmp_path / "w.npz"
+    good = DuplicateClassifier(state=str(state))
+    good.classify([post("p1", CAMPAIGN, "a")])
+    good.close()
+    with zipfile.ZipFile(state) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    size = 256 * 1024 * 1024  # 256 MiB of zeros as the texts, streamed: never held in memory here
+    with zipfile.ZipFile(state, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in members.items():
+            if name != "texts_data.npy":
+                zf.writestr(name, data)
+        with zf.open("texts_data.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header((size,)))
+            chunk = bytes(1024 * 1024)
+            for _ in range(size // len(chunk)):
+                member.write(chunk)
+    assert state.stat().st_size < 2 * 1024 * 1024
+    started = time.perf_counter()
+    exc = _load_within(DuplicateClassifier(state=str(state)))
+    assert time.perf_counter() - started < 2.0
+    assert isinstance(exc, ModelLoadError), exc
+    assert str(state) in str(exc) and "inflates to 268," in str(exc) and "-byte limit" in str(exc)
+
+
+def test_state_array_header_claiming_more_than_its_member_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "w.npz"
+    with zipfile.ZipFile(state, "w") as zf:
+        zf.writestr("header.npy", _npy_header((10**12,)) + b"\0" * 16)  # would allocate a terabyte
+    exc = _load_within(DuplicateClassifier(state=str(state)))
+    assert isinstance(exc, ModelLoadError), exc
+    assert str(state) in str(exc) and "declares 1,000,000,000,000 bytes of data" in str(exc)
+
+
+def test_oversized_state_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard.classifiers.duplicate import state as state_module
+
+    path = tmp_path / "w.npz"
+    good = DuplicateClassifier(state=str(path))
+    good.classify([post("p1", CAMPAIGN, "a")])
+    good.close()
+    monkeypatch.setattr(state_module, "MAX_STATE_BYTES", 100)
+    exc = _load_within(DuplicateClassifier(state=str(path)))
+    assert isinstance(exc, ModelLoadError) and str(path) in str(exc) and "over the 100-byte limit" in str(exc)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_saving_never_replaces_a_symlink_or_a_device(tmp_path: Path, kind: str) -> None:
+    from safeguard.classifiers.duplicate.state import save_state
+    from safeguard.files import UnsafeFileError
+
+    source = DuplicateClassifier()
+    source.classify([post("p1", CAMPAIGN, "a")])
+    if kind == "symlink":
+        target = tmp_path / "precious.txt"
+        target.write_text("keep me", encoding="utf-8")
+        path = tmp_path / "w.npz"
+        path.symlink_to(target)
+    else:
+        path = Path("/dev/null")
+    with pytest.raises(UnsafeFileError, match="refusing to replace it"):
+        save_state(source._window, path, source)
+    if kind == "symlink":
+        assert path.is_symlink() and target.read_text(encoding="utf-8") == "keep me"
+    assert not list(tmp_path.glob("*.tmp"))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import threading
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from safeguard.files import (
     check_output,
     confined,
     inflate_bounded,
+    open_zip_bounded,
     read_bounded,
     read_bounded_text,
 )
@@ -112,6 +116,45 @@ def test_inflate_bounded_refuses_truncated_and_corrupt_streams() -> None:
         inflate_bounded(data[: len(data) // 2], 10_000)
     with pytest.raises(UnsafeFileError, match="not a valid gzip"):
         inflate_bounded(b"\x1f\x8b" + b"\xff" * 40, 10_000)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_open_zip_bounded_reads_a_small_archive() -> None:
+    archive = open_zip_bounded(_zip({"a.npy": b"abc", "b.npy": b"de"}), 5)
+    assert archive.read("a.npy") == b"abc" and archive.read("b.npy") == b"de"
+
+
+def test_open_zip_bounded_refuses_a_bomb_before_inflating_it() -> None:
+    bomb = _zip({"zeros.npy": b"\0" * (200 * 1024 * 1024)})
+    assert len(bomb) < 1024 * 1024
+    started = time.perf_counter()
+    with pytest.raises(UnsafeFileError, match=r"state\.npz: inflates to 209,715,200 bytes, over the 1,048,576-byte"):
+        open_zip_bounded(bomb, 1024 * 1024, path="state.npz")
+    assert time.perf_counter() - started < 1.0  # refused from the declared sizes, nothing inflated
+
+
+def test_open_zip_bounded_never_inflates_past_a_lying_declared_size() -> None:
+    bomb = bytearray(_zip({"zeros.npy": b"\0" * (50 * 1024 * 1024)}))
+    central = bomb.index(b"PK\x01\x02")
+    bomb[central + 24 : central + 28] = (1000).to_bytes(4, "little")  # claims 1,000 inflated bytes
+    archive = open_zip_bounded(bytes(bomb), 10_000)
+    with archive.open("zeros.npy") as member, pytest.raises(zipfile.BadZipFile):
+        while member.read(4096):
+            assert member.tell() <= 1000
+
+
+def test_open_zip_bounded_refuses_what_is_not_a_zip_and_too_many_members() -> None:
+    with pytest.raises(UnsafeFileError, match="not a valid zip archive"):
+        open_zip_bounded(b"not a zip" * 10, 1000, path="x.npz")
+    with pytest.raises(UnsafeFileError, match="3 archive members, over the limit of 2"):
+        open_zip_bounded(_zip({"a": b"", "b": b"", "c": b""}), 1000, max_members=2)
 
 
 def test_confined_keeps_paths_inside_the_directory(tmp_path: Path) -> None:

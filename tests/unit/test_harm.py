@@ -267,3 +267,25 @@ def test_targets_of_toxic_text_no_head_explains_follow_its_words() -> None:
     }
     names, _ = targets(probs, ["this kettle is fucking garbage", "you are garbage", "immigrants are garbage"])
     assert names == ["thing", "person", "group"]
+
+
+def test_heads_load_refuses_a_fifo_and_a_device_without_hanging(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "heads.npz"
+    os.mkfifo(fifo)
+    for path, reason in ((fifo, "is a FIFO"), (Path("/dev/zero"), "cannot be read from /dev")):
+        out: list[BaseException] = []
+
+        def attempt(path: Path = path, out: list[BaseException] = out) -> None:
+            try:
+                HarmHeads.load(path)
+            except BaseException as exc:
+                out.append(exc)
+
+        t = threading.Thread(target=attempt, daemon=True)
+        t.start()
+        t.join(10)
+        assert not t.is_alive(), "loading blocked"
+        assert isinstance(out[0], ValueError) and str(path) in str(out[0]) and reason in str(out[0])

@@ -22,9 +22,13 @@ from ahocorasick_rs import AhoCorasick
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.text import normalize
 from safeguard.errors import ConfigError
+from safeguard.files import UnsafeFileError, confined, read_bounded_text
 from safeguard.types import Post
 
-__all__ = ["ListsClassifier", "TermMatcher", "load_list_file"]
+__all__ = ["MAX_LIST_FILE_BYTES", "ListsClassifier", "TermMatcher", "load_list_file"]
+
+#: Largest term list file read (the shipped lists are a few kB each).
+MAX_LIST_FILE_BYTES = 16 * 1024 * 1024
 
 
 class TermMatcher:
@@ -108,13 +112,13 @@ def load_list_file(path: str | os.PathLike[str]) -> list[str]:
 
     Surrounding whitespace is stripped; blank lines and lines whose first non-blank character is
     ``#`` are skipped (a ``#`` later in a line is part of the term, as in ``we're #1``). Raises
-    :class:`~safeguard.errors.ConfigError` naming the file when it cannot be read or is not UTF-8.
+    :class:`~safeguard.errors.ConfigError` naming the file when it cannot be read, is not a regular
+    file, holds more than :data:`MAX_LIST_FILE_BYTES` or is not UTF-8.
     """
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            lines = fh.read().splitlines()
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"list file {os.fspath(path)} is not valid UTF-8: {exc.reason}", file=str(path)) from exc
+        lines = read_bounded_text(path, MAX_LIST_FILE_BYTES, what="term list").splitlines()
+    except UnsafeFileError as exc:
+        raise ConfigError(f"cannot read list file {os.fspath(path)}: {exc.reason}", file=str(path)) from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot read list file {os.fspath(path)}: {reason}", file=str(path)) from exc
@@ -136,8 +140,10 @@ class ListsClassifier(Classifier):
     ``lists`` maps each list name (an identifier: rules read ``<name>.<list>``) to inline terms or
     to the path of a list file (see :func:`load_list_file`); relative paths are resolved against
     ``base_dir`` (the ruleset's folder, typically), or the working directory when it is ``None``.
-    Files are read and the automaton built in ``load()``. A post's title, when present, is matched
-    together with its text; a phrase does not match across the title and the text.
+    With ``allow_outside=False`` (what a ruleset gets unless it sets ``allow_outside: true``) a list
+    file must lie inside that directory. Files are read and the automaton built in ``load()``. A
+    post's title, when present, is matched together with its text; a phrase does not match across
+    the title and the text.
     """
 
     kind = "lists"
@@ -149,6 +155,7 @@ class ListsClassifier(Classifier):
         name: str | None = None,
         lists: Mapping[str, ListSource] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
+        allow_outside: bool = True,
         **params: Any,
     ) -> None:
         super().__init__(name=name, **params)
@@ -163,8 +170,14 @@ class ListsClassifier(Classifier):
                 )
             if isinstance(value, (str, os.PathLike)):
                 path = Path(value).expanduser()
-                if not path.is_absolute():
-                    path = (self.base_dir if self.base_dir is not None else Path.cwd()) / path
+                root = self.base_dir if self.base_dir is not None else Path.cwd()
+                if not allow_outside:
+                    try:
+                        path = confined(path, root)
+                    except UnsafeFileError as exc:
+                        raise ValueError(f"list file {exc}") from None
+                elif not path.is_absolute():
+                    path = root / path
                 self.sources[list_name] = path
             elif isinstance(value, Sequence) and all(isinstance(t, str) for t in value):
                 self.sources[list_name] = tuple(value)

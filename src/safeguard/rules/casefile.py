@@ -28,13 +28,17 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from safeguard.errors import ConfigError, InputError, Problem
+from safeguard.files import UnsafeFileError, read_bounded_text
 from safeguard.rules import schema
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset
 from safeguard.rules.source import load_yaml
 from safeguard.types import Action, Decision, Post
 
-__all__ = ["CaseResult", "FileResult", "TestReport", "discover", "run_tests"]
+__all__ = ["MAX_TEST_FILE_BYTES", "CaseResult", "FileResult", "TestReport", "discover", "run_tests"]
+
+#: Largest rule test file read (the shipped policy's tests are about 45 kB).
+MAX_TEST_FILE_BYTES = 8 * 1024 * 1024
 
 PASS, FAIL, XFAIL, XPASS = "pass", "fail", "xfail", "xpass"
 
@@ -177,8 +181,11 @@ def run_tests(paths: Sequence[str | Path], *, run: str | None = None) -> TestRep
 def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Ruleset | ConfigError]) -> FileResult:
     result = FileResult(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_bounded_text(path, MAX_TEST_FILE_BYTES, what="rule test file")
+    except UnsafeFileError as exc:
+        result.problems.append(Problem(str(path), 0, 0, f"cannot read test file: {exc.reason}"))
+        return result
+    except OSError as exc:
         result.problems.append(Problem(str(path), 0, 0, f"cannot read test file: {exc}"))
         return result
     source = load_yaml(text, str(path))

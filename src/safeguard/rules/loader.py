@@ -19,14 +19,22 @@ from typing import Any
 import cel
 
 from safeguard.classifiers.base import Classifier, get_classifier_class
+from safeguard.classifiers.lists import MAX_LIST_FILE_BYTES
 from safeguard.errors import ConfigError, Problem
+from safeguard.files import UnsafeFileError, confined, read_bounded
 from safeguard.rules import schema
 from safeguard.rules.expressions import Reference, references
 from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_matches
 from safeguard.rules.source import SourceFile, load_yaml
 from safeguard.types import Action
 
-__all__ = ["CompiledRule", "Ruleset", "load_ruleset", "parse_ruleset"]
+__all__ = ["MAX_RULESET_BYTES", "CompiledRule", "Ruleset", "load_ruleset", "parse_ruleset"]
+
+#: Largest ruleset file read (the shipped policy is about 30 kB).
+MAX_RULESET_BYTES = 4 * 1024 * 1024
+
+#: Options the loader gives classifiers itself; a ruleset cannot set them per classifier.
+_LOADER_OPTIONS = ("base_dir", "allow_outside")
 
 #: Fields of the ``post`` variable rules can read.
 POST_FIELDS: dict[str, Any] = {
@@ -114,7 +122,9 @@ def load_ruleset(path: str | Path) -> Ruleset:
     """Load and validate a ruleset file. Raises :class:`ConfigError` listing every problem."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_bounded(p, MAX_RULESET_BYTES, what="ruleset")
+    except UnsafeFileError as exc:
+        raise ConfigError([Problem(str(path), 0, 0, f"cannot read ruleset: {exc.reason}")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), 0, 0, f"cannot read ruleset: {exc.strerror or exc}")]) from None
     try:
@@ -213,6 +223,7 @@ def _build_classifiers(
 ) -> tuple[dict[str, Classifier], dict[str, bytes]]:
     out: dict[str, Classifier] = {}
     list_bytes: dict[str, bytes] = {}
+    allow_outside = data.get("allow_outside") is True
     configured = data.get("classifiers")
     if isinstance(configured, dict):
         for name, options in configured.items():
@@ -235,7 +246,7 @@ def _build_classifiers(
             except ConfigError as exc:
                 problems.append(source.problem(path, exc.problems[0].message, key=True))
                 continue
-            instance = _instantiate(cls, name, opts, base, source, path, problems)
+            instance = _instantiate(cls, name, opts, base, allow_outside, source, path, problems)
             if instance is not None:
                 out[name] = instance
     lists = data.get("lists")
@@ -250,11 +261,13 @@ def _build_classifiers(
                     problems.append(source.problem(lpath, f"list name {lname!r} must be an identifier", key=True))
                     continue
                 if isinstance(value, str):
-                    file_path = ((base / value) if not Path(value).is_absolute() else Path(value)).resolve()
                     try:
-                        list_bytes[lname] = file_path.read_bytes()
+                        file_path = confined(value, base, allow_outside=allow_outside)
+                        list_bytes[lname] = read_bounded(file_path, MAX_LIST_FILE_BYTES, what="term list")
                     except OSError as exc:
-                        problems.append(source.problem(lpath, f"cannot read list file {value!r}: {exc.strerror}"))
+                        reason = exc.reason if isinstance(exc, UnsafeFileError) else exc.strerror
+                        problems.append(source.problem(lpath, f"cannot read list file {value!r}: {reason}"))
+                        good[lname] = []  # rules reading it are still checked, without a second problem
                         continue
                     good[lname] = str(file_path)
                 elif isinstance(value, list) and all(isinstance(t, str) for t in value):
@@ -263,7 +276,7 @@ def _build_classifiers(
                 else:
                     problems.append(source.problem(lpath, f"list {lname!r} must be a file path or a list of terms"))
             cls = get_classifier_class("lists")
-            instance = _instantiate(cls, "lists", {"lists": good}, base, source, ("lists",), problems)
+            instance = _instantiate(cls, "lists", {"lists": good}, base, allow_outside, source, ("lists",), problems)
             if instance is not None:
                 out["lists"] = instance
     for name in IMPLICIT_CLASSIFIERS:
@@ -277,22 +290,33 @@ def _instantiate(
     name: str,
     options: dict[str, Any],
     base: Path,
+    allow_outside: bool,
     source: SourceFile,
     path: tuple[str | int, ...],
     problems: list[Problem],
 ) -> Classifier | None:
     kwargs = dict(options)
+    reserved = [k for k in _LOADER_OPTIONS if k in kwargs]
+    for key in reserved:
+        where = " (set allow_outside at the top of the ruleset)" if key == "allow_outside" else ""
+        problems.append(
+            source.problem((*path, key), f"option {key!r} of classifier {name!r} is set by the loader{where}", key=True)
+        )
+    if reserved:
+        return None
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
         params = {}  # type: ignore[assignment]
-    if "base_dir" in params and "base_dir" not in kwargs:
+    if "base_dir" in params:
         kwargs["base_dir"] = base
+    if "allow_outside" in params:
+        kwargs["allow_outside"] = allow_outside
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not accepts_any:
         unknown = [k for k in kwargs if k not in params]
         for key in unknown:
-            allowed = [p for p in params if p not in ("name", "base_dir")]
+            allowed = [p for p in params if p not in ("name", *_LOADER_OPTIONS)]
             hint = difflib.get_close_matches(key, allowed, n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed) or 'none'})"
             problems.append(

@@ -58,6 +58,10 @@ class RulesetSpec(_Strict):
     lists: dict[str, str | list[str]] = Field(
         default_factory=dict, description="Term lists: a file path relative to this file, or inline terms"
     )
+    allow_outside: bool = Field(
+        default=False,
+        description="Let term list files lie outside this file's directory (refused by default)",
+    )
     exempt: str | None = Field(default=None, description="CEL condition; when true no rule applies")
     rules: list[RuleSpec]
 

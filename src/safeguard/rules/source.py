@@ -2,6 +2,11 @@
 
 Only plain data is built (mappings, sequences, strings, numbers, booleans, null), through PyYAML's
 safe composer: no tags that construct objects. Duplicate keys are problems, not silent overwrites.
+
+A hostile document is refused with a problem at its position, before it costs memory or overflows
+the stack: nesting deeper than :data:`MAX_YAML_DEPTH`, aliases that expand to more than
+:data:`MAX_ALIAS_NODES` nodes or :data:`MAX_ALIAS_CHARS` characters ("billion laughs"), and an alias
+inside its own anchor.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ import yaml
 
 from safeguard.errors import ConfigError, Problem
 
-__all__ = ["Located", "SourceFile", "load_yaml"]
+__all__ = ["MAX_ALIAS_CHARS", "MAX_ALIAS_NODES", "MAX_YAML_DEPTH", "Located", "SourceFile", "load_yaml"]
+
+#: Most mappings and sequences open at once, aliases expanded (a ruleset needs fewer than 10).
+MAX_YAML_DEPTH = 64
+#: Most nodes that aliases may add to a document once expanded.
+MAX_ALIAS_NODES = 100_000
+#: Most characters of scalars (keys and values) that aliases may add to a document once expanded.
+MAX_ALIAS_CHARS = 4 * 1024 * 1024
 
 Path_ = tuple[str | int, ...]
 
@@ -67,11 +79,87 @@ class SourceFile:
         return Problem(self.file, line, column, message, self.line_text(line).rstrip())
 
 
+class _LimitError(yaml.MarkedYAMLError):
+    """A document over one of the limits of this module."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, counting depth and alias expansion as nodes are composed.
+
+    Each composed node's expanded shape (nodes, scalar characters, nesting height) is recorded, so an
+    alias costs what it would expand to, and the limits are checked before anything is expanded.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._shapes: dict[int, tuple[int, int, int]] = {}
+        self._alias_nodes = 0
+        self._alias_chars = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                self._count_alias(target, event.start_mark)
+            return super().compose_node(parent, index)
+        collection = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        if collection:
+            if self._depth >= MAX_YAML_DEPTH:
+                raise _LimitError(
+                    problem=f"YAML nests deeper than {MAX_YAML_DEPTH} levels", problem_mark=event.start_mark
+                )
+            self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            if collection:
+                self._depth -= 1
+        if node is not None:
+            self._shapes[id(node)] = self._shape(node)
+        return node
+
+    def _shape(self, node: yaml.Node) -> tuple[int, int, int]:
+        if isinstance(node, yaml.ScalarNode):
+            return 1, len(node.value), 0
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        shapes = [self._shapes[id(c)] for c in children]
+        nodes = 1 + sum(s[0] for s in shapes)
+        chars = sum(s[1] for s in shapes)
+        return nodes, chars, 1 + max((s[2] for s in shapes), default=0)
+
+    def _count_alias(self, target: yaml.Node, mark: Any) -> None:
+        shape = self._shapes.get(id(target))
+        if shape is None:
+            raise _LimitError(problem="YAML alias refers to its own anchor (a recursive alias)", problem_mark=mark)
+        nodes, chars, height = shape
+        self._alias_nodes += nodes
+        self._alias_chars += chars
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise _LimitError(problem=f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes", problem_mark=mark)
+        if self._alias_chars > MAX_ALIAS_CHARS:
+            raise _LimitError(
+                problem=f"YAML aliases expand to more than {MAX_ALIAS_CHARS:,} characters", problem_mark=mark
+            )
+        if self._depth + height > MAX_YAML_DEPTH:
+            raise _LimitError(
+                problem=f"YAML aliases expand to nesting deeper than {MAX_YAML_DEPTH} levels", problem_mark=mark
+            )
+
+
 def load_yaml(text: str, file: str) -> SourceFile:
-    """Parse one YAML document. Syntax errors and duplicate keys are collected in ``problems``."""
+    """Parse one YAML document. Syntax errors, duplicate keys and documents over the limits of this
+    module (depth, alias expansion) are collected in ``problems``."""
     source = SourceFile(file=file, text=text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_BoundedLoader)
+    except _LimitError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        source.problems.append(Problem(file, line, col, str(exc.problem), source.line_text(line).rstrip()))
+        return source
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -85,7 +173,7 @@ def load_yaml(text: str, file: str) -> SourceFile:
     if node is None:
         source.data = None
         return source
-    source.data = _build(node, (), source)
+    source.data = _build(node, (), source, yaml.SafeLoader(""))
     if source.problems:
         source.data = None
     return source
@@ -101,7 +189,7 @@ _PLAIN_TAGS = {
 }
 
 
-def _build(node: yaml.Node, path: Path_, source: SourceFile) -> Any:
+def _build(node: yaml.Node, path: Path_, source: SourceFile, constructor: yaml.SafeLoader) -> Any:
     source.values[path] = _mark(node)
     if node.tag not in _PLAIN_TAGS:
         loc = _mark(node)
@@ -138,20 +226,18 @@ def _build(node: yaml.Node, path: Path_, source: SourceFile) -> Any:
                 )
                 continue
             source.keys[child] = _mark(key_node)
-            out[key] = _build(value_node, child, source)
+            out[key] = _build(value_node, child, source, constructor)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), source) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), source, constructor) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
-    return _scalar(node)
+    return _scalar(node, constructor)
 
 
-_constructor = yaml.SafeLoader("")
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    # Resolve the implicit type (int, float, bool, null, timestamp) the way safe_load does.
-    value = _constructor.construct_object(node, deep=True)
+def _scalar(node: yaml.ScalarNode, constructor: yaml.SafeLoader) -> Any:
+    # Resolve the implicit type (int, float, bool, null, timestamp) the way safe_load does. A
+    # constructor per document: it caches every node it constructs.
+    value = constructor.construct_object(node, deep=True)
     if not isinstance(value, (str, int, float, bool, type(None))):
         return node.value  # timestamps and binary stay as their text
     return value

@@ -4,6 +4,12 @@ No pickle anywhere: strings are stored as one UTF-8 byte array plus offsets, and
 with ``allow_pickle=False``. The header names the format, its version and the hashing options
 (shingle, permutations, bands, seed, max_chars); band keys saved under other options would never
 match new posts, so a file written with different ones is refused with a message saying what differs.
+
+A state file is read as a regular file of at most :data:`MAX_STATE_BYTES`, and its arrays may inflate
+to at most :data:`MAX_STATE_INFLATION` times its size (plus :data:`STATE_INFLATION_SLACK`): the sizes
+the archive and every array header declare are checked before anything is inflated, so a small file
+holding gigabytes of compressed zeros is refused, not loaded. Saving never replaces a symbolic link,
+a device or a FIFO.
 """
 
 from __future__ import annotations
@@ -21,12 +27,30 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.errors import ModelLoadError
+from safeguard.files import UnsafeFileError, check_output, open_zip_bounded, read_bounded
 
 if TYPE_CHECKING:
     from safeguard.classifiers.duplicate.classifier import DuplicateClassifier
     from safeguard.classifiers.duplicate.window import Entry, Window
 
-__all__ = ["FORMAT", "VERSION", "load_state", "save_state"]
+__all__ = [
+    "FORMAT",
+    "MAX_STATE_BYTES",
+    "MAX_STATE_INFLATION",
+    "STATE_INFLATION_SLACK",
+    "VERSION",
+    "load_state",
+    "save_state",
+]
+
+#: Largest state file read (a full default window of 100,000 long posts is a few hundred MB).
+MAX_STATE_BYTES = 4 * 1024**3
+#: The arrays of a state file may inflate to this many times the file's size ...
+MAX_STATE_INFLATION = 64
+#: ... plus this much (small files of near-empty windows compress far better than text).
+STATE_INFLATION_SLACK = 64 * 1024**2
+#: Most archive members read (a state file holds 14 arrays).
+_MAX_MEMBERS = 64
 
 FORMAT = "safeguard-duplicate-window"
 VERSION = 1
@@ -78,6 +102,7 @@ def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
     arrays["indexed"] = indexed
     arrays["roots"] = np.array([e[5] for e in entries], dtype=np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_output(path, what="duplicate window state")
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -86,6 +111,32 @@ def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _read_arrays(data: bytes, path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The arrays of an npz file held in ``data``, inflating no more than its limits allow."""
+    limit = MAX_STATE_INFLATION * len(data) + STATE_INFLATION_SLACK
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    with open_zip_bounded(data, limit, path=path, max_members=_MAX_MEMBERS) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"unexpected member {info.filename!r}")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"{info.filename} has npy format version {version}")
+                if dtype.hasobject:
+                    raise ValueError(f"{info.filename} holds Python objects")
+                needed = math.prod(shape) * dtype.itemsize
+                if needed > info.file_size:  # the array would be allocated before the data is read
+                    raise ValueError(f"{info.filename} declares {needed:,} bytes of data in {info.file_size:,}")
+            with archive.open(info) as member:
+                arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
 
 
 def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
@@ -98,8 +149,15 @@ def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
         )
 
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        data = read_bounded(path, MAX_STATE_BYTES, what="duplicate window state")
+    except UnsafeFileError as exc:
+        raise bad(f"cannot be read: {exc.reason}") from None
+    except OSError as exc:
+        raise bad(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        arrays = _read_arrays(data, path)
+    except UnsafeFileError as exc:
+        raise bad(f"cannot be read as a duplicate window ({exc.reason})") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise bad(f"cannot be read as a duplicate window ({exc})") from None
     try:

@@ -36,6 +36,7 @@ import numpy as np
 
 from safeguard.classifiers.spam.features import VECTOR_NAMES, TextFeatures, extract
 from safeguard.errors import ModelLoadError
+from safeguard.files import UnsafeFileError, read_bounded_text
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -52,6 +53,8 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("data") / "default_model.json"
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _MAX_WORD = 40
+#: Largest spam model file read (the shipped one is about 400 kB).
+MAX_MODEL_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,9 @@ class SpamModel:
         """Read a model file; :class:`ModelLoadError` names the file and what to do when it is unusable."""
         p = Path(path)
         try:
-            raw = p.read_text(encoding="utf-8")
+            raw = read_bounded_text(p, MAX_MODEL_BYTES, what="spam model")
+        except UnsafeFileError as exc:
+            raise ModelLoadError("spam", f"cannot read model file {str(p)!r}: {exc.reason}") from None
         except FileNotFoundError:
             raise ModelLoadError(
                 "spam", f"model file {str(p)!r} not found: train one with `safeguard train spam INPUT -o {p}`"

@@ -14,6 +14,7 @@ same for every head. The weights, the calibration and the feature settings live 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import unicodedata
 import zipfile
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.classifiers.toxicity.features import HashedNgrams, token_class
+from safeguard.files import UnsafeFileError, open_zip_bounded, read_bounded
 
 __all__ = ["MAX_MODEL_BYTES", "HarmHeads", "encoder_texts", "normalized_texts", "sigmoid"]
 
@@ -176,17 +178,16 @@ class HarmHeads:
     def load(cls, path: str | Path) -> HarmHeads:
         """Read a model written by :meth:`save`. ValueError for a file that is not one."""
         p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"{p}: not a regular file")
-        size = p.stat().st_size
-        if size > MAX_MODEL_BYTES:
-            raise ValueError(f"{p}: {size} bytes, more than the {MAX_MODEL_BYTES} a harm model may have")
         try:
-            with zipfile.ZipFile(p) as archive:  # an .npz is a zip: refuse members that inflate too far
-                inflated = sum(info.file_size for info in archive.infolist())
-            if inflated > 4 * MAX_MODEL_BYTES:
-                raise ValueError(f"{p}: inflates to {inflated} bytes, more than a harm model may have")
-            with np.load(p, allow_pickle=False) as data:
+            raw = read_bounded(p, MAX_MODEL_BYTES, what="harm model")
+        except UnsafeFileError as exc:
+            raise ValueError(str(exc)) from None
+        try:  # an .npz is a zip: its members must not inflate too far
+            open_zip_bounded(raw, 4 * MAX_MODEL_BYTES, path=p).close()
+        except UnsafeFileError as exc:
+            raise ValueError(f"{p}: not a safeguard harm model ({exc.reason})") from None
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
                 weights = data["weights"]
                 extractor = HashedNgrams.from_dict(header["features"])
