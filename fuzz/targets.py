@@ -81,24 +81,18 @@ def jsonl(data: bytes) -> None:
         assert len(records) == _lines(data), f"{len(records)} records from {_lines(data)} lines"
 
 
-def jsonl_gz(data: bytes) -> None:
-    """Gzip-compressed JSON Lines: as plain, when the stream is whole."""
-    records = _records(_write("posts.jsonl.gz", gzip.compress(data, mtime=0)), "jsonl")
-    assert len(records) == _lines(data), f"{len(records)} records from {_lines(data)} lines"
-
-
-def gz_bytes(data: bytes) -> None:
-    """Arbitrary bytes named .gz: truncated and corrupt streams end in an error, never a crash."""
+def compressed(data: bytes) -> None:
+    """Compressed JSON Lines: a whole gzip stream reads as the plain text does; arbitrary bytes named
+    .gz (truncated, corrupt) end in an error record or an error, never a crash."""
     _records(_write("raw.jsonl.gz", data), "jsonl")
+    records = _records(_write("posts.jsonl.gz", gzip.compress(data, mtime=0)), "jsonl")
+    if not data.startswith(_COMPRESSED_MAGIC):
+        assert len(records) == _lines(data), f"{len(records)} records from {_lines(data)} lines"
 
 
 def csv(data: bytes) -> None:
-    """CSV: records in line order, each data or error."""
+    """CSV and TSV: records in line order, each data or error."""
     _records(_write("posts.csv", data), "csv")
-
-
-def tsv(data: bytes) -> None:
-    """TSV: as CSV."""
     _records(_write("posts.tsv", data), "tsv")
 
 
@@ -148,10 +142,8 @@ def normalize(data: bytes) -> None:
 #: Every target, by name.
 TARGETS: dict[str, Target] = {
     "jsonl": jsonl,
-    "jsonl_gz": jsonl_gz,
-    "gz_bytes": gz_bytes,
+    "compressed": compressed,
     "csv": csv,
-    "tsv": tsv,
     "parquet": parquet,
     "ruleset": ruleset,
     "testfile": testfile,

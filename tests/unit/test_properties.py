@@ -43,7 +43,7 @@ def _jsonl(rows: list[dict[str, object]], junk: list[bytes]) -> bytes:
 @SETTINGS
 @given(st.binary(max_size=2000))
 def test_readers_survive_random_bytes(data: bytes) -> None:
-    for name in ("jsonl", "gz_bytes", "csv", "tsv", "parquet"):
+    for name in ("jsonl", "compressed", "csv", "parquet"):
         TARGETS[name](data)
 
 
@@ -52,7 +52,7 @@ def test_readers_survive_random_bytes(data: bytes) -> None:
 def test_jsonl_gives_one_record_per_line(rows: list[dict[str, object]], junk: list[bytes]) -> None:
     data = _jsonl(rows, junk)
     TARGETS["jsonl"](data)
-    TARGETS["jsonl_gz"](data)
+    TARGETS["compressed"](data)
 
 
 cells = st.text(alphabet=st.sampled_from(list('ab ,"\n\t\r\\é')), max_size=12)
@@ -61,9 +61,9 @@ cells = st.text(alphabet=st.sampled_from(list('ab ,"\n\t\r\\é')), max_size=12)
 @SETTINGS
 @given(st.lists(st.lists(cells, min_size=1, max_size=4), max_size=8))
 def test_csv_and_tsv_rows(rows: list[list[str]]) -> None:
-    for sep, name in ((",", "csv"), ("\t", "tsv")):
+    for sep in (",", "\t"):
         data = ("id" + sep + "text\n" + "\n".join(sep.join(r) for r in rows)).encode("utf-8")
-        TARGETS[name](data)
+        TARGETS["csv"](data)
 
 
 yaml_keys = st.sampled_from(
