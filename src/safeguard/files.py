@@ -23,13 +23,17 @@ error (a :class:`~safeguard.errors.ConfigError` with file and line, an error rec
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from safeguard.errors import SafeguardError
 
@@ -37,6 +41,8 @@ __all__ = [
     "PSEUDO_FILESYSTEMS",
     "UnsafeFileError",
     "check_output",
+    "config_path",
+    "config_root",
     "confined",
     "inflate_bounded",
     "open_zip_bounded",
@@ -229,3 +235,37 @@ def check_output(path: str | os.PathLike[str], *, what: str = "output") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UnsafeFileError(p, f"cannot write the {what}: directory {parent} is not writable")
     return p
+
+
+#: The directory that paths named by the configuration being loaded must stay in, and whether the
+#: configuration lets them leave it (``allow_outside``). ``None`` outside a ruleset load.
+_CONFIG_ROOT: ContextVar[tuple[Path, bool] | None] = ContextVar("safeguard_config_root", default=None)
+
+
+@contextlib.contextmanager
+def config_root(root: str | os.PathLike[str], *, allow_outside: bool = False) -> Iterator[None]:
+    """While the ``with`` block runs, :func:`config_path` keeps every path inside ``root`` (a ruleset's
+    directory) unless ``allow_outside``. The ruleset loader builds its classifiers inside this block."""
+    token = _CONFIG_ROOT.set((Path(root), allow_outside))
+    try:
+        yield
+    finally:
+        _CONFIG_ROOT.reset(token)
+
+
+def config_path(value: Any, option: str, base_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The path a configuration option names (a model, a state file ...), relative to ``base_dir``
+    (the ruleset's directory) when not absolute; ``~`` is expanded.
+
+    Raises ``ValueError`` when ``value`` is not a path, and :class:`UnsafeFileError` when a ruleset is
+    being loaded (:func:`config_root`) and the path leaves its directory without ``allow_outside``.
+    """
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ValueError(f"{option} must be a path, got {value!r}")
+    path = Path(os.path.expanduser(os.fspath(value)))
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    scope = _CONFIG_ROOT.get()
+    if scope is not None:
+        confined(path, scope[0], allow_outside=scope[1])
+    return path

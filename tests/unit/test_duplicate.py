@@ -296,7 +296,7 @@ def test_rules_read_of_as_empty_when_nothing_is_copied_and_state_saves_on_close(
     assert second.action is Action.HOLD and second.rules == ["copied"]
     assert second.matches[0].values == {"duplicate.of": "p1"}
     assert state.exists()
-    again = Moderator.from_yaml(RULES.replace("STATE", str(state)))
+    again = Moderator.from_yaml(RULES.replace("STATE", str(state)), base_dir=tmp_path)
     assert again.moderate(post("p3", CAMPAIGN, "c")).signals["duplicate"]["cluster_size"] == 3
 
 

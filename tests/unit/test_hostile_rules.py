@@ -299,3 +299,29 @@ def test_cli_exits_2_with_the_problem(hostile: dict[str, Path], args: list[str],
     assert result.exit_code == 2, (output, result.exception)
     assert expected in output.replace("\n", " ")
     assert "Traceback" not in output
+
+
+def test_model_and_state_paths_stay_in_the_ruleset_directory(tmp_path: Path) -> None:
+    from safeguard.errors import ConfigError
+    from safeguard.rules.loader import load_ruleset
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    cases = {
+        "duplicate": "classifiers:\n  duplicate: {state: ../../../../tmp/window.npz}\n",
+        "spam": "classifiers:\n  spam: {model: /etc/passwd}\n",
+        "toxicity": "classifiers:\n  toxicity: {backend: fast, model: /proc/self/environ}\n",
+    }
+    for name, block in cases.items():
+        ruleset = folder / f"{name}.yaml"
+        ruleset.write_text(f"ruleset: r\nversion: 1\n{block}rules: []\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"is outside .*allow_outside: true") as caught:
+            load_ruleset(ruleset)
+        assert [p.line for p in caught.value.problems] == [4], (name, caught.value.problems)
+    allowed = folder / "allowed.yaml"
+    allowed.write_text(
+        f"ruleset: r\nversion: 1\nallow_outside: true\nclassifiers:\n  duplicate: {{state: {tmp_path / 'w.npz'}}}\n"
+        "rules: []\n",
+        encoding="utf-8",
+    )
+    assert load_ruleset(allowed).classifiers["duplicate"].state == tmp_path / "w.npz"  # type: ignore[attr-defined]

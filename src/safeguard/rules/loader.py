@@ -21,7 +21,7 @@ import cel
 from safeguard.classifiers.base import Classifier, get_classifier_class
 from safeguard.classifiers.lists import MAX_LIST_FILE_BYTES
 from safeguard.errors import ConfigError, Problem
-from safeguard.files import UnsafeFileError, confined, read_bounded
+from safeguard.files import UnsafeFileError, config_root, confined, read_bounded
 from safeguard.rules import schema
 from safeguard.rules.expressions import Reference, references
 from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_matches
@@ -325,7 +325,12 @@ def _instantiate(
         if unknown:
             return None
     try:
-        return cls(name=name, **kwargs)
+        # Model and state paths the options name stay in the ruleset's directory (files.config_path).
+        with config_root(base, allow_outside=allow_outside):
+            return cls(name=name, **kwargs)
+    except UnsafeFileError as exc:
+        problems.append(source.problem(path, f"classifier {name!r}: cannot use {exc.path!r}: {exc.reason}", key=True))
+        return None
     except (TypeError, ValueError, ConfigError) as exc:
         message = exc.problems[0].message if isinstance(exc, ConfigError) else str(exc)
         problems.append(source.problem(path, f"classifier {name!r}: {message}", key=True))

@@ -34,6 +34,7 @@ from typing import Any
 
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.errors import MissingDependencyError
+from safeguard.files import config_path
 from safeguard.types import Post
 
 __all__ = ["DuplicateClassifier"]
@@ -120,9 +121,7 @@ class DuplicateClassifier(Classifier):
         self.max_candidates = _check_int("max_candidates", max_candidates, 1)
         if state is not None and not isinstance(state, (str, Path)):
             raise ValueError(f"state must be a file path, got {state!r}")
-        if state is not None and base_dir is not None and not Path(state).is_absolute():
-            state = Path(base_dir) / state
-        self.state = Path(state) if state is not None else None
+        self.state = config_path(state, "state", base_dir) if state is not None else None
         self._window: Any = None
 
     def hashing_config(self) -> dict[str, int]:

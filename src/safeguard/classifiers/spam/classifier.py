@@ -13,6 +13,7 @@ from typing import Any
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.spam.features import extract
 from safeguard.classifiers.spam.model import DEFAULT_MODEL_PATH, SpamModel
+from safeguard.files import config_path
 from safeguard.types import Post
 
 __all__ = ["SpamClassifier"]
@@ -83,9 +84,7 @@ class SpamClassifier(Classifier):
             raise ValueError(f"author_window_seconds must be a positive number, got {author_window_seconds!r}")
         if isinstance(max_authors, bool) or not isinstance(max_authors, int) or max_authors < 1:
             raise ValueError(f"max_authors must be a positive integer, got {max_authors!r}")
-        path = Path(model) if model is not None else DEFAULT_MODEL_PATH
-        if model is not None and not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
+        path = config_path(model, "model", base_dir) if model is not None else DEFAULT_MODEL_PATH
         if model is not None and not path.is_file():
             raise ValueError(
                 f"model file {str(path)!r} not found: train one with `safeguard train spam INPUT -o {model}`"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,7 +23,6 @@ __all__ = [
     "check_options",
     "cpu_count",
     "forget_model",
-    "resolve_path",
     "standard_label",
 ]
 
@@ -181,16 +179,6 @@ def forget_model(key: Hashable) -> None:
     shutdown = getattr(old, "shutdown", None)
     if callable(shutdown):
         shutdown()
-
-
-def resolve_path(value: Any, option: str, base_dir: Path | None) -> Path:
-    """``value`` as a path, relative to ``base_dir`` (the ruleset's directory) when not absolute."""
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ValueError(f"{option} must be a path, got {value!r}")
-    path = Path(os.path.expanduser(os.fspath(value)))
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    return path
 
 
 def check_options(backend: str, options: Mapping[str, Any], allowed: Sequence[str]) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from safeguard.classifiers.toxicity.backend import Backend, FloatArray, cached_model, check_options, resolve_path
+from safeguard.classifiers.toxicity.backend import Backend, FloatArray, cached_model, check_options
 from safeguard.classifiers.toxicity.checkpoint import DETOXIFY_MODELS, LoadedModel, load_detoxify
 from safeguard.errors import ModelLoadError
+from safeguard.files import config_path
 
 __all__ = ["DETOXIFY_MODEL_LABELS", "DetoxifyBackend", "validate_runtime_options"]
 
@@ -52,8 +53,8 @@ class DetoxifyBackend(Backend):
         if model_type not in DETOXIFY_MODELS:
             raise ValueError(f"model_type must be one of {', '.join(DETOXIFY_MODELS)}, got {model_type!r}")
         self.model_type = model_type
-        self.checkpoint = resolve_path(checkpoint, "checkpoint", base_dir) if checkpoint is not None else None
-        self.config_dir = resolve_path(config_dir, "config_dir", base_dir) if config_dir is not None else None
+        self.checkpoint = config_path(checkpoint, "checkpoint", base_dir) if checkpoint is not None else None
+        self.config_dir = config_path(config_dir, "config_dir", base_dir) if config_dir is not None else None
         if (self.checkpoint is None) != (self.config_dir is None):
             raise ValueError("give both checkpoint and config_dir (or neither, to download when online)")
         self.batch_size, self.threads = validate_runtime_options(batch_size, threads)

@@ -40,9 +40,9 @@ from safeguard.classifiers.toxicity.backend import (
     FloatArray,
     cached_model,
     check_options,
-    resolve_path,
 )
 from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
+from safeguard.files import config_path
 
 __all__ = [
     "DATA_DIR",
@@ -203,7 +203,7 @@ class FastHarmBackend(Backend):
 
     def __init__(self, *, base_dir: Path | None = None, model: Any = None, **options: Any) -> None:
         check_options("fast", options, ())
-        self.path = FAST_MODEL if model is None else resolve_path(model, "model", base_dir)
+        self.path = FAST_MODEL if model is None else config_path(model, "model", base_dir)
         self.labels = _labels_of(self.path)
         self.heads: HarmHeads | None = None
 
@@ -253,8 +253,8 @@ class ModelHarmBackend(Backend):
                 raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        self.path = MODEL_HEADS if model is None else resolve_path(model, "model", base_dir)
-        self.encoder_dir = None if encoder is None else resolve_path(encoder, "encoder", base_dir)
+        self.path = MODEL_HEADS if model is None else config_path(model, "model", base_dir)
+        self.encoder_dir = None if encoder is None else config_path(encoder, "encoder", base_dir)
         self.batch_size, self.threads, self.max_tokens = batch_size, threads, max_tokens
         self.labels = _labels_of(self.path)
         self.heads: HarmHeads | None = None

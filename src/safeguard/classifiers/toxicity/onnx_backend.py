@@ -23,11 +23,11 @@ from safeguard.classifiers.toxicity.backend import (
     cached_model,
     check_options,
     cpu_count,
-    resolve_path,
 )
 from safeguard.classifiers.toxicity.detoxify_backend import validate_runtime_options
 from safeguard.classifiers.toxicity.export import FORMAT, metadata_path, tokenizer_path
 from safeguard.errors import MissingDependencyError, ModelLoadError
+from safeguard.files import config_path
 
 __all__ = ["OnnxBackend"]
 
@@ -47,7 +47,7 @@ class OnnxBackend(Backend):
         check_options("onnx", options, ())
         if model is None:
             raise ValueError("the onnx backend needs model: PATH.onnx (written by `safeguard export-onnx`)")
-        self.model = resolve_path(model, "model", base_dir)
+        self.model = config_path(model, "model", base_dir)
         self.batch_size, self.threads = validate_runtime_options(batch_size, threads)
         meta_file = metadata_path(self.model)
         try:

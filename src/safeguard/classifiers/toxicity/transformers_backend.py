@@ -16,11 +16,11 @@ from safeguard.classifiers.toxicity.backend import (
     FloatArray,
     cached_model,
     check_options,
-    resolve_path,
     standard_label,
 )
 from safeguard.classifiers.toxicity.detoxify_backend import validate_runtime_options
 from safeguard.errors import MissingDependencyError, ModelLoadError
+from safeguard.files import config_path
 
 __all__ = ["TransformersBackend", "read_model_labels"]
 
@@ -56,7 +56,7 @@ class TransformersBackend(Backend):
             raise ValueError(
                 "the transformers backend needs model_dir: a local sequence-classification model directory"
             )
-        self.model_dir = resolve_path(model_dir, "model_dir", base_dir)
+        self.model_dir = config_path(model_dir, "model_dir", base_dir)
         if activation not in (None, "sigmoid", "softmax"):
             raise ValueError(f"activation must be sigmoid or softmax, got {activation!r}")
         self.activation = activation
