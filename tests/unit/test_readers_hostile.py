@@ -1,5 +1,5 @@
 """The readers against hostile dumps: stray CSV quotes, over-long lines, endless lines, compression
-bombs, truncated compressed streams and a closed stdin."""
+bombs, truncated compressed streams, damaged Parquet row groups and a closed stdin."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from safeguard.errors import InputError
@@ -224,6 +226,15 @@ def test_long_line_within_the_skip_budget_is_skipped(tmp_path: Path) -> None:
     assert peak < 16 * limit, peak
 
 
+def test_parquet_row_over_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "dump.parquet"
+    texts = ["short", "x" * 10_000, "also short"]
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": texts}), path)
+    records = list(read_records(path, max_record_bytes=1000))
+    assert [(r.line, r.error) for r in records] == [(1, None), (2, "record is over the 1,000-byte limit"), (3, None)]
+    assert records[2].data == {"id": "c", "text": "also short"}
+
+
 # --- inputs that end early -------------------------------------------------------------------------
 
 
@@ -283,6 +294,26 @@ def test_not_gzip_after_the_magic_bytes(tmp_path: Path) -> None:
     assert record.error is not None and record.error.startswith(
         "input ends early: corrupt gzip stream before the end of line 1"
     )
+
+
+def test_parquet_damaged_row_group_costs_only_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "dump.parquet"
+    table = pa.table({"id": [f"p{i}" for i in range(1, 301)], "text": [f"post {i}" for i in range(1, 301)]})
+    pq.write_table(table, path, row_group_size=100)
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 3
+    offset = meta.row_group(1).column(1).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 16] = b"\xff" * 16  # the page header of row group 2's text column
+    path.write_bytes(bytes(data))
+    records = list(read_records(path))
+    assert lines_of(records) == [*range(1, 102), *range(201, 301)]
+    error = errors_of(records)
+    assert list(error) == [101]
+    assert error[101].startswith("cannot read Parquet rows 101-200 (row group 2): ")
+    assert records[99].data == {"id": "p100", "text": "post 100"}
+    assert records[101].data == {"id": "p201", "text": "post 201"}
+    assert records[-1].data == {"id": "p300", "text": "post 300"}
 
 
 # --- stdin -----------------------------------------------------------------------------------------

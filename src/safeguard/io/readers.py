@@ -3,13 +3,12 @@
 Every reader yields one :class:`Record` per input record, in input order, with bounded memory.
 A record that cannot be parsed (truncated JSON, invalid UTF-8, a CSV row with too many cells ...)
 becomes a :class:`Record` with ``error`` set instead of stopping the stream; only a file that cannot
-be opened at all (or a CSV header that cannot be used, or a corrupt Parquet page) raises
-:class:`~safeguard.errors.InputError`.
+be opened at all (or a CSV header that cannot be used) raises :class:`~safeguard.errors.InputError`.
 
 Hostile input is bounded:
 
 * A record over :data:`MAX_RECORD_BYTES` (a line of JSON Lines or of compressed text, a CSV
-  record) becomes one error record, and reading goes on with the next line. The
+  record, a Parquet row) becomes one error record, and reading goes on with the next record. An
   over-long line is skipped without being held in memory; if no line end comes within
   :data:`MAX_SKIP_FACTOR` times the limit (``/dev/zero``, a compressed file that inflates to
   gigabytes of one line), reading that input stops with a final error record saying so.
@@ -18,7 +17,8 @@ Hostile input is bounded:
   again from the next line, so the rows after a stray quote keep their own records and line numbers.
 * A truncated or corrupt compressed stream (or an I/O error) ends the input early: every complete
   record before the damage is yielded, then one final error record ("input ends early: truncated
-  gzip stream after line N"), and the iterator returns normally.
+  gzip stream after line N"), and the iterator returns normally. A damaged Parquet row group is one
+  error record naming its rows, and reading goes on with the next row group.
 
 JSON Lines and CSV may be compressed with gzip, bzip2 or xz (detected from the file's first bytes).
 """
@@ -85,7 +85,7 @@ PARQUET_BATCH_SIZE = 1024
 #: Largest CSV field accepted (the csv module's default of 128 KiB is too small for long posts).
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
 #: Largest record :func:`read_records` accepts by default, in bytes (a line without its line end,
-#: a CSV record); a larger one becomes an error record.
+#: a CSV record, a Parquet row); a larger one becomes an error record.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 #: After a line over the record limit, how many times the limit is skipped looking for its end
 #: before reading that input stops.
@@ -165,7 +165,7 @@ def read_records(
     unreadable file (or a closed stdin) raises :class:`~safeguard.errors.InputError` naming the
     path, and a bad format raises :class:`~safeguard.errors.ConfigError`. Records themselves never
     raise: they carry ``error``. Reading stops with ``InputError`` only if a CSV header is unusable
-    (duplicate column names, invalid UTF-8, an unterminated quote) or a Parquet page is corrupt.
+    (duplicate column names, invalid UTF-8, an unterminated quote).
 
     A record over ``max_record_bytes`` is an error record and reading goes on after it, in memory
     bounded by about that size. An input that ends early (a truncated or corrupt compressed
@@ -173,7 +173,8 @@ def read_records(
     with one error record, numbered after the last line read, saying where and why it stopped; the
     iterator then returns normally. A CSV record still inside quotes after
     :data:`MAX_CSV_RECORD_LINES` lines or at the end of the input is an error record on its first
-    line, and reading resumes on the line after it.
+    line, and reading resumes on the line after it. A Parquet row group that cannot be read is one
+    error record (on its first unread row) naming its rows; reading goes on with the next group.
 
     JSON Lines: blank lines are skipped; each other line is a record that must be a JSON object.
     CSV/TSV: the first row is the header; values stay strings, empty cells become ``None``.
@@ -198,7 +199,7 @@ def read_records(
     _check_readable(name)
     if fmt == "parquet":
         _check_parquet(name)
-        return _read_parquet(name)
+        return _read_parquet(name, max_record_bytes)
     return _read_text(name, _file_lines(name, max_record_bytes), fmt, max_record_bytes)
 
 
@@ -537,7 +538,9 @@ def _check_parquet(name: str) -> None:
         raise InputError(f"cannot read {name}: not a readable Parquet file: {exc}") from None
 
 
-def _read_parquet(name: str) -> Iterator[Record]:
+def _read_parquet(name: str, limit: int) -> Iterator[Record]:
+    """The rows of ``name``, read one row group at a time so that a damaged row group costs only
+    its own rows (one error record naming them) and reading goes on with the next."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -550,34 +553,56 @@ def _read_parquet(name: str) -> Iterator[Record]:
         schema = pf.schema_arrow
         target = pa.schema([f.with_type(_micro(f.type)) for f in schema])
         needs_cast = not target.equals(schema)
-        batches = pf.iter_batches(batch_size=PARQUET_BATCH_SIZE)
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except (OSError, pa.ArrowException) as exc:
-                raise InputError(f"cannot read {name} after row {row}: {exc}") from None
-            table = pa.Table.from_batches([batch])
-            if needs_cast:
-                # if the cast fails, convert as is: rows that cannot be converted become error records
-                with contextlib.suppress(pa.ArrowException, ValueError):
-                    table = table.cast(target, safe=False)
-            try:
-                rows: list[dict[str, Any] | None] = list(table.to_pylist())
-            except (pa.ArrowException, ValueError, OverflowError):
-                rows = [None] * table.num_rows
-            for i, data in enumerate(rows):
-                row += 1
-                if data is None:
-                    try:
-                        data = table.slice(i, 1).to_pylist()[0]
-                    except (pa.ArrowException, ValueError, OverflowError) as exc:
-                        yield Record(name, row, None, f"cannot convert Parquet row: {exc}")
-                        continue
-                yield Record(name, row, data, None)
+        groups = pf.metadata.num_row_groups
+        for group in range(groups):
+            last = row + pf.metadata.row_group(group).num_rows
+            batches = pf.iter_batches(batch_size=PARQUET_BATCH_SIZE, row_groups=[group])
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except (OSError, pa.ArrowException) as exc:
+                    rows = f"rows {row + 1}-{last}" if last > row + 1 else f"row {row + 1}"
+                    why = " ".join(str(exc).split())  # pyarrow's messages span lines
+                    yield Record(name, row + 1, None, f"cannot read Parquet {rows} (row group {group + 1}): {why}")
+                    break
+                table = pa.Table.from_batches([batch])
+                if needs_cast:
+                    # if the cast fails, convert as is: rows that cannot be converted become error records
+                    with contextlib.suppress(pa.ArrowException, ValueError):
+                        table = table.cast(target, safe=False)
+                yield from _table_records(name, table, row, limit)
+                row += table.num_rows
+            row = max(row, last)
     finally:
         pf.close()
+
+
+def _table_records(name: str, table: Any, row: int, limit: int) -> Iterator[Record]:
+    """One record per row of ``table``, numbered after ``row``; a row over ``limit`` bytes is an
+    error record and is not converted."""
+    import pyarrow as pa
+
+    over: set[int] = set()
+    if table.nbytes > limit:  # only then measure each row
+        over = {i for i in range(table.num_rows) if table.slice(i, 1).nbytes > limit}
+    rows: list[dict[str, Any] | None] = [None] * table.num_rows
+    if not over:
+        with contextlib.suppress(pa.ArrowException, ValueError, OverflowError):
+            rows = list(table.to_pylist())
+    for i, data in enumerate(rows):
+        row += 1
+        if i in over:
+            yield Record(name, row, None, _over(limit))
+            continue
+        if data is None:
+            try:
+                data = table.slice(i, 1).to_pylist()[0]
+            except (pa.ArrowException, ValueError, OverflowError) as exc:
+                yield Record(name, row, None, f"cannot convert Parquet row: {exc}")
+                continue
+        yield Record(name, row, data, None)
 
 
 def _micro(t: Any) -> Any:
