@@ -4,6 +4,7 @@ bombs, truncated compressed streams, damaged Parquet row groups and a closed std
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
 import lzma
 import os
@@ -12,7 +13,7 @@ import sys
 import time
 import tracemalloc
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -122,6 +123,17 @@ def test_csv_record_over_the_byte_limit(tmp_path: Path) -> None:
         (156, {"id": "156", "text": "post on line 156"}),
     ]
     assert records[1].data == {"id": "3", "text": "post on line 3"}
+
+
+def test_csv_reader_that_fails_without_reading_ends_the_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*_: object, **__: object) -> Iterator[list[str]]:
+        raise csv.Error("broken")
+        yield []
+
+    monkeypatch.setattr(csv, "reader", failing)
+    path = tmp_path / "dump.csv"
+    path.write_bytes(b"id,text\n1,a\n")
+    assert [(r.line, r.error) for r in read_records(path)] == [(1, "invalid CSV: broken")]
 
 
 def test_csv_unterminated_quote_in_header_is_fatal(tmp_path: Path) -> None:

@@ -481,6 +481,7 @@ def _read_csv(source: str, lines: Iterator[_Line], *, delimiter: str, limit: int
 
     reader = csv.reader(feed(), delimiter=delimiter)
     header: list[str] | None = None
+    next_line = 1  # the line after the last record
     while True:
         taken.clear()
         bad_lines.clear()
@@ -494,14 +495,19 @@ def _read_csv(source: str, lines: Iterator[_Line], *, delimiter: str, limit: int
             if isinstance(exc, _Interrupted) and exc.final:
                 yield Record(source, taken[0][0] if taken else exc.line, None, error)
                 return
+            if not taken:  # the reader failed before reading a line: it cannot go on
+                yield Record(source, next_line, None, error)
+                return
             if header is None:
                 raise InputError(f"cannot read {source}: invalid CSV header: {error}") from None
-            start = taken[0][0] if taken else 0
+            start = taken[0][0]
+            next_line = start + 1
             replay.extendleft(reversed(taken[1:]))
             yield Record(source, start, None, error)
             reader = csv.reader(feed(), delimiter=delimiter)
             continue
         start = taken[0][0]
+        next_line = taken[-1][0] + 1
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if bad_lines:
