@@ -461,7 +461,7 @@ def _read_csv(source: str, lines: Iterator[_Line], *, delimiter: str, limit: int
                 lineno, item = nxt
             if isinstance(item, _Stop):
                 raise _Interrupted(item.reason, final=True, line=lineno)
-            if len(taken) >= MAX_CSV_RECORD_LINES:
+            if taken and len(taken) >= MAX_CSV_RECORD_LINES:
                 replay.appendleft((lineno, item))
                 raise _Interrupted(
                     f"unterminated quote: the record starting on line {taken[0][0]} "
@@ -471,7 +471,7 @@ def _read_csv(source: str, lines: Iterator[_Line], *, delimiter: str, limit: int
             if isinstance(item, _Overlong):
                 raise _Interrupted(_over(limit))
             size += len(item)
-            if size - item.endswith(b"\n") > limit:  # the final line end does not count
+            if size > limit and size - item.endswith(b"\n") > limit:  # the final line end does not count
                 raise _Interrupted(_over(limit))
             try:
                 yield item.decode("utf-8")
