@@ -23,6 +23,7 @@ from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
 from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, SafeguardError
+from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.types import Post
 
 InputsArg = Annotated[
@@ -44,6 +45,14 @@ ProgressOpt = Annotated[
     typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
 ]
 
+MaxRecordOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-record-bytes",
+        min=1024,
+        help="Longest input record (a line, a CSV record, a Parquet row) read; a longer one is an error record.",
+    ),
+]
 
 DuplicateIdsOpt = Annotated[
     str,
@@ -68,6 +77,7 @@ def moderate(
     ] = None,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     signals: Annotated[
         bool, typer.Option("--signals/--no-signals", help="Include classifier signals in decisions.")
@@ -145,6 +155,7 @@ def moderate(
         "signals": signals,
         "field": list(field or []),
         "input_format": input_format,
+        "max_record_bytes": max_record_bytes,
         "duplicate_ids": mode,
         "state_files": [cp.file_identity(str(p)) for p in state_files],
     }
@@ -212,6 +223,7 @@ def moderate(
             "moderating",
             decide,
             counts=counts,
+            max_record_bytes=max_record_bytes,
             duplicate_ids=mode,
             partial=partial,
             skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
@@ -257,6 +269,7 @@ def classify(
     output: OutputOpt = "-",
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     progress: ProgressOpt = None,
 ) -> None:
@@ -280,7 +293,17 @@ def classify(
 
     counts = {"records": 0, "errors": 0, "duplicate_ids": 0}
     stats = _stream(
-        inputs, output, "jsonl", field, input_format, batch_size, progress, "classifying", run, counts=counts
+        inputs,
+        output,
+        "jsonl",
+        field,
+        input_format,
+        batch_size,
+        progress,
+        "classifying",
+        run,
+        counts=counts,
+        max_record_bytes=max_record_bytes,
     )
     code = exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK
     if stats["cut_off"]:
@@ -438,6 +461,7 @@ def _stream(
     process: Callable[[list[Post]], list[dict[str, Any]]],
     *,
     counts: dict[str, int],
+    max_record_bytes: int = MAX_RECORD_BYTES,
     duplicate_ids: str = "allow",
     partial: str | None = None,
     skip: tuple[int, int] | None = None,
@@ -516,7 +540,7 @@ def _stream(
                         checkpoints.save(writer, counts["records"], elapsed)
 
                 for name, fmt in zip(inputs, formats, strict=True):
-                    for record, post, error in _posts(readers, name, fmt, field_map):
+                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes):
                         if post is not None and not post.id_generated:
                             if post.id in seen:
                                 if read >= skip_records:
@@ -572,8 +596,8 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str]) -> Iterator[Any]:
-    records = readers.read_records(name, format=fmt)
+def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str], max_bytes: int) -> Iterator[Any]:
+    records = readers.read_records(name, format=fmt, max_record_bytes=max_bytes)
     yield from readers.iter_posts(records, field_map)
 
 
