@@ -356,3 +356,11 @@ def test_closed_stdin_in_a_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "cannot read <stdin>: standard input is closed"
+
+
+def test_parquet_with_invalid_utf8_metadata_is_an_input_error() -> None:
+    # Found by the parquet fuzz target: pyarrow raised UnicodeDecodeError from the column paths.
+
+    found = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "parquet" / "invalid-utf8-metadata.parquet"
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        list(read_records(found))

@@ -557,8 +557,12 @@ def _check_parquet(name: str) -> None:
     import pyarrow.parquet as pq
 
     try:
-        pq.ParquetFile(name).close()
-    except (OSError, pa.ArrowException) as exc:
+        pf = pq.ParquetFile(name)
+        try:
+            pf.schema_arrow  # noqa: B018 - reading it is the check (invalid UTF-8 names fail here)
+        finally:
+            pf.close()
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ValueError: invalid UTF-8 in the metadata
         raise InputError(f"cannot read {name}: not a readable Parquet file: {exc}") from None
 
 
@@ -570,14 +574,14 @@ def _read_parquet(name: str, limit: int) -> Iterator[Record]:
 
     try:
         pf = pq.ParquetFile(name)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"cannot read {name}: not a readable Parquet file: {exc}") from None
-    row = 0
-    try:
         schema = pf.schema_arrow
         target = pa.schema([f.with_type(_micro(f.type)) for f in schema])
         needs_cast = not target.equals(schema)
         groups = pf.metadata.num_row_groups
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read {name}: not a readable Parquet file: {exc}") from None
+    row = 0
+    try:
         for group in range(groups):
             last = row + pf.metadata.row_group(group).num_rows
             batches = pf.iter_batches(batch_size=PARQUET_BATCH_SIZE, row_groups=[group])
@@ -586,7 +590,7 @@ def _read_parquet(name: str, limit: int) -> Iterator[Record]:
                     batch = next(batches)
                 except StopIteration:
                     break
-                except (OSError, pa.ArrowException) as exc:
+                except (OSError, ValueError, pa.ArrowException) as exc:
                     rows = f"rows {row + 1}-{last}" if last > row + 1 else f"row {row + 1}"
                     why = " ".join(str(exc).split())  # pyarrow's messages span lines
                     yield Record(name, row + 1, None, f"cannot read Parquet {rows} (row group {group + 1}): {why}")
