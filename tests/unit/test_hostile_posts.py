@@ -263,3 +263,28 @@ def test_cli_marks_generated_ids_and_counts_only_real_duplicates(tmp_path: Path)
 
     for row in rows:
         jsonschema.validate(row, Decision.json_schema())
+
+
+@pytest.mark.parametrize("command", ["evaluate", "diff", "explain"])
+def test_policy_commands_take_lone_surrogates(command: str, tmp_path: Path) -> None:
+    dump = tmp_path / "lab.jsonl"
+    dump.write_text(
+        '{"id":"a","text":"hello \\udc00 there","label":"allow"}\n'
+        '{"id":"b","text":"you moron \\ud800","label":"hold"}\n',
+        encoding="utf-8",
+    )
+    rules = str(LISTS_ONLY)
+    args = {
+        "evaluate": [str(dump), "-r", rules, "--label-field", "label"],
+        "diff": [rules, rules, str(dump)],
+        "explain": ["you \udcff moron", "-r", rules, "--json"],  # the invalid byte 0xff in argv
+    }[command]
+    proc = subprocess.run(
+        [sys.executable, "-m", "safeguard", command, *args],
+        capture_output=True,
+        timeout=120,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+    )
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, stderr
+    assert b"Traceback" not in proc.stderr
