@@ -41,6 +41,7 @@ __all__ = [
     "PSEUDO_FILESYSTEMS",
     "UnsafeFileError",
     "check_output",
+    "check_regular",
     "config_path",
     "config_root",
     "confined",
@@ -85,6 +86,25 @@ def _pseudo(path: Path) -> str | None:
         if real == root or real.startswith(root + os.sep):
             return root
     return None
+
+
+def check_regular(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> int:
+    """The size of ``path`` once it is known to be a regular file of at most ``limit`` bytes, for files
+    another library opens by name (an ONNX model, a tokenizer). The same refusals as :func:`read_bounded`."""
+    p = Path(path)
+    root = _pseudo(p)
+    if root is not None:
+        raise UnsafeFileError(p, f"a {what} cannot be read from {root}")
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeFileError(p, f"is {_kind(st.st_mode)}, not a regular file: a {what} must be a regular file")
+    if st.st_size > limit:
+        raise UnsafeFileError(p, f"is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}")
+    return st.st_size
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> bytes:

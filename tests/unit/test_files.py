@@ -16,6 +16,7 @@ from safeguard.errors import SafeguardError
 from safeguard.files import (
     UnsafeFileError,
     check_output,
+    check_regular,
     confined,
     inflate_bounded,
     open_zip_bounded,
@@ -202,3 +203,49 @@ def test_check_output_refuses_a_missing_or_readonly_directory(tmp_path: Path) ->
             check_output(ro / "out.jsonl")
     finally:
         ro.chmod(0o700)
+
+
+def test_check_regular_refuses_what_read_bounded_refuses(tmp_path: Path) -> None:
+    f = tmp_path / "model.onnx"
+    f.write_bytes(b"x" * 10)
+    assert check_regular(f, 10) == 10
+    with pytest.raises(UnsafeFileError, match="over the 9-byte limit"):
+        check_regular(f, 9)
+    fifo = tmp_path / "fifo.onnx"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsafeFileError, match="a FIFO"):
+        check_regular(fifo, 100)  # returns at once: the FIFO is opened without blocking
+    with pytest.raises(UnsafeFileError, match="cannot be read from /dev"):
+        check_regular("/dev/zero", 100)
+
+
+@pytest.mark.parametrize("backend", ["fast", "model"])
+def test_a_harm_model_that_is_a_fifo_is_refused_without_hanging(backend: str, tmp_path: Path) -> None:
+    from safeguard.classifiers.toxicity.harm import FastHarmBackend, ModelHarmBackend
+
+    fifo = tmp_path / "heads.npz"
+    os.mkfifo(fifo)
+    cls = {"fast": FastHarmBackend, "model": ModelHarmBackend}[backend]
+    with pytest.raises(ValueError, match="is a FIFO"):
+        cls(model=str(fifo))
+
+
+def test_an_onnx_model_that_is_a_device_is_a_model_load_error(tmp_path: Path) -> None:
+    import json
+
+    pytest.importorskip("onnxruntime")
+    from safeguard.classifiers.toxicity.export import FORMAT
+    from safeguard.classifiers.toxicity.onnx_backend import OnnxBackend
+    from safeguard.errors import ModelLoadError
+
+    link = tmp_path / "model.onnx"
+    link.symlink_to("/dev/zero")
+    meta = {"format": FORMAT, "labels": {"toxicity": 0}, "max_length": 64, "pad_id": 0, "pad_token": "[PAD]"}
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    backend = OnnxBackend(model=str(link))
+    with pytest.raises(ModelLoadError, match="cannot be read from /dev"):
+        backend.load()
+    (tmp_path / "model.json").unlink()
+    (tmp_path / "model.json").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="cannot be read from /dev"):
+        OnnxBackend(model=str(link))

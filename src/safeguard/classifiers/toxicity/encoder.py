@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from safeguard.classifiers.toxicity.backend import cpu_count
 from safeguard.errors import MissingDependencyError, ModelLoadError
+from safeguard.files import UnsafeFileError, check_regular
 
 __all__ = [
     "BASE_MODEL_NAME",
@@ -98,9 +99,7 @@ def file_sha256(path: str | Path, *, max_bytes: int | None = None) -> str:
     path = Path(path)
     if max_bytes is None:
         max_bytes = MAX_FILE_BYTES
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ModelLoadError(_ERROR_SCOPE, f"{path} is {size} bytes, over the {max_bytes}-byte limit")
+    _check_model_file(path, max_bytes)
     digest = hashlib.sha256()
     read = 0
     with path.open("rb") as handle:
@@ -110,6 +109,16 @@ def file_sha256(path: str | Path, *, max_bytes: int | None = None) -> str:
                 raise ModelLoadError(_ERROR_SCOPE, f"{path} grew past the {max_bytes}-byte limit while being read")
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _check_model_file(path: Path, max_bytes: int) -> None:
+    """A regular file of at most ``max_bytes``, or :class:`ModelLoadError` saying why not."""
+    try:
+        check_regular(path, max_bytes, what="model file")
+    except UnsafeFileError as exc:
+        raise ModelLoadError(_ERROR_SCOPE, str(exc)) from None
+    except OSError as exc:
+        raise ModelLoadError(_ERROR_SCOPE, f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _verified(directory: Path) -> Path:
@@ -292,13 +301,11 @@ class SentenceEncoder:
         model_file = self.model_dir / MODEL_FILE
         tokenizer_file = self.model_dir / TOKENIZER_FILE
         for file in (model_file, tokenizer_file):
-            if not file.is_file():
+            if not os.path.lexists(file):
                 raise ModelLoadError(
                     _ERROR_SCOPE, f"{file} not found (export one with tools/export_minilm_onnx.py --out DIR)"
                 )
-            size = file.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ModelLoadError(_ERROR_SCOPE, f"{file} is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+            _check_model_file(file, MAX_FILE_BYTES)
         manifest = _read_manifest(self.model_dir) or {}
         positions = manifest.get("max_position_embeddings")
         if isinstance(positions, int) and self.max_tokens > positions:

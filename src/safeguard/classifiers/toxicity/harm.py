@@ -41,8 +41,8 @@ from safeguard.classifiers.toxicity.backend import (
     cached_model,
     check_options,
 )
-from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
-from safeguard.files import config_path
+from safeguard.classifiers.toxicity.heads import MAX_MODEL_BYTES, HarmHeads, encoder_texts, normalized_texts
+from safeguard.files import check_regular, config_path
 
 __all__ = [
     "DATA_DIR",
@@ -396,6 +396,7 @@ class CascadeHarmBackend(EscalationStats, Backend):
 def _labels_of(path: Path) -> tuple[str, ...]:
     """The labels of the heads file at ``path``, read without loading its weights."""
     try:
+        check_regular(path, MAX_MODEL_BYTES, what="harm model")
         with zipfile.ZipFile(path) as archive, archive.open("header.npy") as fh:
             raw = fh.read(1 << 20)
         text = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)

@@ -7,6 +7,7 @@ Needs onnxruntime and tokenizers only (no torch, no transformers). Options: ``mo
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,12 @@ from safeguard.classifiers.toxicity.backend import (
 from safeguard.classifiers.toxicity.detoxify_backend import validate_runtime_options
 from safeguard.classifiers.toxicity.export import FORMAT, metadata_path, tokenizer_path
 from safeguard.errors import MissingDependencyError, ModelLoadError
-from safeguard.files import config_path
+from safeguard.files import UnsafeFileError, check_regular, config_path, read_bounded_text
 
-__all__ = ["OnnxBackend"]
+__all__ = ["MAX_ONNX_BYTES", "OnnxBackend"]
+
+#: Largest ONNX model or tokenizer file read (a fp32 detoxify export is about 500 MB).
+MAX_ONNX_BYTES = 2 * 1024 * 1024 * 1024
 
 
 class OnnxBackend(Backend):
@@ -51,7 +55,9 @@ class OnnxBackend(Backend):
         self.batch_size, self.threads = validate_runtime_options(batch_size, threads)
         meta_file = metadata_path(self.model)
         try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            meta = json.loads(read_bounded_text(meta_file, 1 << 20, what="ONNX metadata file"))
+        except UnsafeFileError as exc:
+            raise ValueError(str(exc)) from None
         except FileNotFoundError:
             raise ValueError(
                 f"{meta_file} not found: the onnx backend reads a model exported by `safeguard export-onnx`, "
@@ -81,8 +87,13 @@ class OnnxBackend(Backend):
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingDependencyError("toxicity", "tokenizers", "onnx") from exc
-        if not self.model.is_file():
+        if not os.path.lexists(self.model):
             raise ModelLoadError("toxicity", f"ONNX model {self.model} does not exist")
+        try:
+            for file in (self.model, tokenizer_path(self.model)):
+                check_regular(file, MAX_ONNX_BYTES, what="ONNX model file")
+        except OSError as exc:
+            raise ModelLoadError("toxicity", str(exc)) from None
         threads = self.threads or cpu_count()
 
         def build() -> tuple[Any, Any]:
