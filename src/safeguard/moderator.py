@@ -47,6 +47,12 @@ class Moderator:
         """Build from ruleset YAML text (relative list paths resolve against ``base_dir``)."""
         return cls(parse_ruleset(text, base_dir=base_dir))
 
+    @property
+    def stateful(self) -> tuple[str, ...]:
+        """Classifiers the rules read whose signals depend on the posts seen before (a duplicate window,
+        per-author counts): a run that resumes part way shows them the posts it skips."""
+        return self._engine.stateful
+
     def load(self) -> Moderator:
         """Load every classifier a rule reads now rather than on the first post. Returns ``self``."""
         self._engine.load()

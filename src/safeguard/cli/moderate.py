@@ -397,10 +397,7 @@ def _read_checkpoint(partial: str, ckpt: str, run: dict[str, Any]) -> dict[str, 
 def _replayer(moderator: Any) -> Callable[[list[Post]], None]:
     """Show already-decided posts to the stateful classifiers (duplicate windows, author counts) in
     input order, as moderating them did, so a resumed run decides the rest exactly as one run would."""
-    engine = getattr(moderator, "_engine", None)
-    names = list(
-        getattr(engine, "stateful", None) or [n for n, c in moderator.ruleset.classifiers.items() if c.stateful]
-    )
+    names = list(moderator.stateful)
 
     def replay(posts: list[Post]) -> None:
         for name in names:
