@@ -88,23 +88,33 @@ def _pseudo(path: Path) -> str | None:
     return None
 
 
-def check_regular(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> int:
-    """The size of ``path`` once it is known to be a regular file of at most ``limit`` bytes, for files
-    another library opens by name (an ONNX model, a tokenizer). The same refusals as :func:`read_bounded`."""
-    p = Path(path)
+def _open_regular(p: Path, limit: int, what: str) -> int:
+    """A descriptor of ``p`` opened without blocking, once ``fstat`` shows a regular file of at most
+    ``limit`` bytes; the caller closes it."""
     root = _pseudo(p)
     if root is not None:
         raise UnsafeFileError(p, f"a {what} cannot be read from {root}")
     fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFileError(p, f"is {_kind(st.st_mode)}, not a regular file: a {what} must be a regular file")
+        if st.st_size > limit:
+            raise UnsafeFileError(p, f"is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_regular(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> int:
+    """The size of ``path`` once it is known to be a regular file of at most ``limit`` bytes, for files
+    another library opens by name (an ONNX model, a tokenizer). The same refusals as :func:`read_bounded`."""
+    fd = _open_regular(Path(path), limit, what)
+    try:
+        return os.fstat(fd).st_size
     finally:
         os.close(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFileError(p, f"is {_kind(st.st_mode)}, not a regular file: a {what} must be a regular file")
-    if st.st_size > limit:
-        raise UnsafeFileError(p, f"is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}")
-    return st.st_size
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int, *, what: str = "file") -> bytes:
@@ -116,16 +126,8 @@ def read_bounded(path: str | os.PathLike[str], limit: int, *, what: str = "file"
     names the kind of file in messages ("term list", "ruleset" ...).
     """
     p = Path(path)
-    root = _pseudo(p)
-    if root is not None:
-        raise UnsafeFileError(p, f"a {what} cannot be read from {root}")
-    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = _open_regular(p, limit, what)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFileError(p, f"is {_kind(st.st_mode)}, not a regular file: a {what} must be a regular file")
-        if st.st_size > limit:
-            raise UnsafeFileError(p, f"is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}")
         chunks: list[bytes] = []
         total = 0
         while True:

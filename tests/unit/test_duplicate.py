@@ -7,7 +7,6 @@ import io
 import json
 import os
 import sys
-import threading
 import time
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _bounded import finishes
 
 from safeguard import Moderator
 from safeguard.classifiers.base import get_classifier_class
@@ -363,29 +363,11 @@ def test_planted_near_copies_gate() -> None:
 # ---------------------------------------------------------------- hostile state files
 
 
-def _load_within(classifier: DuplicateClassifier, seconds: float = 10.0) -> BaseException | None:
-    """``classifier.load()``'s exception (None when it loads), failing when it takes longer than ``seconds``."""
-    out: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            classifier.load()
-            out.append(None)
-        except BaseException as exc:  # the caller asserts what it is
-            out.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"loading the state took more than {seconds} s"
-    return out[0]
-
-
 def test_state_that_is_a_fifo_or_a_device_is_refused_without_hanging(tmp_path: Path) -> None:
     fifo = tmp_path / "window.npz"
     os.mkfifo(fifo)
     for path, reason in ((fifo, "is a FIFO, not a regular file"), (Path("/dev/zero"), "cannot be read from /dev")):
-        exc = _load_within(DuplicateClassifier(state=str(path)))
+        exc = finishes(DuplicateClassifier(state=str(path)).load)
         assert isinstance(exc, ModelLoadError), exc
         assert str(path) in str(exc) and reason in str(exc)
 
@@ -415,7 +397,7 @@ def test_state_holding_a_zip_bomb_is_refused_before_inflating(tmp_path: Path) ->
                 member.write(chunk)
     assert state.stat().st_size < 2 * 1024 * 1024
     started = time.perf_counter()
-    exc = _load_within(DuplicateClassifier(state=str(state)))
+    exc = finishes(DuplicateClassifier(state=str(state)).load)
     assert time.perf_counter() - started < 2.0
     assert isinstance(exc, ModelLoadError), exc
     assert str(state) in str(exc) and "inflates to 268," in str(exc) and "-byte limit" in str(exc)
@@ -425,7 +407,7 @@ def test_state_array_header_claiming_more_than_its_member_is_refused(tmp_path: P
     state = tmp_path / "w.npz"
     with zipfile.ZipFile(state, "w") as zf:
         zf.writestr("header.npy", _npy_header((10**12,)) + b"\0" * 16)  # would allocate a terabyte
-    exc = _load_within(DuplicateClassifier(state=str(state)))
+    exc = finishes(DuplicateClassifier(state=str(state)).load)
     assert isinstance(exc, ModelLoadError), exc
     assert str(state) in str(exc) and "declares 1,000,000,000,000 bytes of data" in str(exc)
 
@@ -438,7 +420,7 @@ def test_oversized_state_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     good.classify([post("p1", CAMPAIGN, "a")])
     good.close()
     monkeypatch.setattr(state_module, "MAX_STATE_BYTES", 100)
-    exc = _load_within(DuplicateClassifier(state=str(path)))
+    exc = finishes(DuplicateClassifier(state=str(path)).load)
     assert isinstance(exc, ModelLoadError) and str(path) in str(exc) and "over the 100-byte limit" in str(exc)
 
 

@@ -271,21 +271,11 @@ def test_targets_of_toxic_text_no_head_explains_follow_its_words() -> None:
 
 def test_heads_load_refuses_a_fifo_and_a_device_without_hanging(tmp_path: Path) -> None:
     import os
-    import threading
+
+    from _bounded import finishes
 
     fifo = tmp_path / "heads.npz"
     os.mkfifo(fifo)
     for path, reason in ((fifo, "is a FIFO"), (Path("/dev/zero"), "cannot be read from /dev")):
-        out: list[BaseException] = []
-
-        def attempt(path: Path = path, out: list[BaseException] = out) -> None:
-            try:
-                HarmHeads.load(path)
-            except BaseException as exc:
-                out.append(exc)
-
-        t = threading.Thread(target=attempt, daemon=True)
-        t.start()
-        t.join(10)
-        assert not t.is_alive(), "loading blocked"
-        assert isinstance(out[0], ValueError) and str(path) in str(out[0]) and reason in str(out[0])
+        exc = finishes(lambda path=path: HarmHeads.load(path))
+        assert isinstance(exc, ValueError) and str(path) in str(exc) and reason in str(exc)

@@ -4,13 +4,12 @@ a stack overflow or gigabytes of memory; the CLI exits 2 with the message and no
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _bounded import finishes
 from typer.testing import CliRunner
 
 from safeguard.classifiers.lists import MAX_LIST_FILE_BYTES, ListsClassifier, load_list_file
@@ -31,25 +30,6 @@ def billion_laughs(levels: int = 9) -> str:
     for i in range(1, levels):
         lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
     return "\n".join(lines) + "\n"
-
-
-def finishes(fn: Callable[[], Any], seconds: float = 10.0) -> Any:
-    """``fn()``'s result or exception, failing the test when it takes longer than ``seconds``."""
-    out: list[Any] = []
-
-    def target() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:  # the caller asserts what it is
-            out.append(exc)
-
-    started = time.perf_counter()
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds} s"
-    assert time.perf_counter() - started < seconds
-    return out[0]
 
 
 def problems(exc: Any) -> list[str]:
