@@ -33,6 +33,10 @@ class SafeguardError(Exception):
     """Base of every exception safeguard raises on purpose."""
 
 
+#: Most characters of a source line shown under a problem (with the indent and "...", it fits 80 columns).
+SNIPPET_WIDTH = 70
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a configuration file, located as precisely as known.
@@ -53,12 +57,22 @@ class Problem:
         return self.file
 
     def render(self) -> str:
-        """``file:line:col: message``, then the source line and a caret under the column."""
+        """``file:line:col: message``, then the source line and a caret under the column.
+
+        A source line longer than :data:`SNIPPET_WIDTH` is cut to a window around the column.
+        """
         out = f"{self.location()}: {self.message}"
         if self.snippet:
-            out += f"\n    {self.snippet}"
-            if self.column:
-                out += "\n    " + " " * (self.column - 1) + "^"
+            snippet, column = self.snippet, self.column
+            if len(snippet) > SNIPPET_WIDTH:
+                start = max(0, min(column - 1 - SNIPPET_WIDTH // 2, len(snippet) - SNIPPET_WIDTH))
+                head = "..." if start else ""
+                tail = "..." if start + SNIPPET_WIDTH < len(snippet) else ""
+                snippet = head + snippet[start : start + SNIPPET_WIDTH] + tail
+                column = column - start + len(head) if column else 0
+            out += f"\n    {snippet}"
+            if column:
+                out += "\n    " + " " * (column - 1) + "^"
         return out
 
     def __str__(self) -> str:

@@ -305,3 +305,14 @@ def test_model_and_state_paths_stay_in_the_ruleset_directory(tmp_path: Path) -> 
         encoding="utf-8",
     )
     assert load_ruleset(allowed).classifiers["duplicate"].state == tmp_path / "w.npz"  # type: ignore[attr-defined]
+
+
+def test_a_problem_on_a_huge_line_shows_a_window_around_the_column() -> None:
+    from safeguard.errors import SNIPPET_WIDTH, Problem
+
+    line = "x" * 5000 + "Y" + "z" * 5000
+    lines = Problem("f.yaml", 1, 5001, "bad", line).render().splitlines()
+    assert len(lines[1]) <= 4 + SNIPPET_WIDTH + 6
+    assert lines[1][lines[2].index("^")] == "Y"
+    short = Problem("f.yaml", 2, 3, "bad", "abcdef").render().splitlines()
+    assert short[1:] == ["    abcdef", "      ^"]
