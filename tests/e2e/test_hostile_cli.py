@@ -44,6 +44,38 @@ def moderate(*args: str) -> subprocess.CompletedProcess[str]:
 # --- outputs never destroy ----------------------------------------------------------------------
 
 
+def test_every_command_that_writes_a_file_refuses_a_symlink_before_working(tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = tmp_path / "out"
+    link.symlink_to(target)
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(
+        "".join(json.dumps({"text": f"post {i}", "label": "spam" if i % 2 else "ham"}) + "\n" for i in range(40))
+    )
+    commands = {
+        "report": ["report", str(DUMP), "-o", str(link)],
+        "test --junit": ["test", str(ROOT / "tests" / "fixtures" / "ruletests"), "--junit", str(link)],
+        "train spam": ["train", "spam", str(labelled), "-o", str(link)],
+        "train spam --metrics-json": [
+            "train",
+            "spam",
+            str(labelled),
+            "-o",
+            str(tmp_path / "m.json"),
+            "--metrics-json",
+            str(link),
+        ],
+        "bench": ["bench", "--quick", "--only", "text", "-o", str(link)],
+    }
+    for name, args in commands.items():
+        result = run(*args)
+        assert result.returncode == 4, (name, result.stderr)
+        assert "is a symbolic link: refusing to replace it" in result.stderr, name
+        assert link.is_symlink() and target.read_text() == "keep me", name
+    assert not (tmp_path / "m.json").exists()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="creating a device node needs root")
 def test_output_to_a_character_device_is_refused(tmp_path: Path) -> None:
     device = tmp_path / "null"  # a device node like /dev/null, in a scratch directory

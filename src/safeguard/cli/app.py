@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,6 +72,31 @@ def fail_io(error: BaseException) -> typer.Exit:
     """Print an input or output error and return the exit to raise (exit code 4)."""
     err.print(f"[red]error:[/red] {escape(str(error))}")
     return typer.Exit(exit_codes.IO)
+
+
+def check_outputs(*groups: Any, missing_dirs: bool = False) -> None:
+    """Refuse (exit 4) outputs that would destroy something or cannot be written and renamed:
+    a symbolic link, a directory, a device, a FIFO; a missing or read-only directory. ``groups``
+    are iterables of ``(path, what)``; with ``missing_dirs``, directories that do not exist yet
+    are fine when the nearest existing one is writable (they are created)."""
+    from safeguard.files import UnsafeFileError, check_output
+
+    for group in groups:
+        for path, what in [group] if isinstance(group, tuple) else group:
+            target = Path(path)
+            try:
+                if missing_dirs and not target.parent.exists():
+                    if os.path.lexists(target.parent):  # a dangling link where the directory should be
+                        raise UnsafeFileError(target, f"cannot write the {what}: {target.parent} is not a directory")
+                    ancestor = target.parent
+                    while not ancestor.exists() and ancestor != ancestor.parent:
+                        ancestor = ancestor.parent
+                    check_output(ancestor / ".safeguard-check", what=what)
+                else:
+                    check_output(target, what=what)
+            except UnsafeFileError as exc:
+                err.print(f"[red]error:[/red] {escape(str(exc))}")
+                raise typer.Exit(exit_codes.IO) from None
 
 
 def settle_heap() -> None:

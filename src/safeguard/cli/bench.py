@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, dump_json, err
+from safeguard.cli.app import app, check_outputs, dump_json, err
 
 DEFAULT_RESULTS_DIR = Path("benchmarks/results")
 REPRODUCE = "safeguard bench"
@@ -58,6 +58,7 @@ def bench(
     Each subject runs in a process of its own, on the same posts; subjects that cannot run here are
     reported as skipped with what to install. Progress goes to stderr, a table and the ratios at the end.
     """
+    check_outputs([(str(output), "results")] if output is not None else [])
     from safeguard.bench import SUBJECTS, Settings, render_markdown, run_benchmark, update_readme
 
     if list_subjects:

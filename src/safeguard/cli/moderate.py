@@ -21,7 +21,7 @@ from rich.text import Text
 
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, SafeguardError
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.types import Post
@@ -132,7 +132,7 @@ def moderate(
             _usage("--resume cannot tell whether standard input is the same as before: name the input files")
     partial = cp.partial_path(output) if can_resume else None
     ckpt = cp.checkpoint_path(partial) if partial is not None else None
-    _check_outputs(
+    check_outputs(
         [(output, "decisions")] if to_file else [],
         *([(partial, "partial decisions"), (ckpt, "checkpoint")] if partial and ckpt else []),
         *([(str(summary_json), "summary")] if summary_json is not None else []),
@@ -140,7 +140,7 @@ def moderate(
     _check_streams(inputs, output)
     moderator = load_moderator(rules)
     state_files = _state_files(moderator)
-    _check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
+    check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
 
     actions: Counter[str] = Counter()
     fired: Counter[str] = Counter()
@@ -274,7 +274,7 @@ def classify(
     progress: ProgressOpt = None,
 ) -> None:
     """Print the raw signals of every post, {"id": ..., "signals": {...}}, for calibrating thresholds."""
-    _check_outputs([(output, "signals")] if output != "-" else [])
+    check_outputs([(output, "signals")] if output != "-" else [])
     _check_streams(inputs, output)
     moderator = load_moderator(rules)
     names = list(only or [])
@@ -327,31 +327,6 @@ def _output_format(output: str, format: str | None) -> str:
         err.print(f"[red]error:[/red] {escape(exc.problems[0].message)}", highlight=False)
         err.print(f"valid formats: {', '.join(readers.FORMATS)}")
         raise typer.Exit(exit_codes.CONFIG) from None
-
-
-def _check_outputs(*groups: Any, missing_dirs: bool = False) -> None:
-    """Refuse (exit 4) outputs that would destroy something or cannot be written and renamed:
-    a symbolic link, a directory, a device, a FIFO; a missing or read-only directory. ``groups``
-    are iterables of ``(path, what)``; with ``missing_dirs``, directories that do not exist yet
-    are fine when the nearest existing one is writable (they are created)."""
-    from safeguard.files import UnsafeFileError, check_output
-
-    for group in groups:
-        for path, what in [group] if isinstance(group, tuple) else group:
-            target = Path(path)
-            try:
-                if missing_dirs and not target.parent.exists():
-                    if os.path.lexists(target.parent):  # a dangling link where the directory should be
-                        raise UnsafeFileError(target, f"cannot write the {what}: {target.parent} is not a directory")
-                    ancestor = target.parent
-                    while not ancestor.exists() and ancestor != ancestor.parent:
-                        ancestor = ancestor.parent
-                    check_output(ancestor / ".safeguard-check", what=what)
-                else:
-                    check_output(target, what=what)
-            except UnsafeFileError as exc:
-                err.print(f"[red]error:[/red] {escape(str(exc))}")
-                raise typer.Exit(exit_codes.IO) from None
 
 
 def _check_streams(inputs: Sequence[str], output: str) -> None:

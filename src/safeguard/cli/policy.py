@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, err, fail_config, fail_io, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt, RulesOpt
 from safeguard.errors import ConfigError, InputError
 from safeguard.policy.records import RecordError
@@ -240,6 +240,7 @@ def report(
     every numeric signal in the decisions; then examples per rule. --field and --input-format
     apply to --posts. Exit 0; 3 when some decision records were unreadable; 4 on I/O errors.
     """
+    check_outputs((str(output), "report"))
     from safeguard.io import readers
     from safeguard.policy.report import build_report, render_html
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, dump_json, err, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, dump_json, err, load_moderator
 from safeguard.errors import ConfigError, InputError
 from safeguard.types import Action, Post
 
@@ -50,6 +50,7 @@ def test_rules(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every case, not only failures.")] = False,
 ) -> None:
     """Run rule test cases. Exit 0 all pass, 1 a case failed, 2 a broken rules or test file."""
+    check_outputs([(str(junit), "JUnit report")] if junit is not None else [])
     import re
 
     from safeguard.rules.casefile import FAIL, XFAIL, XPASS, run_tests

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, err, fail_config
+from safeguard.cli.app import app, check_outputs, err, fail_config
 from safeguard.errors import ConfigError, SafeguardError
 
 #: Texts the export is checked on (the torch model and the ONNX file must agree on them).
@@ -76,6 +76,7 @@ def export_onnx_command(
     --model-dir DIR). Then use it as: toxicity: {backend: onnx, model: OUTPUT}. Exit 0 on success, 2 on
     bad options or a model that cannot be loaded or exported.
     """
+    check_outputs((str(output), "ONNX model"))
     from safeguard.classifiers.toxicity.export import export_onnx
 
     if rules is not None:

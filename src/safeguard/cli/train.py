@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, err
+from safeguard.cli.app import app, check_outputs, err
 from safeguard.errors import ConfigError, InputError
 
 
@@ -66,6 +66,7 @@ def spam(
     label are skipped. The model is a JSON file: use it with `spam: {model: PATH}` in a ruleset.
     Deterministic for a given --seed. Exit 0 on success, 2 for unusable data, 4 for unreadable files.
     """
+    check_outputs((str(output), "model"), [(str(metrics_json), "metrics")] if metrics_json is not None else [])
     from safeguard.classifiers.spam.train import cross_validate, read_labelled, train
 
     with _training_errors(input):
@@ -140,6 +141,7 @@ def toxicity(
     `toxicity: {backend: default, model: {model: OUT}}` (--base model). Needs scikit-learn
     (`pip install 'safeguard[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
     """
+    check_outputs((str(output), "heads file"))
     from safeguard.classifiers.spam.train import read_labelled_rows
     from safeguard.classifiers.toxicity.harm import FAST_MODEL, MODEL_HEADS
     from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
