@@ -14,6 +14,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 from functools import partial
 from pathlib import Path
 
@@ -364,3 +365,43 @@ def test_parquet_with_invalid_utf8_metadata_is_an_input_error() -> None:
     found = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "parquet" / "invalid-utf8-metadata.parquet"
     with pytest.raises(InputError, match="not a readable Parquet file"):
         list(read_records(found))
+
+
+def test_damaged_row_groups_that_claim_no_rows_still_get_distinct_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the parquet fuzz target: two damaged row groups whose metadata counts no rows were both
+    # reported on line 1.
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"]}), path, row_group_size=1)
+
+    class Lying:
+        def __init__(self, real: Any) -> None:
+            self._real = real
+            self.schema_arrow = real.schema_arrow
+
+        @property
+        def metadata(self) -> Any:
+            meta = self._real.metadata
+
+            class Meta:
+                num_row_groups = meta.num_row_groups
+
+                @staticmethod
+                def row_group(i: int) -> Any:
+                    return type("RowGroup", (), {"num_rows": 0})()
+
+            return Meta
+
+        def iter_batches(self, **kwargs: Any) -> Iterator[Any]:  # lazy, as pyarrow's is
+            raise pa.ArrowInvalid("damaged page")
+            yield
+
+        def close(self) -> None:
+            self._real.close()
+
+    real_file = pq.ParquetFile
+    monkeypatch.setattr(pq, "ParquetFile", lambda name: Lying(real_file(name)))
+    records = list(read_records(path))
+    assert [r.line for r in records] == [1, 2]
+    assert all(r.error and "damaged page" in r.error for r in records)

@@ -594,6 +594,7 @@ def _read_parquet(name: str, limit: int) -> Iterator[Record]:
                     rows = f"rows {row + 1}-{last}" if last > row + 1 else f"row {row + 1}"
                     why = " ".join(str(exc).split())  # pyarrow's messages span lines
                     yield Record(name, row + 1, None, f"cannot read Parquet {rows} (row group {group + 1}): {why}")
+                    row += 1  # the error record takes a row number even when the metadata counts none
                     break
                 table = pa.Table.from_batches([batch])
                 if needs_cast:
