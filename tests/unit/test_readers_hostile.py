@@ -14,9 +14,9 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
