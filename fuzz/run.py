@@ -12,6 +12,7 @@ inputs tried.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import tempfile
 from pathlib import Path
@@ -59,7 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         "-print_final_stats=1",
         f"-artifact_prefix={findings}/{args.target}-",
     ]
-    atheris.Setup(libfuzzer, target)
+
+    def checked(data: bytes) -> None:
+        try:
+            target(data)
+        except BaseException:
+            # libFuzzer also writes its crash-* file; this copy is there even when the process dies first
+            name = findings / f"{args.target}-finding-{hashlib.sha1(data).hexdigest()}"
+            name.write_bytes(data)
+            raise
+
+    atheris.Setup(libfuzzer, checked)
     atheris.Fuzz()
     return 0
 
