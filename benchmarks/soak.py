@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -92,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def feed() -> None:
         assert proc.stdin is not None
-        with proc.stdin:
-            for line, _ in records(args.posts, corpus, args.bad_every):
-                proc.stdin.write(line.encode("utf-8", "surrogatepass") + b"\n")
+        try:
+            with proc.stdin:
+                for line, _ in records(args.posts, corpus, args.bad_every):
+                    proc.stdin.write(line.encode("utf-8", "surrogatepass") + b"\n")
+        except BrokenPipeError:  # the run was stopped early
+            pass
 
     stderr: list[bytes] = []
     threading.Thread(target=feed, daemon=True).start()
@@ -104,25 +108,33 @@ def main(argv: list[str] | None = None) -> int:
     done = 0
     mismatches = 0
     last_sample = 0.0
-    for raw in proc.stdout:
-        row = json.loads(raw)
-        done += 1
-        if row.get("line") != done or ("error" in row) != expected_error[done - 1]:
-            mismatches += 1
-        now = time.perf_counter()
-        if now - last_sample >= args.sample_every:
-            rss = rss_mib(proc.pid)
-            if rss is not None:
-                samples.append((done, rss))
-                print(f"{done:>9,} posts  {rss:7.1f} MiB  {done / (now - started):7.0f} posts/s", flush=True)
-            last_sample = now
+    stopped = False
+    # SIGTERM (or Ctrl-C) ends the run early and still reports what was seen up to then.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for raw in proc.stdout:
+            row = json.loads(raw)
+            done += 1
+            if row.get("line") != done or ("error" in row) != expected_error[done - 1]:
+                mismatches += 1
+            now = time.perf_counter()
+            if now - last_sample >= args.sample_every:
+                rss = rss_mib(proc.pid)
+                if rss is not None:
+                    samples.append((done, rss))
+                    print(f"{done:>9,} posts  {rss:7.1f} MiB  {done / (now - started):7.0f} posts/s", flush=True)
+                last_sample = now
+    except KeyboardInterrupt:
+        stopped = True
+        proc.kill()
     rc = proc.wait()
     seconds = time.perf_counter() - started
-    fitted = [(x, y) for x, y in samples if x >= args.warmup * args.posts]
+    fitted = [(x, y) for x, y in samples if x >= args.warmup * (done if stopped else args.posts)]
     result = {
         "posts": args.posts,
+        "stopped_early": stopped,
         "records_out": done,
-        "lost": args.posts - done,
+        "lost": None if stopped else args.posts - done,
         "mismatched_records": mismatches,
         "exit_code": rc,
         "seconds": round(seconds, 1),
