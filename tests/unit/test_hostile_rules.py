@@ -316,3 +316,14 @@ def test_a_problem_on_a_huge_line_shows_a_window_around_the_column() -> None:
     assert lines[1][lines[2].index("^")] == "Y"
     short = Problem("f.yaml", 2, 3, "bad", "abcdef").render().splitlines()
     assert short[1:] == ["    abcdef", "      ^"]
+
+
+@pytest.mark.parametrize("text", ["<<", "a: <<", "a: 2001-13-01", "a: 2024-02-30 10:00:00", "- 99999-01-01"])
+def test_scalars_yaml_cannot_construct_stay_text(text: str) -> None:
+    # Found by the testfile fuzz target: a bare merge key raised ConstructorError, and an impossible
+    # date raises ValueError in PyYAML's timestamp constructor.
+    from safeguard.rules.source import load_yaml
+
+    source = load_yaml(text, "f.yaml")
+    assert source.problems == []
+    assert text.split()[-1] in str(source.data)

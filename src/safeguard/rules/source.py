@@ -237,7 +237,10 @@ def _build(node: yaml.Node, path: Path_, source: SourceFile, constructor: yaml.S
 def _scalar(node: yaml.ScalarNode, constructor: yaml.SafeLoader) -> Any:
     # Resolve the implicit type (int, float, bool, null, timestamp) the way safe_load does. A
     # constructor per document: it caches every node it constructs.
-    value = constructor.construct_object(node, deep=True)
+    try:
+        value = constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return node.value  # "<<" as a value, a date like 2024-13-45: kept as the text they are
     if not isinstance(value, (str, int, float, bool, type(None))):
         return node.value  # timestamps and binary stay as their text
     return value
