@@ -39,6 +39,14 @@ InputFormatOpt = Annotated[
     str | None,
     typer.Option("--input-format", help="Input format when the extension does not say (jsonl, csv, tsv, parquet)."),
 ]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Read the inputs as a forum export: stackexchange (Posts.xml, Comments.xml), discourse (topic/posts "
+        "JSON or JSON lines of posts), reddit (Pushshift JSON lines).",
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Posts per batch.")]
 ProgressOpt = Annotated[
     bool | None,
@@ -77,6 +85,7 @@ def moderate(
     ] = None,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    source: FromOpt = None,
     max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     signals: Annotated[
@@ -118,6 +127,7 @@ def moderate(
     if mode not in ("allow", "error"):
         _usage(f"--duplicate-ids must be 'allow' or 'error', not {duplicate_ids!r}")
     fmt = _output_format(output, format)
+    importer = _importer(source, input_format)
     to_file = output != "-"
     can_resume = writers.resumable(output, fmt)
     if resume:
@@ -155,6 +165,7 @@ def moderate(
         "signals": signals,
         "field": list(field or []),
         "input_format": input_format,
+        "importer": importer,
         "max_record_bytes": max_record_bytes,
         "duplicate_ids": mode,
         "state_files": [cp.file_identity(str(p)) for p in state_files],
@@ -224,6 +235,7 @@ def moderate(
             decide,
             counts=counts,
             max_record_bytes=max_record_bytes,
+            importer=importer,
             duplicate_ids=mode,
             partial=partial,
             skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
@@ -269,11 +281,13 @@ def classify(
     output: OutputOpt = "-",
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    source: FromOpt = None,
     max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     progress: ProgressOpt = None,
 ) -> None:
     """Print the raw signals of every post, {"id": ..., "signals": {...}}, for calibrating thresholds."""
+    importer = _importer(source, input_format)
     check_outputs([(output, "signals")] if output != "-" else [])
     _check_streams(inputs, output)
     moderator = load_moderator(rules)
@@ -304,6 +318,7 @@ def classify(
         run,
         counts=counts,
         max_record_bytes=max_record_bytes,
+        importer=importer,
     )
     code = exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK
     if stats["cut_off"]:
@@ -315,6 +330,20 @@ def classify(
 def _usage(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(exit_codes.CONFIG)
+
+
+def _importer(source: str | None, input_format: str | None) -> str | None:
+    """The canonical name of the ``--from`` importer, or exit 2 naming the valid ones."""
+    if source is None:
+        return None
+    from safeguard.io.importers import TABLE
+
+    name = source.strip().lower()
+    if name not in TABLE:
+        _usage(f"--from must be one of {', '.join(TABLE)}, not {source!r}")
+    if input_format is not None:
+        _usage("--from and --input-format cannot be combined: --from names the format")
+    return name
 
 
 def _output_format(output: str, format: str | None) -> str:
@@ -434,6 +463,7 @@ def _stream(
     *,
     counts: dict[str, int],
     max_record_bytes: int = MAX_RECORD_BYTES,
+    importer: str | None = None,
     duplicate_ids: str = "allow",
     partial: str | None = None,
     skip: tuple[int, int] | None = None,
@@ -442,6 +472,7 @@ def _stream(
 ) -> dict[str, Any]:
     """Read every input, process posts in batches, write one record per input record, in order.
 
+    ``importer`` names the ``--from`` importer that reads every input instead of the readers.
     ``counts`` (records, errors, duplicate_ids) is updated in place. With ``partial``, records go to
     that file (see :func:`safeguard.io.writers.open_writer`); ``skip`` is ``(records, bytes)`` of a
     checkpoint to resume from: that many input records are read past (their posts shown to
@@ -453,7 +484,9 @@ def _stream(
 
     try:
         field_map = io_fields.parse_field_map(field or [])
-        formats = [input_format or (None if name == "-" else readers.detect_format(name)) for name in inputs]
+        formats = [
+            input_format or (None if name == "-" or importer else readers.detect_format(name)) for name in inputs
+        ]
     except ConfigError as exc:
         raise fail_config(exc) from None
     show = err.is_terminal if progress is None else progress
@@ -512,7 +545,7 @@ def _stream(
                         checkpoints.save(writer, counts["records"], elapsed)
 
                 for name, fmt in zip(inputs, formats, strict=True):
-                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes):
+                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes, importer):
                         if post is not None and not post.id_generated:
                             if post.id in seen:
                                 if read >= skip_records:
@@ -568,8 +601,15 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str], max_bytes: int) -> Iterator[Any]:
-    records = readers.read_records(name, format=fmt, max_record_bytes=max_bytes)
+def _posts(
+    readers: Any, name: str, fmt: str | None, field_map: dict[str, str], max_bytes: int, importer: str | None = None
+) -> Iterator[Any]:
+    if importer is not None:
+        from safeguard.io.importers import TABLE
+
+        records = TABLE[importer].records(name, max_bytes)
+    else:
+        records = readers.read_records(name, format=fmt, max_record_bytes=max_bytes)
     yield from readers.iter_posts(records, field_map)
 
 
