@@ -40,6 +40,14 @@ InputFormatOpt = Annotated[
     str | None,
     typer.Option("--input-format", help="Input format when the extension does not say (jsonl, csv, tsv, parquet)."),
 ]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Read the inputs as a forum export: stackexchange (Posts.xml, Comments.xml), discourse (topic/posts "
+        "JSON or JSON lines of posts), reddit (Pushshift JSON lines).",
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Posts per batch.")]
 ProgressOpt = Annotated[
     bool | None,
@@ -78,6 +86,7 @@ def moderate(
     ] = None,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    source: FromOpt = None,
     max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     signals: Annotated[
@@ -119,6 +128,7 @@ def moderate(
     if mode not in ("allow", "error"):
         _usage(f"--duplicate-ids must be 'allow' or 'error', not {duplicate_ids!r}")
     fmt = _output_format(output, format)
+    importer = _importer(source, input_format)
     to_file = output != "-"
     can_resume = writers.resumable(output, fmt)
     if resume:
@@ -156,6 +166,7 @@ def moderate(
         "signals": signals,
         "field": list(field or []),
         "input_format": input_format,
+        "importer": importer,
         "max_record_bytes": max_record_bytes,
         "duplicate_ids": mode,
         "state_files": [cp.file_identity(str(p)) for p in state_files],
@@ -225,6 +236,7 @@ def moderate(
             decide,
             counts=counts,
             max_record_bytes=max_record_bytes,
+            importer=importer,
             duplicate_ids=mode,
             partial=partial,
             skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
@@ -270,11 +282,13 @@ def classify(
     output: OutputOpt = "-",
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
+    source: FromOpt = None,
     max_record_bytes: MaxRecordOpt = MAX_RECORD_BYTES,
     batch_size: BatchOpt = 256,
     progress: ProgressOpt = None,
 ) -> None:
     """Print the raw signals of every post, {"id": ..., "signals": {...}}, for calibrating thresholds."""
+    importer = _importer(source, input_format)
     check_outputs([(output, "signals")] if output != "-" else [])
     _check_streams(inputs, output)
     moderator = load_moderator(rules)
@@ -305,6 +319,7 @@ def classify(
         run,
         counts=counts,
         max_record_bytes=max_record_bytes,
+        importer=importer,
     )
     code = exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK
     if stats["cut_off"]:
@@ -316,6 +331,20 @@ def classify(
 def _usage(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(exit_codes.CONFIG)
+
+
+def _importer(source: str | None, input_format: str | None) -> str | None:
+    """The canonical name of the ``--from`` importer, or exit 2 naming the valid ones."""
+    if source is None:
+        return None
+    from safeguard.io.importers import TABLE
+
+    name = source.strip().lower()
+    if name not in TABLE:
+        _usage(f"--from must be one of {', '.join(TABLE)}, not {source!r}")
+    if input_format is not None:
+        _usage("--from and --input-format cannot be combined: --from names the format")
+    return name
 
 
 def _output_format(output: str, format: str | None) -> str:
@@ -435,6 +464,7 @@ def _stream(
     *,
     counts: dict[str, int],
     max_record_bytes: int = MAX_RECORD_BYTES,
+    importer: str | None = None,
     duplicate_ids: str = "allow",
     partial: str | None = None,
     skip: tuple[int, int] | None = None,
@@ -443,6 +473,7 @@ def _stream(
 ) -> dict[str, Any]:
     """Read every input, process posts in batches, write one record per input record, in order.
 
+    ``importer`` names the ``--from`` importer that reads every input instead of the readers.
     ``counts`` (records, errors, duplicate_ids) is updated in place. With ``partial``, records go to
     that file (see :func:`safeguard.io.writers.open_writer`); ``skip`` is ``(records, bytes)`` of a
     checkpoint to resume from: that many input records are read past (their posts shown to
@@ -454,7 +485,9 @@ def _stream(
 
     try:
         field_map = io_fields.parse_field_map(field or [])
-        formats = [input_format or (None if name == "-" else readers.detect_format(name)) for name in inputs]
+        formats = [
+            input_format or (None if name == "-" or importer else readers.detect_format(name)) for name in inputs
+        ]
     except ConfigError as exc:
         raise fail_config(exc) from None
     show = err.is_terminal if progress is None else progress
@@ -513,7 +546,7 @@ def _stream(
                         checkpoints.save(writer, counts["records"], elapsed)
 
                 for name, fmt in zip(inputs, formats, strict=True):
-                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes):
+                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes, importer):
                         if post is not None and not post.id_generated and seen.seen(post.id):
                             if read >= skip_records:
                                 counts["duplicate_ids"] += 1
@@ -566,8 +599,15 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _posts(readers: Any, name: str, fmt: str | None, field_map: dict[str, str], max_bytes: int) -> Iterator[Any]:
-    records = readers.read_records(name, format=fmt, max_record_bytes=max_bytes)
+def _posts(
+    readers: Any, name: str, fmt: str | None, field_map: dict[str, str], max_bytes: int, importer: str | None = None
+) -> Iterator[Any]:
+    if importer is not None:
+        from safeguard.io.importers import TABLE
+
+        records = TABLE[importer].records(name, max_bytes)
+    else:
+        records = readers.read_records(name, format=fmt, max_record_bytes=max_bytes)
     yield from readers.iter_posts(records, field_map)
 
 
