@@ -1,0 +1,126 @@
+"""``safeguard serve``: the moderator as an HTTP service."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from safeguard.cli import exit_codes
+from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, load_moderator
+from safeguard.errors import ConfigError
+
+
+@app.command()
+def serve(
+    rules: Annotated[Path, typer.Option("--rules", "-r", help="Ruleset file.")] = DEFAULT_RULES,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes, each with the ruleset loaded once.")
+    ] = 1,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help="API keys, one a line: 'name:SHA256HEX' or a plain key (hashed when read). Also read from "
+            "SAFEGUARD_API_KEYS (comma-separated). Without any key the API is open.",
+        ),
+    ] = None,
+    admin_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--admin-keys",
+            help="Keys for /v1/admin/* (reload), same format; also SAFEGUARD_ADMIN_KEYS. Without any, admin "
+            "endpoints are off (SIGHUP still reloads).",
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1024, help="Largest request body (413 beyond it).")
+    ] = 1 << 20,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="Most posts in one request.")] = 256,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.001,
+            help="Seconds a request may spend moderating; past it each post gets the ruleset's on_error action.",
+        ),
+    ] = 10.0,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Append the score suggestions of comments:suggestscore to this JSONL file."),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option("--cors-origin", help="Allow this origin by CORS (repeat; default: none).")
+    ] = None,
+) -> None:
+    """Serve the ruleset over HTTP until SIGTERM or Ctrl+C.
+
+    Endpoints: POST /v1/moderate, /v1/classify, /v1/explain; GET /v1/ruleset, /healthz, /readyz,
+    /metrics, /openapi.json; POST /v1/admin/reload; the OpenAI-compatible POST /v1/moderations and the
+    Perspective-compatible POST /v1alpha1/comments:analyze and :suggestscore. Every classifier loads
+    before the port answers; SIGHUP or /v1/admin/reload loads the ruleset again (an invalid one never
+    replaces the running one). One JSON access-log line per request on stderr. Exit 2 for an invalid
+    ruleset or key file, or when the serve extra is not installed.
+    """
+    missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
+    if missing:
+        err.print(f"[red]error:[/red] serve needs {', '.join(missing)}: pip install 'safeguard\\[serve]'")
+        raise typer.Exit(exit_codes.CONFIG)
+    import uvicorn
+
+    from safeguard.serve.app import SETTINGS_ENV, create_app
+    from safeguard.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV, KeyRing, ServeSettings
+
+    try:
+        api_ring = (KeyRing.from_file(keys) if keys else KeyRing()) + KeyRing.from_env(API_KEYS_ENV)
+        admin_ring = (KeyRing.from_file(admin_keys) if admin_keys else KeyRing()) + KeyRing.from_env(ADMIN_KEYS_ENV)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    if labels is not None:
+        check_outputs((labels, "labels file"))
+    settings = ServeSettings(
+        api_keys=api_ring,
+        admin_keys=admin_ring,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        timeout_s=timeout,
+        labels_path=labels.resolve() if labels else None,
+        cors_origins=tuple(cors_origin or ()),
+    )
+    if not api_ring:
+        err.print("[yellow]warning:[/yellow] no API keys configured: the API is open to anyone who can reach the port")
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,  # the app writes its own JSON access log
+        "timeout_graceful_shutdown": int(timeout) + 5,
+        "server_header": False,
+    }
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it found: a
+    # handler that does nothing lets the command end normally (exit 0) once the service has stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    err.print(f"serving {escape(str(rules))} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})")
+    if workers == 1:
+        moderator = load_moderator(rules)  # exit 2 on an invalid ruleset; warm before the port opens
+        uvicorn.run(create_app(rules.resolve(), settings, moderator=moderator), **common)  # type: ignore[arg-type]
+        return
+    from safeguard.moderator import Moderator
+
+    if not rules.exists():
+        err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found (pass --rules FILE)")
+        raise typer.Exit(exit_codes.CONFIG)
+    try:
+        Moderator.from_file(rules)  # each worker loads it again; check it once here
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    os.environ[SETTINGS_ENV] = json.dumps({"rules": str(rules.resolve()), "settings": json.loads(settings.to_json())})
+    uvicorn.run("safeguard.serve.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]

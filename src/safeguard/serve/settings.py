@@ -1,0 +1,141 @@
+"""Settings of the HTTP service and its API keys (no web framework needed to read them)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from safeguard.errors import ConfigError
+
+__all__ = ["ADMIN_KEYS_ENV", "API_KEYS_ENV", "KeyRing", "ServeSettings"]
+
+#: Environment variables holding keys: entries as in a key file, separated by commas or newlines.
+API_KEYS_ENV = "SAFEGUARD_API_KEYS"
+ADMIN_KEYS_ENV = "SAFEGUARD_ADMIN_KEYS"
+
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def digest(key: str) -> bytes:
+    """The SHA-256 digest a key is stored and compared as."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """API keys, held as SHA-256 digests with a name each (the name appears in access logs).
+
+    An entry is ``name:sha256hex`` (the digest of the key, as ``sha256sum`` prints it) or a plain key,
+    hashed when it is read and named after where it came from (``keys.txt:3``).
+    """
+
+    entries: tuple[tuple[str, bytes], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def match(self, key: str) -> str | None:
+        """The name of the entry ``key`` hashes to, or None. Compares every digest in constant time."""
+        presented = digest(key)
+        found: str | None = None
+        for name, stored in self.entries:
+            if hmac.compare_digest(presented, stored) and found is None:
+                found = name
+        return found
+
+    @classmethod
+    def parse(cls, lines: Iterable[str], source: str) -> KeyRing:
+        entries: list[tuple[str, bytes]] = []
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, sep, hexdigest = line.rpartition(":")
+            if sep and name and _HEX_DIGEST.fullmatch(hexdigest):
+                entries.append((name, bytes.fromhex(hexdigest)))
+            else:
+                entries.append((f"{source}:{number}", digest(line)))
+        return cls(tuple(entries))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> KeyRing:
+        """Read a key file; raises :class:`ConfigError` when it cannot be read or holds no key."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read key file: {getattr(exc, 'strerror', None) or exc}", str(p)) from None
+        ring = cls.parse(text.splitlines(), p.name)
+        if not ring:
+            raise ConfigError("key file holds no key", str(p))
+        return ring
+
+    @classmethod
+    def from_env(cls, name: str, environ: dict[str, str] | None = None) -> KeyRing:
+        value = (environ if environ is not None else os.environ).get(name, "")
+        return cls.parse(re.split(r"[,\n]", value), name)
+
+    def __add__(self, other: KeyRing) -> KeyRing:
+        return KeyRing(self.entries + other.entries)
+
+    def to_json(self) -> list[list[str]]:
+        return [[name, stored.hex()] for name, stored in self.entries]
+
+    @classmethod
+    def from_json(cls, data: list[list[str]]) -> KeyRing:
+        return cls(tuple((name, bytes.fromhex(hexdigest)) for name, hexdigest in data))
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How the service runs. The defaults are safe for a service on a private network."""
+
+    api_keys: KeyRing = field(default_factory=KeyRing)
+    admin_keys: KeyRing = field(default_factory=KeyRing)
+    #: Largest request body; a larger one is refused with 413 before it is read.
+    max_body_bytes: int = 1 << 20
+    #: Most posts in one request (``{"posts": [...]}``, a list ``input``).
+    max_batch: int = 256
+    #: Seconds a request may spend moderating; past it every post gets the ruleset's ``on_error`` action.
+    timeout_s: float = 10.0
+    #: Where ``comments:suggestscore`` appends the suggestions it receives (JSON Lines); None: not stored.
+    labels_path: Path | None = None
+    #: Origins allowed by CORS; empty (the default): no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "api_keys": self.api_keys.to_json(),
+                "admin_keys": self.admin_keys.to_json(),
+                "max_body_bytes": self.max_body_bytes,
+                "max_batch": self.max_batch,
+                "timeout_s": self.timeout_s,
+                "labels_path": str(self.labels_path) if self.labels_path else None,
+                "cors_origins": list(self.cors_origins),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        data: dict[str, Any] = json.loads(text)
+        return replace(
+            cls(),
+            api_keys=KeyRing.from_json(data.get("api_keys", [])),
+            admin_keys=KeyRing.from_json(data.get("admin_keys", [])),
+            max_body_bytes=int(data.get("max_body_bytes", 1 << 20)),
+            max_batch=int(data.get("max_batch", 256)),
+            timeout_s=float(data.get("timeout_s", 10.0)),
+            labels_path=Path(data["labels_path"]) if data.get("labels_path") else None,
+            cors_origins=tuple(data.get("cors_origins", ())),
+        )

@@ -1,0 +1,145 @@
+"""The service in-process (Starlette's test client): failure paths that are hard to reach over a socket."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+
+from safeguard.moderator import Moderator
+from safeguard.serve import KeyRing, ServeSettings, create_app
+from safeguard.serve.compat import OPENAI_CATEGORIES, openai_scores, spans
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTS_ONLY = ROOT / "benchmarks" / "rules" / "lists_only.yaml"
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def service_log() -> Iterator[Lines]:
+    handler = Lines()
+    logger = logging.getLogger("safeguard.serve")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def client(moderator: Moderator, **settings: Any) -> TestClient:
+    return TestClient(create_app(LISTS_ONLY, ServeSettings(**settings), moderator=moderator))
+
+
+def test_a_timeout_fails_closed_with_on_error_for_every_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    moderator = Moderator.from_file(LISTS_ONLY).load()
+
+    def slow(posts: Any) -> Any:
+        time.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(moderator, "moderate_batch", slow)
+    with client(moderator, timeout_s=0.05) as c:
+        r = c.post("/v1/moderate", json={"posts": [{"id": "a", "text": "hi"}, {"id": "b", "text": "hello"}]})
+        assert r.status_code == 200
+        decisions = r.json()["decisions"]
+        assert [d["action"] for d in decisions] == ["hold", "hold"]  # the ruleset's on_error, never allow
+        assert decisions[0]["errors"] == [{"source": "timeout", "error": "moderation took longer than 0.05s"}]
+        single = c.post("/v1/moderations", json={"input": "hi"}).json()["results"][0]
+        assert single["flagged"] and single["safeguard"]["errors"][0]["source"] == "timeout"
+        assert 'safeguard_errors_total{kind="timeout"}' in c.get("/metrics").text
+
+
+def test_an_unexpected_exception_is_a_generic_500_logged_without_the_post(
+    monkeypatch: pytest.MonkeyPatch, service_log: Lines
+) -> None:
+    moderator = Moderator.from_file(LISTS_ONLY).load()
+
+    def broken(posts: Any) -> Any:
+        raise RuntimeError(f"cannot handle {posts[0].text}")
+
+    monkeypatch.setattr(moderator, "moderate_batch", broken)
+    with client(moderator) as c:
+        r = c.post("/v1/moderate", json={"text": "my secret post"})
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": {
+                "type": "internal_error",
+                "message": "internal error; the request id is in the X-Request-ID header",
+            }
+        }
+        r = c.post("/v1/moderations", json={"input": "my secret post"})
+        assert r.status_code == 500 and r.json()["error"]["type"] == "server_error"
+    logged = "\n".join(service_log.lines)
+    assert '"exception": "RuntimeError"' in logged and "my secret post" not in logged
+
+
+def test_admin_endpoint_is_off_without_admin_keys_and_cors_is_off_by_default() -> None:
+    with client(Moderator.from_file(LISTS_ONLY).load()) as c:
+        assert c.post("/v1/admin/reload").status_code == 403
+        r = c.options("/v1/moderate", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_key_ring_reads_named_digests_and_plain_keys() -> None:
+    ring = KeyRing.parse(["# comment", "", f"ci:{hashlib.sha256(b'one').hexdigest()}", "two:with:colons"], "keys.txt")
+    assert ring.match("one") == "ci" and ring.match("two:with:colons") == "keys.txt:4"
+    assert ring.match("three") is None and len(ring) == 2
+    assert KeyRing.from_env("X", {"X": "a, b\nc"}).match("b") == "X:2"
+    settings = ServeSettings(api_keys=ring, max_batch=3, labels_path=Path("/tmp/l.jsonl"))
+    assert ServeSettings.from_json(settings.to_json()) == settings
+
+
+def test_openai_mapping_table() -> None:
+    scores = openai_scores({"toxicity": 0.9, "insult": 0.8, "threat": 0.6, "identity_attack": 0.3, "self_harm": 0.1})
+    assert list(scores) == list(OPENAI_CATEGORIES) and len(scores) == 13
+    assert scores["harassment"] == 0.8 and scores["violence"] == 0.6 and scores["harassment/threatening"] == 0.6
+    assert scores["hate"] == 0.3 and scores["hate/threatening"] == 0.3 and scores["self-harm"] == 0.1
+    assert scores["sexual"] == scores["illicit"] == scores["self-harm/intent"] == 0.0
+    assert set(openai_scores(None).values()) == {0.0}
+
+
+def test_sentence_spans() -> None:
+    text = "  First one.  Second?!\nthird"
+    assert [text[b:e] for b, e in spans(text)] == ["First one.", "Second?!", "third"]
+    assert spans("") == []
+
+
+def test_serve_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from safeguard.cli.app import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    result = CliRunner().invoke(app, ["serve", "--rules", str(LISTS_ONLY)])
+    assert result.exit_code == 2
+    assert "pip install 'safeguard[serve]'" in result.output
+
+
+def test_serve_refuses_an_invalid_ruleset(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from safeguard.cli.app import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ruleset: x\nrules:\n  - {id: a, when: nope.x > 1, action: delete}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "--rules", str(bad), "--port", "0"])
+    assert result.exit_code == 2
+    assert "bad.yaml:3" in result.output
