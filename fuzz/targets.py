@@ -13,12 +13,14 @@ hypothesis (``tests/unit/test_properties.py``, in every test run).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from safeguard.errors import SafeguardError
+from safeguard.io.readers import Record, iter_posts
 
 __all__ = ["TARGETS", "Target"]
 
@@ -101,6 +103,28 @@ def parquet(data: bytes) -> None:
     _records(_write("posts.parquet", data), "parquet")
 
 
+def _checked(records: list[Record]) -> list[Record]:
+    # Posts of one JSON document share its line, so lines only never go back.
+    lines = [r.line for r in records]
+    assert lines == sorted(lines), f"record lines out of order: {lines[:20]}"
+    for _, post, error in iter_posts(records):
+        assert (post is None) != (error is None)
+        if post is not None:
+            post.text.encode("utf-8")
+    return records
+
+
+def importers(data: bytes) -> None:
+    """Forum exports (Stack Exchange XML, Discourse JSON, Reddit JSON lines): records in order, each a
+    post or an error, whatever the bytes; an export whose file cannot be read at all is a SafeguardError."""
+    from safeguard.io.importers import TABLE
+
+    for name, importer in TABLE.items():
+        path = _write(f"export-{name}", data)
+        with contextlib.suppress(SafeguardError):
+            _checked(list(importer.records(str(path), 1 << 16)))
+
+
 def ruleset(data: bytes) -> None:
     """Ruleset YAML: valid, or a ConfigError listing problems with file and line."""
     from safeguard.errors import ConfigError
@@ -145,6 +169,7 @@ TARGETS: dict[str, Target] = {
     "compressed": compressed,
     "csv": csv,
     "parquet": parquet,
+    "importers": importers,
     "ruleset": ruleset,
     "testfile": testfile,
     "normalize": normalize,

@@ -410,3 +410,13 @@ def test_reddit_comments_and_submissions(tmp_path: Path) -> None:
     assert com.created_at is not None and com.created_at.year == 2023 and com.meta["score"] == -3
     assert mod.author.role == "moderator"
     assert link.text == "https://scam.example/x"
+
+
+@pytest.mark.parametrize("encoding", ["utf-7", "utf-16", "no-such-codec"])
+def test_an_xml_encoding_expat_cannot_read_ends_the_input_with_an_error_record(tmp_path: Path, encoding: str) -> None:
+    # Found by the importers fuzz target: expat raises ValueError, not ParseError, for a multi-byte encoding.
+    path = tmp_path / "Comments.xml"
+    path.write_bytes(f'<?xml version="1.0" encoding="{encoding}"?>\n<comments>\n  <row Id="1" Text="x" />\n'.encode())
+    records = list(stackexchange.records(str(path), 1 << 20))
+    assert records and records[-1].error is not None and "stopped reading" in records[-1].error
+    assert all(r.data is None for r in records)

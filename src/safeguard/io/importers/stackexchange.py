@@ -99,6 +99,9 @@ def _read(name: str, raw: Any, limit: int) -> Iterator[Record]:
             except ET.ParseError as exc:
                 yield Record(name, lineno, None, _stopped(exc, lineno))
                 return
+            except (ValueError, LookupError) as exc:  # expat: an encoding it cannot read ("utf-7", "utf-16")
+                yield Record(name, lineno, None, f"invalid XML on line {lineno}: {exc}: stopped reading this input")
+                return
             for event, elem in events:
                 if event == "start":
                     depth += 1
@@ -125,6 +128,8 @@ def _read(name: str, raw: Any, limit: int) -> Iterator[Record]:
                 return
         try:
             parser.close()
+        except (ValueError, LookupError) as exc:
+            yield Record(name, lineno + 1, None, f"invalid XML at the end of the input: {exc}")
         except ET.ParseError as exc:
             yield Record(name, lineno + 1, None, _stopped(exc, lineno, at_end=True))
 
