@@ -363,3 +363,16 @@ def test_hook_secrets_from_options_and_environment(tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     with pytest.raises(ConfigError):
         hook_secrets([f"vanilla={tmp_path / 'empty'}"], {})
+
+
+def test_serve_refuses_an_unknown_forum_or_a_bad_callback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from safeguard.cli.app import app
+
+    secret = tmp_path / "s"
+    secret.write_text("do-not-print-me", encoding="utf-8")
+    for args in (["--hook-secret", f"phpbb={secret}"], ["--hook-callback", "ftp://x"]):
+        result = CliRunner().invoke(app, ["serve", "--rules", str(LISTS_ONLY), "--port", "0", *args])
+        assert result.exit_code == 2, result.output
+        assert "do-not-print-me" not in result.output

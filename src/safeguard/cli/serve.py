@@ -81,7 +81,7 @@ def serve(
     each forum given a webhook secret (signed deliveries, no API key). Every classifier loads
     before the port answers; SIGHUP or /v1/admin/reload loads the ruleset again (an invalid one never
     replaces the running one). One JSON access-log line per request on stderr. Exit 2 for an invalid
-    ruleset or key file, or when the serve extra is not installed.
+    ruleset, key file or hook secret, or when the serve extra is not installed.
     """
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
