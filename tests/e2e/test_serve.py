@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -54,7 +55,7 @@ def start(tmp: Path, rules: Path, *args: str, env: dict[str, str] | None = None)
     log = tmp / f"serve-{port}.log"
     environ = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), environ.get("PYTHONPATH", "")])
-    for name in ("SAFEGUARD_API_KEYS", "SAFEGUARD_ADMIN_KEYS"):
+    for name in ("SAFEGUARD_API_KEYS", "SAFEGUARD_ADMIN_KEYS", "SAFEGUARD_HOOK_SECRETS"):
         if name not in (env or {}):
             environ.pop(name, None)
     with log.open("wb") as fh:
@@ -455,3 +456,95 @@ def test_sigterm_lets_in_flight_requests_finish_and_saves_state(tmp_path: Path) 
     assert server.proc.wait(30) == 0, server.stderr()
     assert state.exists()  # the duplicate window was saved on shutdown
     assert "Traceback" not in server.stderr()
+
+
+def test_discourse_webhook_signed_like_discourse(tmp_path: Path) -> None:
+    """A post_created delivery as Discourse sends it: verified, decided, replayed, and called back."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append((self.headers.get("X-Safeguard-Signature", ""), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    secret = "discourse-hook-secret-4711"
+    secret_file = tmp_path / "discourse.secret"
+    secret_file.write_text(secret + "\n", encoding="utf-8")
+    callback = f"http://127.0.0.1:{receiver.server_address[1]}/decisions"
+    (tmp_path / "keys.txt").write_text(PLAIN_KEY + "\n", encoding="utf-8")
+    server = start(
+        tmp_path,
+        lists_ruleset(tmp_path),
+        "--keys",
+        str(tmp_path / "keys.txt"),
+        "--hook-secret",
+        f"discourse={secret_file}",
+        "--hook-callback",
+        callback,
+        env={"SAFEGUARD_HOOK_SECRETS": "nodebb=nodebb-secret-0815"},
+    )
+    try:
+        payload = {
+            "post": {
+                "id": 4242,
+                "username": "ann",
+                "created_at": "2024-05-01T10:00:00.000Z",
+                "cooked": "<p>you absolute <em>idiot</em></p>",
+                "post_number": 2,
+                "reply_to_post_number": 1,
+                "topic_id": 17,
+                "topic_title": "Hello",
+                "user_id": 3,
+                "trust_level": 1,
+                "moderator": False,
+                "admin": False,
+                "staff": False,
+            }
+        }
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Discourse-Instance": "https://forum.example",
+            "X-Discourse-Event-Id": "5150",
+            "X-Discourse-Event-Type": "post",
+            "X-Discourse-Event": "post_created",
+            "X-Discourse-Event-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        }
+        url = server.base + "/v1/hooks/discourse"
+        r = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        decision = r.json()
+        assert decision["post_id"] == "4242" and decision["action"] == "hold"
+        again = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert again.json() == decision and again.headers["x-safeguard-replayed"] == "true"
+        forged = {**headers, "X-Discourse-Event-Signature": "sha256=" + "0" * 64}
+        assert httpx.post(url, content=body, headers=forged, timeout=30).status_code == 401
+        nodebb = json.dumps({"post": {"pid": 1, "content": "hello"}}).encode()
+        sig = "sha256=" + hmac.new(b"nodebb-secret-0815", nodebb, hashlib.sha256).hexdigest()
+        r = httpx.post(server.base + "/v1/hooks/nodebb", content=nodebb, headers={"X-Safeguard-Signature": sig})
+        assert r.status_code == 200 and r.json()["action"] == "allow"
+        assert httpx.post(server.base + "/v1/hooks/vanilla", content=b"{}").status_code == 401  # not mounted
+        deadline = time.monotonic() + 20
+        while len(received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(received) == 2  # one per new decision, none for the replay
+        signature, sent = received[0]
+        assert signature == "sha256=" + hmac.new(secret.encode(), sent, hashlib.sha256).hexdigest()
+        assert json.loads(sent) == {"forum": "discourse", "event_id": "5150", "post_id": "4242", "decision": decision}
+    finally:
+        assert server.stop() == 0, server.stderr()
+        receiver.shutdown()
+        receiver.server_close()
+    log = server.stderr()
+    assert secret not in log and "nodebb-secret-0815" not in log and "absolute" not in log
+    assert "Traceback" not in log

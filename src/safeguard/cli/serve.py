@@ -60,15 +60,28 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option("--cors-origin", help="Allow this origin by CORS (repeat; default: none).")
     ] = None,
+    hook_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hook-secret",
+            help="FORUM=FILE: serve POST /v1/hooks/FORUM (discourse, nodebb or vanilla), its deliveries signed "
+            "with the secret in FILE (repeat). Also SAFEGUARD_HOOK_SECRETS ('FORUM=SECRET', comma-separated).",
+        ),
+    ] = None,
+    hook_callback: Annotated[
+        str | None,
+        typer.Option("--hook-callback", help="POST each webhook decision to this URL too (in the background)."),
+    ] = None,
 ) -> None:
     """Serve the ruleset over HTTP until SIGTERM or Ctrl+C.
 
     Endpoints: POST /v1/moderate, /v1/classify, /v1/explain; GET /v1/ruleset, /healthz, /readyz,
     /metrics, /openapi.json; POST /v1/admin/reload; the OpenAI-compatible POST /v1/moderations and the
-    Perspective-compatible POST /v1alpha1/comments:analyze and :suggestscore. Every classifier loads
+    Perspective-compatible POST /v1alpha1/comments:analyze and :suggestscore; POST /v1/hooks/FORUM for
+    each forum given a webhook secret (signed deliveries, no API key). Every classifier loads
     before the port answers; SIGHUP or /v1/admin/reload loads the ruleset again (an invalid one never
     replaces the running one). One JSON access-log line per request on stderr. Exit 2 for an invalid
-    ruleset or key file, or when the serve extra is not installed.
+    ruleset, key file or hook secret, or when the serve extra is not installed.
     """
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
@@ -77,13 +90,17 @@ def serve(
     import uvicorn
 
     from safeguard.serve.app import SETTINGS_ENV, create_app
-    from safeguard.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV, KeyRing, ServeSettings
+    from safeguard.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV, KeyRing, ServeSettings, hook_secrets
 
     try:
         api_ring = (KeyRing.from_file(keys) if keys else KeyRing()) + KeyRing.from_env(API_KEYS_ENV)
         admin_ring = (KeyRing.from_file(admin_keys) if admin_keys else KeyRing()) + KeyRing.from_env(ADMIN_KEYS_ENV)
+        secrets = hook_secrets(hook_secret or ())
     except ConfigError as exc:
         raise fail_config(exc) from None
+    if hook_callback and not hook_callback.startswith(("http://", "https://")):
+        err.print("[red]error:[/red] --hook-callback must be an http:// or https:// URL")
+        raise typer.Exit(exit_codes.CONFIG)
     if labels is not None:
         check_outputs((labels, "labels file"))
     settings = ServeSettings(
@@ -94,6 +111,8 @@ def serve(
         timeout_s=timeout,
         labels_path=labels.resolve() if labels else None,
         cors_origins=tuple(cors_origin or ()),
+        hook_secrets=secrets,
+        hook_callback=hook_callback or None,
     )
     if not api_ring:
         err.print("[yellow]warning:[/yellow] no API keys configured: the API is open to anyone who can reach the port")

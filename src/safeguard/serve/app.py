@@ -234,7 +234,7 @@ class Gate:
     def _check(self, scope: Scope, headers: dict[str, str], state: dict[str, Any]) -> tuple[int, str, str] | None:
         settings = self.service.settings
         path: str = scope.get("path", "")
-        if path not in PUBLIC:
+        if path not in PUBLIC and not self._is_hook(path):
             if path.startswith("/v1/admin/"):
                 if not settings.admin_keys:
                     return 403, "forbidden", "admin endpoints are off: no admin keys are configured"
@@ -258,6 +258,11 @@ class Gate:
             if int(length) > settings.max_body_bytes:
                 return 413, "too_large", self._too_large()
         return None
+
+    def _is_hook(self, path: str) -> bool:
+        """A mounted webhook endpoint: its deliveries are signed instead of carrying an API key."""
+        forum = path.removeprefix("/v1/hooks/")
+        return forum != path and self.service.settings.hook_secret(forum) is not None
 
     def _limited(self, receive: Receive) -> Receive:
         limit = self.service.settings.max_body_bytes
@@ -406,7 +411,13 @@ def create_app(
         hup = _watch_sighup(service)
         if not settings.api_keys:
             log_event("warning", message="no API keys configured: anyone who can reach this port can use the API")
-        log_event("ready", pid=os.getpid(), ruleset=identity, api_keys=len(settings.api_keys))
+        log_event(
+            "ready",
+            pid=os.getpid(),
+            ruleset=identity,
+            api_keys=len(settings.api_keys),
+            hooks=[forum for forum, _ in settings.hook_secrets],
+        )
         try:
             yield
         finally:
@@ -449,6 +460,10 @@ def create_app(
     from safeguard.serve.compat import install
 
     install(app, service)
+    if settings.hook_secrets:
+        from safeguard.serve.hooks import install as install_hooks
+
+        install_hooks(app, service)
 
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

@@ -41,6 +41,12 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.hooks = Counter(
+            "safeguard_hook_deliveries",
+            "Webhook deliveries, by forum and result: decided, replayed, ignored, unmapped, bad_signature.",
+            ["forum", "result"],
+            registry=r,
+        )
         self.reloads = Counter("safeguard_reloads", "Ruleset reloads, by result.", ["result"], registry=r)
         self.ruleset = Gauge(
             "safeguard_ruleset_info", "The ruleset in service (value 1).", ["name", "version", "hash"], registry=r

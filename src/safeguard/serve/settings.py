@@ -14,11 +14,23 @@ from typing import Any
 
 from safeguard.errors import ConfigError
 
-__all__ = ["ADMIN_KEYS_ENV", "API_KEYS_ENV", "KeyRing", "ServeSettings"]
+__all__ = [
+    "ADMIN_KEYS_ENV",
+    "API_KEYS_ENV",
+    "HOOK_FORUMS",
+    "HOOK_SECRETS_ENV",
+    "KeyRing",
+    "ServeSettings",
+    "hook_secrets",
+]
 
 #: Environment variables holding keys: entries as in a key file, separated by commas or newlines.
 API_KEYS_ENV = "SAFEGUARD_API_KEYS"
 ADMIN_KEYS_ENV = "SAFEGUARD_ADMIN_KEYS"
+#: Environment variable holding webhook secrets: ``forum=SECRET`` entries separated by commas or newlines.
+HOOK_SECRETS_ENV = "SAFEGUARD_HOOK_SECRETS"
+#: The forums with a webhook endpoint (``POST /v1/hooks/{forum}``).
+HOOK_FORUMS = ("discourse", "nodebb", "vanilla")
 
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -96,6 +108,41 @@ class KeyRing:
         return cls(tuple((name, bytes.fromhex(hexdigest)) for name, hexdigest in data))
 
 
+def hook_secrets(options: Iterable[str] = (), environ: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """Webhook secrets from ``forum=FILE`` options (the file holds the secret) and ``forum=SECRET``
+    entries of :data:`HOOK_SECRETS_ENV`; an option wins over the environment for the same forum.
+
+    Raises :class:`ConfigError` for an unknown forum, an unreadable file or an empty secret; the
+    messages never quote a secret.
+    """
+    found: dict[str, str] = {}
+    value = (environ if environ is not None else os.environ).get(HOOK_SECRETS_ENV, "")
+    for number, entry in enumerate(re.split(r"[,\n]", value), 1):
+        if entry.strip():
+            forum, secret = _hook_entry(entry, f"{HOOK_SECRETS_ENV} entry {number}")
+            found[forum] = secret
+    for option in options:
+        forum, path = _hook_entry(option, "--hook-secret")
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read hook secret file: {getattr(exc, 'strerror', None) or exc}", path) from None
+        if not secret:
+            raise ConfigError("hook secret file is empty", path)
+        found[forum] = secret
+    return tuple(sorted(found.items()))
+
+
+def _hook_entry(entry: str, source: str) -> tuple[str, str]:
+    forum, sep, value = entry.strip().partition("=")
+    forum = forum.strip().lower()
+    if not sep or forum not in HOOK_FORUMS:
+        raise ConfigError(f"{source}: expected FORUM=VALUE with FORUM one of {', '.join(HOOK_FORUMS)}", source)
+    if not value.strip():
+        raise ConfigError(f"{source}: empty value for {forum}", source)
+    return forum, value.strip()
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """How the service runs. The defaults are safe for a service on a private network."""
@@ -112,6 +159,13 @@ class ServeSettings:
     labels_path: Path | None = None
     #: Origins allowed by CORS; empty (the default): no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    #: ``(forum, secret)`` pairs: each forum here gets ``POST /v1/hooks/{forum}``, signed with its secret.
+    hook_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: Where each webhook decision is POSTed in the background; None: nowhere.
+    hook_callback: str | None = None
+
+    def hook_secret(self, forum: str) -> str | None:
+        return dict(self.hook_secrets).get(forum)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -123,6 +177,8 @@ class ServeSettings:
                 "timeout_s": self.timeout_s,
                 "labels_path": str(self.labels_path) if self.labels_path else None,
                 "cors_origins": list(self.cors_origins),
+                "hook_secrets": [list(pair) for pair in self.hook_secrets],
+                "hook_callback": self.hook_callback,
             }
         )
 
@@ -138,4 +194,6 @@ class ServeSettings:
             timeout_s=float(data.get("timeout_s", 10.0)),
             labels_path=Path(data["labels_path"]) if data.get("labels_path") else None,
             cors_origins=tuple(data.get("cors_origins", ())),
+            hook_secrets=tuple((str(forum), str(secret)) for forum, secret in data.get("hook_secrets", [])),
+            hook_callback=data.get("hook_callback") or None,
         )

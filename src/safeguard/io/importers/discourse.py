@@ -51,7 +51,7 @@ from safeguard.io.importers.html import html_to_text
 from safeguard.io.importers.markdown import markdown_parts
 from safeguard.io.readers import Record, read_records
 
-__all__ = ["DOCUMENT_FACTOR", "records"]
+__all__ = ["DOCUMENT_FACTOR", "post_record", "records"]
 
 #: A single JSON document may be this many times ``max_record_bytes``.
 DOCUMENT_FACTOR = 16
@@ -87,6 +87,14 @@ def _is_document(name: str, limit: int) -> bool:
     except (ValueError, RecursionError):
         return len(first) <= limit  # a first line that is not whole JSON: pretty-printed
     return False
+
+
+def post_record(post: Any, topic_title: str | None = None) -> dict[str, Any]:
+    """The post record of one Discourse post object (the mapping above; ``parent_id`` stays empty).
+
+    Raises :class:`ValueError` when ``post`` is not a post with an id and a text.
+    """
+    return _Posts().map(post, topic_title)
 
 
 class _Posts:
