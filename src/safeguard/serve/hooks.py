@@ -60,7 +60,6 @@ from safeguard.errors import InputError
 from safeguard.io.importers.discourse import post_record
 from safeguard.io.importers.html import html_to_text
 from safeguard.serve.errors import ApiError
-from safeguard.serve.settings import HOOK_FORUMS
 from safeguard.types import Post
 
 if TYPE_CHECKING:
@@ -231,7 +230,6 @@ FORUMS: dict[str, Forum] = {
     "nodebb": Forum(_hmac_sha256(SIGNATURE_HEADER.lower()), _nodebb, _header_or_post_id, SIGNATURE_HEADER),
     "vanilla": Forum(_hmac_sha256(SIGNATURE_HEADER.lower()), _vanilla, _header_or_post_id, SIGNATURE_HEADER),
 }
-assert tuple(FORUMS) == HOOK_FORUMS
 
 
 class Remembered:
