@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.unit._bounded import finishes
+from _bounded import finishes
 
 from safeguard.classifiers.toxicity.harm import quoted_share
 from safeguard.io.importers.html import MAX_QUOTE_DEPTH, html_to_text
