@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from safeguard import __version__
 from safeguard.errors import ConfigError, InputError, SafeguardError
 from safeguard.moderator import Moderator, to_post
-from safeguard.serve.errors import ApiError, error_body
+from safeguard.serve.errors import ApiError, error_body, json_body
 from safeguard.serve.metrics import Metrics
 from safeguard.serve.settings import ServeSettings
 from safeguard.serve.state import Current
@@ -350,7 +350,7 @@ def _body_schema(max_batch: int, *, batch: bool = True) -> dict[str, Any]:
                 },
             ]
         }
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return json_body(schema)
 
 
 def split_body(body: Any, max_batch: int) -> tuple[bool, list[Post | dict[str, Any]]]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from safeguard.serve.errors import ApiError
+from safeguard.serve.errors import ApiError, json_body
 from safeguard.types import Decision, Post
 
 if TYPE_CHECKING:
@@ -151,74 +151,60 @@ def _openai_inputs(body: Any, max_batch: int) -> list[str]:
     )
 
 
-_OPENAI_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["input"],
-                    "properties": {
-                        "input": {
-                            "anyOf": [
-                                {"type": "string"},
-                                {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                                {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["type", "text"],
-                                        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-                                    },
-                                },
-                            ]
+_OPENAI_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["input"],
+        "properties": {
+            "input": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "text"],
+                            "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
                         },
-                        "model": {"type": "string"},
                     },
-                }
-            }
+                ]
+            },
+            "model": {"type": "string"},
         },
     }
-}
+)
 
-_PERSPECTIVE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
+_PERSPECTIVE_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["comment", "requestedAttributes"],
+        "properties": {
+            "comment": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}, "type": {"type": "string"}},
+            },
+            "requestedAttributes": {
+                "type": "object",
+                "additionalProperties": {
                     "type": "object",
-                    "required": ["comment", "requestedAttributes"],
                     "properties": {
-                        "comment": {
-                            "type": "object",
-                            "required": ["text"],
-                            "properties": {"text": {"type": "string"}, "type": {"type": "string"}},
-                        },
-                        "requestedAttributes": {
-                            "type": "object",
-                            "additionalProperties": {
-                                "type": "object",
-                                "properties": {
-                                    "scoreType": {"type": "string"},
-                                    "scoreThreshold": {"type": "number", "minimum": 0, "maximum": 1},
-                                },
-                            },
-                        },
-                        "languages": {"type": "array", "items": {"type": "string"}},
-                        "doNotStore": {"type": "boolean"},
-                        "clientToken": {"type": "string"},
-                        "spanAnnotations": {"type": "boolean"},
-                        "sessionId": {"type": "string"},
-                        "communityId": {"type": "string"},
+                        "scoreType": {"type": "string"},
+                        "scoreThreshold": {"type": "number", "minimum": 0, "maximum": 1},
                     },
-                }
-            }
+                },
+            },
+            "languages": {"type": "array", "items": {"type": "string"}},
+            "doNotStore": {"type": "boolean"},
+            "clientToken": {"type": "string"},
+            "spanAnnotations": {"type": "boolean"},
+            "sessionId": {"type": "string"},
+            "communityId": {"type": "string"},
         },
     }
-}
+)
 
 
 def _perspective_request(body: Any) -> tuple[str, dict[str, float | None], list[str] | None]:

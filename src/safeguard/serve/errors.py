@@ -78,3 +78,8 @@ def error_body(
             status = 400
         return status, {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}
     return status, {"error": {"type": type, "message": message, **(extra or {})}}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``openapi_extra`` of an endpoint that reads its JSON body itself: a required body of ``schema``."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
