@@ -19,10 +19,12 @@ import asyncio
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -128,6 +130,21 @@ async def step(base: str, texts: list[str], rate: float, duration: float) -> dic
     }
 
 
+def fast_tier_policy() -> Path:
+    """rules/community.yaml with the toxicity classifier on its fast tier, in a scratch directory
+    (its lists are read from rules/lists with allow_outside)."""
+    text = (ROOT / "rules" / "community.yaml").read_text(encoding="utf-8")
+    shipped = "  toxicity: {backend: default}"
+    if shipped not in text:
+        raise SystemExit("rules/community.yaml no longer says 'toxicity: {backend: default}': update --fast-tier")
+    text = text.replace(shipped, "  toxicity: {backend: fast}")
+    text = re.sub(r"(?m)^(  \w+: )lists/", lambda m: f"{m.group(1)}{ROOT / 'rules' / 'lists'}/", text)
+    folder = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    path = folder / "community_fast.yaml"
+    path.write_text("allow_outside: true\n" + text, encoding="utf-8")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="25,50,100")
@@ -139,8 +156,16 @@ def main() -> None:
         type=Path,
         default=[ROOT / "benchmarks/rules/lists_only.yaml", ROOT / "rules/community.yaml"],
     )
+    parser.add_argument(
+        "--fast-tier",
+        action="store_true",
+        help="Also measure the shipped policy with its toxicity classifier on the fast tier alone "
+        "(no transformer tier): a copy of rules/community.yaml with 'backend: fast'.",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.fast_tier:
+        args.rules.append(fast_tier_policy())
     rates = [float(r) for r in args.rates.split(",")]
     texts = corpus()
     lines = [
