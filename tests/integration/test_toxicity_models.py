@@ -285,7 +285,7 @@ def test_export_onnx_cli_then_moderate_with_it(tiny: tuple[Path, Path], tmp_path
     out = tmp_path / "model.onnx"
     rules = tmp_path / "tox.yaml"
     rules.write_text(
-        "ruleset: t\nclassifiers:\n"
+        "ruleset: t\nallow_outside: true\nclassifiers:\n"  # the checkpoint lives in another directory
         f"  toxicity: {{backend: detoxify, checkpoint: {tiny[0]}, config_dir: {tiny[1]}}}\n"
         "rules:\n  - id: toxic\n    when: toxicity.toxicity > 2.0\n    action: hold\n",
         encoding="utf-8",
