@@ -327,3 +327,16 @@ def test_scalars_yaml_cannot_construct_stay_text(text: str) -> None:
     source = load_yaml(text, "f.yaml")
     assert source.problems == []
     assert text.split()[-1] in str(source.data)
+
+
+def test_a_classifier_that_fails_to_build_is_one_problem_not_one_per_rule(tmp_path: Path) -> None:
+    ruleset = tmp_path / "r.yaml"
+    ruleset.write_text(
+        "ruleset: r\nclassifiers:\n  toxicity: {backend: fast, model: /etc/passwd}\nrules:\n"
+        "  - {id: a, when: toxicity.toxicity > 0.5, action: hold}\n"
+        "  - {id: b, when: toxicity.insult > 0.5, action: hold}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(ruleset)
+    assert [p.line for p in caught.value.problems] == [3]

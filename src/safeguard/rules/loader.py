@@ -147,8 +147,10 @@ def parse_ruleset(
     problems.extend(structural)
     data = source.data if isinstance(source.data, dict) else {}
 
-    classifiers, list_bytes = _build_classifiers(data, source, base, problems)
-    outputs = {name: dict(c.outputs) for name, c in classifiers.items()}
+    classifiers, list_bytes, failed = _build_classifiers(data, source, base, problems)
+    outputs: dict[str, Mapping[str, type] | None] = {name: dict(c.outputs) for name, c in classifiers.items()}
+    # A classifier whose options already gave a problem: rules reading it are not reported again.
+    outputs.update(dict.fromkeys(failed))
 
     exempt = None
     if isinstance(data.get("exempt"), str):
@@ -220,9 +222,12 @@ def parse_ruleset(
 
 def _build_classifiers(
     data: dict[str, Any], source: SourceFile, base: Path, problems: list[Problem]
-) -> tuple[dict[str, Classifier], dict[str, bytes]]:
+) -> tuple[dict[str, Classifier], dict[str, bytes], set[str]]:
+    """The classifiers, the bytes of each term list (for the ruleset's hash), and the names of the
+    configured classifiers that could not be built (their problems are already in ``problems``)."""
     out: dict[str, Classifier] = {}
     list_bytes: dict[str, bytes] = {}
+    failed: set[str] = set()
     allow_outside = data.get("allow_outside") is True
     configured = data.get("classifiers")
     if isinstance(configured, dict):
@@ -249,6 +254,8 @@ def _build_classifiers(
             instance = _instantiate(cls, name, opts, base, allow_outside, source, path, problems)
             if instance is not None:
                 out[name] = instance
+            else:
+                failed.add(str(name))
     lists = data.get("lists")
     if isinstance(lists, dict) and lists:
         if "lists" in out:
@@ -282,7 +289,7 @@ def _build_classifiers(
     for name in IMPLICIT_CLASSIFIERS:
         if name not in out:
             out[name] = get_classifier_class(name)(name=name)
-    return out, list_bytes
+    return out, list_bytes, failed
 
 
 def _instantiate(
@@ -341,7 +348,7 @@ def _compile(
     expr: Any,
     path: tuple[str | int, ...],
     source: SourceFile,
-    outputs: Mapping[str, Mapping[str, type]],
+    outputs: Mapping[str, Mapping[str, type] | None],
     problems: list[Problem],
 ) -> Condition | None:
     if not isinstance(expr, str):
@@ -380,9 +387,12 @@ def _compile(
                 continue
             post_paths.append(ref.path)
         elif head in outputs:
+            declared = outputs[head]
+            if declared is None:  # its classifier failed to build, and said so
+                ok = False
+                continue
             needs.add(head)
             if len(ref.path) > 1:
-                declared = outputs[head]
                 signal = ref.path[1]
                 if signal not in declared:
                     hint = difflib.get_close_matches(signal, list(declared), n=1)
