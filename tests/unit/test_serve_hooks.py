@@ -376,11 +376,3 @@ def test_serve_refuses_an_unknown_forum_or_a_bad_callback(tmp_path: Path) -> Non
         result = CliRunner().invoke(app, ["serve", "--rules", str(LISTS_ONLY), "--port", "0", *args])
         assert result.exit_code == 2, result.output
         assert "do-not-print-me" not in result.output
-
-
-def test_the_settings_name_every_forum_the_hook_table_has() -> None:
-    # settings.py names the forums without importing the web framework; the two lists must agree.
-    from safeguard.serve.hooks import FORUMS
-    from safeguard.serve.settings import HOOK_FORUMS
-
-    assert tuple(FORUMS) == HOOK_FORUMS
