@@ -48,7 +48,7 @@ from typing import Any
 from safeguard.errors import InputError
 from safeguard.files import UnsafeFileError, read_bounded
 from safeguard.io.importers.html import html_to_text
-from safeguard.io.importers.markdown import markdown_parts
+from safeguard.io.importers.markdown import markdown_parts, store_parts
 from safeguard.io.readers import Record, read_records
 
 __all__ = ["DOCUMENT_FACTOR", "post_record", "records"]
@@ -146,10 +146,7 @@ class _Posts:
         for key in _META:
             if post.get(key) is not None:
                 meta[key] = post[key]
-        if quotes:
-            meta["quotes"] = quotes
-        if code:
-            meta["code"] = code
+        store_parts(meta, quotes, code)
         title = post.get("topic_title")
         if not isinstance(title, str) and number == 1:
             title = topic_title

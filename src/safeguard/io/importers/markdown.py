@@ -6,7 +6,7 @@ signals read as quoted. :func:`markdown_parts` only collects them, one pass over
 
 from __future__ import annotations
 
-__all__ = ["markdown_parts"]
+__all__ = ["markdown_parts", "store_parts"]
 
 
 def markdown_parts(text: str) -> tuple[list[str], list[str]]:
@@ -45,3 +45,11 @@ def markdown_parts(text: str) -> tuple[list[str], list[str]]:
     if block is not None and any(s.strip() for s in block):
         code.append("\n".join(block))
     return [q for q in quotes if q.strip()], code
+
+
+def store_parts(meta: dict[str, object], quotes: list[str], code: list[str]) -> None:
+    """Put the quotes and code blocks a body holds into a post's ``meta`` (``quotes``, ``code``), when it has any."""
+    if quotes:
+        meta["quotes"] = quotes
+    if code:
+        meta["code"] = code

@@ -34,7 +34,7 @@ import html
 from collections.abc import Iterator
 from typing import Any
 
-from safeguard.io.importers.markdown import markdown_parts
+from safeguard.io.importers.markdown import markdown_parts, store_parts
 from safeguard.io.readers import Record, read_records
 
 __all__ = ["GONE", "records"]
@@ -112,10 +112,7 @@ def _map(d: dict[str, Any]) -> dict[str, Any]:
     for key in ("subreddit", "score", "distinguished", "permalink"):
         if d.get(key) is not None:
             meta[key] = d[key]
-    if quotes:
-        meta["quotes"] = quotes
-    if code:
-        meta["code"] = code
+    store_parts(meta, quotes, code)
     link = _str(d.get("link_id"))
     return {
         "id": name,

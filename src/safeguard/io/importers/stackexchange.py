@@ -48,6 +48,7 @@ from xml.etree import ElementTree as ET
 
 from safeguard.errors import InputError
 from safeguard.io.importers.html import html_to_text
+from safeguard.io.importers.markdown import store_parts
 from safeguard.io.readers import Record, _bounded_lines, _decompressing, _Overlong, _Stop
 
 __all__ = ["records"]
@@ -182,10 +183,7 @@ def _map(kind: str, row: ET.Element) -> dict[str, Any]:
     tags = a.get("Tags")
     if tags:
         meta["tags"] = _TAG_LIST.findall(tags) or [t for t in tags.split("|") if t]
-    if body.quotes:
-        meta["quotes"] = body.quotes
-    if body.code:
-        meta["code"] = body.code
+    store_parts(meta, body.quotes, body.code)
     return {
         "id": f"p{row_id}",
         "text": body.text,
