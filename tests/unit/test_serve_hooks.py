@@ -67,6 +67,14 @@ def moderator() -> Moderator:
     return Moderator.from_file(LISTS_ONLY).load()
 
 
+def count_batches(moderator: Moderator, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the batches ``moderator`` decides from now on, appended as they come."""
+    calls: list[int] = []
+    real = moderator.moderate_batch
+    monkeypatch.setattr(moderator, "moderate_batch", lambda posts: calls.append(len(posts)) or real(posts))
+    return calls
+
+
 def client(moderator: Moderator, **settings: Any) -> TestClient:
     return TestClient(create_app(LISTS_ONLY, ServeSettings(**settings), moderator=moderator))
 
@@ -106,9 +114,7 @@ def test_forum_table_matches_the_settings() -> None:
 def test_a_bad_or_missing_signature_is_401_and_nothing_is_moderated(
     moderator: Moderator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    real = moderator.moderate_batch
-    monkeypatch.setattr(moderator, "moderate_batch", lambda posts: calls.append(len(posts)) or real(posts))
+    calls = count_batches(moderator, monkeypatch)
     body = encode(DISCOURSE_POST)
     with client(moderator, hook_secrets=SECRETS) as c:
         for headers in (
@@ -235,9 +241,7 @@ def test_nodebb_and_vanilla_deliveries_are_decided(moderator: Moderator) -> None
 def test_a_repeated_delivery_gets_the_stored_decision_without_moderating_again(
     moderator: Moderator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    real = moderator.moderate_batch
-    monkeypatch.setattr(moderator, "moderate_batch", lambda posts: calls.append(len(posts)) or real(posts))
+    calls = count_batches(moderator, monkeypatch)
     body = encode(DISCOURSE_POST)
     with client(moderator, hook_secrets=SECRETS) as c:
         first = c.post("/v1/hooks/discourse", content=body, headers=discourse_headers(body, "e-7"))
