@@ -143,3 +143,71 @@ def test_serve_refuses_an_invalid_ruleset(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--rules", str(bad), "--port", "0"])
     assert result.exit_code == 2
     assert "bad.yaml:3" in result.output
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
+
+
+def test_openapi_declares_the_key_schemes_the_gate_checks() -> None:
+    """Each operation declares exactly the keys it needs: refused without one, let in with each declared one."""
+    settings: dict[str, Any] = {
+        "api_keys": KeyRing.parse(["api-key-1"], "keys"),
+        "admin_keys": KeyRing.parse(["admin-key-1"], "admin"),
+        "hook_secrets": (("discourse", "hook-secret"),),
+    }
+    with client(Moderator.from_file(LISTS_ONLY).load(), **settings) as c:
+        doc = c.get("/openapi.json").json()
+        schemes = doc["components"]["securitySchemes"]
+        assert {name: {k: v for k, v in s.items() if k != "description"} for name, s in schemes.items()} == {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "adminBearer": {"type": "http", "scheme": "bearer"},
+            "key": {"type": "apiKey", "in": "query", "name": "key"},
+        }
+        declared = {(method, path): op.get("security") for method, path, op in _operations(doc)}
+        bearer, admin, either = [{"bearer": []}], [{"adminBearer": []}], [{"bearer": []}, {"key": []}]
+        assert declared == {
+            ("get", "/healthz"): None,
+            ("get", "/readyz"): None,
+            ("get", "/metrics"): None,
+            ("post", "/v1/moderate"): bearer,
+            ("post", "/v1/classify"): bearer,
+            ("post", "/v1/explain"): bearer,
+            ("get", "/v1/ruleset"): bearer,
+            ("post", "/v1/admin/reload"): admin,
+            ("post", "/v1/moderations"): bearer,
+            ("post", "/v1alpha1/comments:analyze"): either,
+            ("post", "/v1alpha1/comments:suggestscore"): either,
+            ("post", "/v1/hooks/discourse"): None,  # signed deliveries, no key
+        }
+        given = {
+            "bearer": {"headers": {"Authorization": "Bearer api-key-1"}},
+            "adminBearer": {"headers": {"Authorization": "Bearer admin-key-1"}},
+            "key": {"params": {"key": "api-key-1"}},
+        }
+        for (method, path), security in declared.items():
+            bare = c.request(method, path, json={})
+            refused = bare.status_code == 401 and "bad_signature" not in bare.text  # a hook's 401 is its signature
+            assert refused == (security is not None), (method, path, bare.status_code, bare.text)
+            for requirement in security or ():
+                (scheme,) = requirement
+                r = c.request(method, path, json={}, **given[scheme])
+                assert r.status_code not in (401, 403), (method, path, scheme, r.text)
+            wrong = c.request(method, path, json={}, headers={"Authorization": "Bearer api-key-1"})
+            if security == admin:
+                assert wrong.status_code == 401  # an API key is not an admin key
+        # Refusals keep the shape of their API.
+        assert c.post("/v1/moderations", json={}).json()["error"]["code"] == "invalid_api_key"
+        assert c.post("/v1alpha1/comments:analyze", json={}).json()["error"]["status"] == "UNAUTHENTICATED"
+        assert c.post("/v1/moderate", json={}).json() == {
+            "error": {"type": "unauthorized", "message": "missing API key: send 'Authorization: Bearer KEY'"}
+        }
+
+
+def test_openapi_of_an_open_service_declares_no_key_but_for_admin() -> None:
+    with client(Moderator.from_file(LISTS_ONLY).load()) as c:
+        doc = c.get("/openapi.json").json()
+        secured = {(method, path): op["security"] for method, path, op in _operations(doc) if "security" in op}
+        assert secured == {("post", "/v1/admin/reload"): [{"adminBearer": []}]}
+        assert set(doc["components"]["securitySchemes"]) == {"adminBearer"}
+        assert c.post("/v1/moderate", json={"text": "hi"}).status_code == 200

@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.security import APIKeyQuery, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,7 +41,7 @@ from safeguard.serve.settings import ServeSettings
 from safeguard.serve.state import Current
 from safeguard.types import Decision, Post
 
-__all__ = ["SETTINGS_ENV", "Service", "create_app", "create_app_from_env"]
+__all__ = ["SETTINGS_ENV", "Auth", "Service", "create_app", "create_app_from_env"]
 
 #: Environment variable a worker process reads its settings and ruleset path from (``--workers`` > 1).
 SETTINGS_ENV = "SAFEGUARD_SERVE_SETTINGS"
@@ -56,6 +57,45 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths answered without an API key.
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+#: The security schemes of the OpenAPI document. They only describe what :class:`Gate` checks (before
+#: routing, so that every refusal has the error shape of its API): with ``auto_error=False`` they
+#: never refuse a request themselves.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="An API key (--keys, SAFEGUARD_API_KEYS) as `Authorization: Bearer KEY`.",
+    auto_error=False,
+)
+ADMIN_BEARER = HTTPBearer(
+    scheme_name="adminBearer",
+    description="An admin key (--admin-keys, SAFEGUARD_ADMIN_KEYS) as `Authorization: Bearer KEY`; "
+    "without any admin key configured the admin endpoints answer 403.",
+    auto_error=False,
+)
+QUERY_KEY = APIKeyQuery(
+    name="key",
+    scheme_name="key",
+    description="An API key as the `key` query parameter, as Perspective clients send it.",
+    auto_error=False,
+)
+
+
+class Auth:
+    """The route dependencies that declare each kind of endpoint's security in the OpenAPI document.
+
+    They follow the settings as :class:`Gate` does: with no API key configured the API is open, and its
+    operations declare no security; admin endpoints always need an admin key.
+    """
+
+    def __init__(self, settings: ServeSettings) -> None:
+        keyed = bool(settings.api_keys)
+        #: Native and OpenAI endpoints: a bearer key.
+        self.api: list[Any] = [Depends(BEARER)] if keyed else []
+        #: Perspective endpoints: a bearer key or ``?key=`` (either one).
+        self.perspective: list[Any] = [Depends(BEARER), Depends(QUERY_KEY)] if keyed else []
+        #: ``/v1/admin/*``: an admin key.
+        self.admin: list[Any] = [Depends(ADMIN_BEARER)]
 
 
 def log_event(event: str, **fields: Any) -> None:
@@ -511,6 +551,7 @@ def _watch_sighup(service: Service) -> bool:
 
 def _native_routes(app: FastAPI, service: Service) -> None:
     settings = service.settings
+    auth = Auth(settings)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -529,7 +570,7 @@ def _native_routes(app: FastAPI, service: Service) -> None:
         """Prometheus exposition: decisions by action and rule, request latency, errors, reloads."""
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/moderate", tags=["native"], openapi_extra=_body_schema(settings.max_batch))
+    @app.post("/v1/moderate", tags=["native"], openapi_extra=_body_schema(settings.max_batch), dependencies=auth.api)
     async def moderate(request: Request) -> Response:
         """Decide one post (the decision JSON of ``safeguard moderate``) or ``{"posts": [...]}``
         (``{"decisions": [...]}``, an invalid item replaced in place by ``{"index", "id", "error"}``)."""
@@ -542,7 +583,7 @@ def _native_routes(app: FastAPI, service: Service) -> None:
             return JSON({"decisions": _in_place(items, decisions)})
         return JSON(decisions[0])
 
-    @app.post("/v1/classify", tags=["native"], openapi_extra=_body_schema(settings.max_batch))
+    @app.post("/v1/classify", tags=["native"], openapi_extra=_body_schema(settings.max_batch), dependencies=auth.api)
     async def classify(request: Request, only: str | None = None) -> Response:
         """Raw signals of the classifiers the rules read (``?only=toxicity,lists`` picks some) for one post
         (``{"post_id", "signals"}``) or a batch (``{"results": [...]}``, errors in place)."""
@@ -567,7 +608,12 @@ def _native_routes(app: FastAPI, service: Service) -> None:
             return JSON({"results": _in_place(items, results)})
         return JSON(results[0])
 
-    @app.post("/v1/explain", tags=["native"], openapi_extra=_body_schema(settings.max_batch, batch=False))
+    @app.post(
+        "/v1/explain",
+        tags=["native"],
+        openapi_extra=_body_schema(settings.max_batch, batch=False),
+        dependencies=auth.api,
+    )
     async def explain(request: Request) -> Response:
         """The decision for one post and the signals of every classifier of the ruleset, read by a rule or not."""
         body = await read_json(request)
@@ -589,7 +635,7 @@ def _native_routes(app: FastAPI, service: Service) -> None:
             signals.update(extra)
         return JSON({"decision": decision.to_dict(), "signals": dict(sorted(signals.items()))})
 
-    @app.get("/v1/ruleset", tags=["native"])
+    @app.get("/v1/ruleset", tags=["native"], dependencies=auth.api)
     async def ruleset() -> Response:
         """The ruleset in service: name, version, hash, on_error and every rule with its action."""
         rs = service.current.moderator.ruleset
@@ -613,7 +659,7 @@ def _native_routes(app: FastAPI, service: Service) -> None:
             }
         )
 
-    @app.post("/v1/admin/reload", tags=["admin"])
+    @app.post("/v1/admin/reload", tags=["admin"], dependencies=auth.admin)
     async def reload() -> Response:
         """Load the ruleset file again and swap it in; an invalid one is refused (422, its problems) and
         the running one keeps serving. Needs an admin key."""

@@ -237,9 +237,10 @@ def _perspective_request(body: Any) -> tuple[str, dict[str, float | None], list[
 
 
 def install(app: FastAPI, service: Service) -> None:
-    from safeguard.serve.app import JSON, ModerationTimeout, read_json
+    from safeguard.serve.app import JSON, Auth, ModerationTimeout, read_json
 
     settings = service.settings
+    auth = Auth(settings)
     labels_lock = threading.Lock()
 
     async def toxicity_of(posts: list[Post], decisions: list[Decision] | None = None) -> list[dict[str, Any] | None]:
@@ -264,7 +265,7 @@ def install(app: FastAPI, service: Service) -> None:
                 found[i] = dict(row[name])
         return found
 
-    @app.post("/v1/moderations", tags=["openai"], openapi_extra=_OPENAI_BODY)
+    @app.post("/v1/moderations", tags=["openai"], openapi_extra=_OPENAI_BODY, dependencies=auth.api)
     async def moderations(request: Request) -> Response:
         """The OpenAI moderation API (``openai.OpenAI(base_url=".../v1").moderations.create``): one result per
         input, ``flagged`` when the ruleset does not allow it; safeguard's decision under ``safeguard``."""
@@ -296,7 +297,12 @@ def install(app: FastAPI, service: Service) -> None:
         model = f"safeguard-{service.current.moderator.ruleset.name}"
         return JSON({"id": f"modr-{uuid.uuid4().hex}", "model": model, "results": results})
 
-    @app.post("/v1alpha1/comments:analyze", tags=["perspective"], openapi_extra=_PERSPECTIVE_BODY)
+    @app.post(
+        "/v1alpha1/comments:analyze",
+        tags=["perspective"],
+        openapi_extra=_PERSPECTIVE_BODY,
+        dependencies=auth.perspective,
+    )
     async def analyze(request: Request) -> Response:
         """Perspective's ``comments:analyze``: summary (and with ``spanAnnotations``, per-sentence) scores of the
         requested attributes the toxicity classifier gives. Comments are never stored."""
@@ -341,7 +347,7 @@ def install(app: FastAPI, service: Service) -> None:
             out["clientToken"] = body["clientToken"]
         return JSON(out)
 
-    @app.post("/v1alpha1/comments:suggestscore", tags=["perspective"])
+    @app.post("/v1alpha1/comments:suggestscore", tags=["perspective"], dependencies=auth.perspective)
     async def suggestscore(request: Request) -> Response:
         """Perspective's ``comments:suggestscore``: acknowledged; with ``--labels FILE`` each suggestion is
         appended to FILE as one JSON line."""
