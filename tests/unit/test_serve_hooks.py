@@ -258,6 +258,98 @@ def test_a_repeated_delivery_gets_the_stored_decision_without_moderating_again(
         assert 'safeguard_decisions_total{action="hold"} 2.0' in metrics
 
 
+def slow_batches(moderator: Moderator, monkeypatch: pytest.MonkeyPatch, *, fail_first: bool = False) -> list[int]:
+    """Like :func:`count_batches`, each batch taking 0.3 s (the first one raising when ``fail_first``)."""
+    calls: list[int] = []
+    real = moderator.moderate_batch
+
+    def slow(posts: Any) -> Any:
+        calls.append(len(posts))
+        time.sleep(0.3)
+        if fail_first and len(calls) == 1:
+            raise RuntimeError("the classifier broke")
+        return real(posts)
+
+    monkeypatch.setattr(moderator, "moderate_batch", slow)
+    return calls
+
+
+def callbacks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The callback messages the hooks send from now on (none leaves the process)."""
+    sent: list[dict[str, Any]] = []
+
+    async def deliver(url: str, secret: str, body: dict[str, Any], log: Any) -> bool:
+        sent.append(body)
+        return True
+
+    monkeypatch.setattr(hooks, "deliver", deliver)
+    return sent
+
+
+Delivery = tuple[bytes, dict[str, str]]
+
+
+def deliver_at_once(app: Any, *rounds: list[Delivery]) -> list[list[Any]]:
+    """For each round in turn, POST its (body, headers) to the Discourse hook of ``app`` concurrently;
+    the responses of each round, in order."""
+    import asyncio
+
+    import httpx
+
+    async def main() -> list[list[httpx.Response]]:
+        out: list[list[httpx.Response]] = []
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as c:
+                for deliveries in rounds:
+                    posts = (c.post("/v1/hooks/discourse", content=body, headers=h) for body, h in deliveries)
+                    out.append(list(await asyncio.gather(*posts)))
+                    await asyncio.sleep(0.1)  # the callbacks run in the background
+        return out
+
+    return asyncio.run(main())
+
+
+def test_simultaneous_repeats_are_decided_and_called_back_once(
+    moderator: Moderator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = slow_batches(moderator, monkeypatch)
+    sent = callbacks(monkeypatch)
+    app = create_app(
+        LISTS_ONLY, ServeSettings(hook_secrets=SECRETS, hook_callback="http://127.0.0.1:9/cb"), moderator=moderator
+    )
+    body = encode(DISCOURSE_POST)
+    others = [(body, discourse_headers(body, f"other-{i}")) for i in range(3)]
+    responses, separate = deliver_at_once(app, [(body, discourse_headers(body, "twice-1"))] * 5, others)
+    assert calls == [1] * 4  # the five repeats decided once, then each of the three other events
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len({r.content for r in responses}) == 1 and responses[0].json()["action"] == "hold"
+    assert sorted(r.headers.get("x-safeguard-replayed", "") for r in responses) == ["", "true", "true", "true", "true"]
+    assert sent[0] == {"forum": "discourse", "event_id": "twice-1", "post_id": "991", "decision": responses[0].json()}
+    assert sorted(m["event_id"] for m in sent) == ["other-0", "other-1", "other-2", "twice-1"]  # one callback each
+    assert all(r.status_code == 200 and "x-safeguard-replayed" not in r.headers for r in separate)
+    metrics = TestClient(app).get("/metrics").text
+    assert 'safeguard_hook_deliveries_total{forum="discourse",result="replayed"} 4.0' in metrics
+    assert 'safeguard_hook_deliveries_total{forum="discourse",result="decided"} 4.0' in metrics
+
+
+def test_when_deciding_fails_the_simultaneous_repeats_get_the_error_too(
+    moderator: Moderator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = slow_batches(moderator, monkeypatch, fail_first=True)
+    sent = callbacks(monkeypatch)
+    app = create_app(
+        LISTS_ONLY, ServeSettings(hook_secrets=SECRETS, hook_callback="http://127.0.0.1:9/cb"), moderator=moderator
+    )
+    body = encode(DISCOURSE_POST)
+    headers = discourse_headers(body, "broken-1")
+    responses, (retry,) = deliver_at_once(app, [(body, headers)] * 5, [(body, headers)])
+    assert [r.status_code for r in responses] == [500] * 5  # never a decision of their own, never an allow
+    assert all(r.json()["error"]["type"] == "internal_error" for r in responses)
+    assert retry.status_code == 200 and retry.json()["action"] == "hold" and calls == [1, 1]
+    assert "x-safeguard-replayed" not in retry.headers and len(sent) == 1
+
+
 def test_remembered_is_a_bounded_lru() -> None:
     memory = Remembered(size=2)
     memory.put(("d", "1"), {"a": 1})

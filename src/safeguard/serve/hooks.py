@@ -15,9 +15,16 @@ A missing or bad signature is a 401 and nothing else happens. A signed delivery 
 Each delivery's event id (``X-Discourse-Event-Id``; ``X-Safeguard-Event-Id`` or else the post's id for
 the others) is remembered with its decision in memory, the :data:`REMEMBERED` most recent ones: a
 repeated delivery is answered with the stored decision (and ``X-Safeguard-Replayed: true``) without
-moderating again. A fail-closed decision (moderation timed out) is not remembered, so a retry is
-decided again. The memory is per process: with ``--workers`` > 1 a repeat reaching another worker is
-decided again.
+moderating again. A repeat that arrives while the first delivery is still being decided waits for that
+decision and gets it too, so simultaneous retries are decided (and called back) once; when deciding
+the first one fails, every delivery waiting on it gets the same error (a 500), never a decision of its
+own, and the forum's next retry is decided afresh. A fail-closed decision (moderation timed out) is not
+remembered, so a retry is decided again.
+
+The memory is per process. With ``--workers`` > 1 each worker remembers the deliveries it answered: a
+repeat that reaches another worker is decided again there, and its callback is sent again. A forum
+that must see one decision per event whatever the retries should run one worker for its webhooks (or
+deduplicate callbacks on the event id).
 
 With ``--hook-callback URL`` each new decision is also POSTed to that URL after the answer, as
 ``{"forum", "event_id", "post_id", "decision"}`` signed with the forum's secret in
@@ -289,6 +296,31 @@ def install(app: FastAPI, service: Service) -> None:
 
     settings = service.settings
     remembered = Remembered()
+    #: (forum, event id) -> the decision of the delivery being decided now; repeats await it.
+    deciding: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+
+    async def decide(key: tuple[str, str] | None, post: Post) -> dict[str, Any]:
+        """Decide ``post``; the deliveries repeating ``key`` meanwhile get the same result or error."""
+        if key is None:
+            (decision,) = await service.decide([post])
+            return decision.to_dict()
+        pending: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        deciding[key] = pending
+        try:
+            (decision,) = await service.decide([post])
+            result = decision.to_dict()
+            if not any(e.get("source") == "timeout" for e in decision.errors):
+                remembered.put(key, result)  # before `deciding` lets go of the key: no gap for a repeat
+            pending.set_result(result)
+            return result
+        except BaseException as exc:
+            failure = exc if isinstance(exc, Exception) else RuntimeError("the first delivery was interrupted")
+            pending.set_exception(failure)
+            pending.exception()  # retrieved: no "never retrieved" warning when nobody was waiting
+            raise
+        finally:
+            if deciding.get(key) is pending:
+                del deciding[key]
 
     def route(forum: str, handler: Forum, secret: str) -> None:
         async def hook(request: Request) -> Response:
@@ -312,15 +344,16 @@ def install(app: FastAPI, service: Service) -> None:
                 return JSON({"ignored": headers.get("x-discourse-event") or "event"})
             event_id = handler.event_id(headers, post)
             key = (forum, event_id) if event_id else None
-            stored = remembered.get(key) if key else None
-            if stored is not None:
-                service.metrics.hooks.labels(forum, "replayed").inc()
-                return JSON(stored, headers={"X-Safeguard-Replayed": "true"})
-            (decision,) = await service.decide([post])
-            result = decision.to_dict()
-            timed_out = any(e.get("source") == "timeout" for e in decision.errors)
-            if key and not timed_out:
-                remembered.put(key, result)
+            if key is not None:
+                # No await between these checks and registering this delivery in `deciding`: within the
+                # event loop, exactly one of several simultaneous repeats becomes the one that decides.
+                stored = remembered.get(key)
+                if stored is None and key in deciding:
+                    stored = await asyncio.shield(deciding[key])  # raises the first delivery's error
+                if stored is not None:
+                    service.metrics.hooks.labels(forum, "replayed").inc()
+                    return JSON(stored, headers={"X-Safeguard-Replayed": "true"})
+            result = await decide(key, post)
             service.metrics.hooks.labels(forum, "decided").inc()
             if settings.hook_callback:
                 message = {"forum": forum, "event_id": event_id, "post_id": post.id, "decision": result}
