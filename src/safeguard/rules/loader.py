@@ -28,7 +28,15 @@ from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_match
 from safeguard.rules.source import SourceFile, load_yaml
 from safeguard.types import Action
 
-__all__ = ["MAX_RULESET_BYTES", "CompiledRule", "Ruleset", "load_ruleset", "parse_ruleset"]
+__all__ = [
+    "MAX_RULESET_BYTES",
+    "CompiledRule",
+    "Ruleset",
+    "load_ruleset",
+    "parse_ruleset",
+    "read_ruleset",
+    "ruleset_from_bytes",
+]
 
 #: Largest ruleset file read (the shipped policy is about 30 kB).
 MAX_RULESET_BYTES = 4 * 1024 * 1024
@@ -120,18 +128,27 @@ class Ruleset:
 
 def load_ruleset(path: str | Path) -> Ruleset:
     """Load and validate a ruleset file. Raises :class:`ConfigError` listing every problem."""
-    p = Path(path)
+    return ruleset_from_bytes(read_ruleset(path), path)
+
+
+def read_ruleset(path: str | Path) -> bytes:
+    """The bytes of a ruleset file (at most :data:`MAX_RULESET_BYTES`); :class:`ConfigError` when unreadable."""
     try:
-        raw = read_bounded(p, MAX_RULESET_BYTES, what="ruleset")
+        return read_bounded(Path(path), MAX_RULESET_BYTES, what="ruleset")
     except UnsafeFileError as exc:
         raise ConfigError([Problem(str(path), 0, 0, f"cannot read ruleset: {exc.reason}")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), 0, 0, f"cannot read ruleset: {exc.strerror or exc}")]) from None
+
+
+def ruleset_from_bytes(raw: bytes, path: str | Path) -> Ruleset:
+    """Validate ``raw`` as the ruleset file at ``path`` (its problems name that file, its relative
+    list paths resolve next to it), so that bytes read once can be checked and kept exactly."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), 0, 0, f"ruleset is not UTF-8: {exc}")]) from None
-    return parse_ruleset(text, file=str(path), base_dir=p.parent, raw=raw)
+    return parse_ruleset(text, file=str(path), base_dir=Path(path).parent, raw=raw)
 
 
 def parse_ruleset(
