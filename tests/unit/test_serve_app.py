@@ -165,7 +165,9 @@ def test_openapi_declares_the_key_schemes_the_gate_checks() -> None:
             "key": {"type": "apiKey", "in": "query", "name": "key"},
         }
         declared = {(method, path): op.get("security") for method, path, op in _operations(doc)}
-        bearer, admin, either = [{"bearer": []}], [{"adminBearer": []}], [{"bearer": []}, {"key": []}]
+        bearer: list[dict[str, list[str]]] = [{"bearer": []}]
+        admin: list[dict[str, list[str]]] = [{"adminBearer": []}]
+        either: list[dict[str, list[str]]] = [{"bearer": []}, {"key": []}]
         assert declared == {
             ("get", "/healthz"): None,
             ("get", "/readyz"): None,
