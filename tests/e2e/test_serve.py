@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,6 +288,132 @@ def test_sighup_reloads(served: Server) -> None:
     finally:
         path.write_text(original, encoding="utf-8")
     assert post(served, "/v1/admin/reload", {}, headers=ADMIN).status_code == 200
+
+
+def answers(server: Server, count: int) -> list[tuple[int, str]]:
+    """(worker pid, ruleset hash) of ``count`` answers of /readyz, each on a new connection, so that the
+    workers, which accept from one shared socket, all get some."""
+    out = []
+    for _ in range(count):
+        body = httpx.get(server.base + "/readyz", headers={"Connection": "close"}, timeout=5).json()
+        out.append((body["pid"], body["ruleset"]["hash"]))
+    return out
+
+
+def every_worker(server: Server, workers: int, within: float = 60) -> dict[int, str]:
+    """Each worker's pid and its ruleset hash, once each of ``workers`` workers has answered."""
+    found: dict[int, str] = {}
+    deadline = time.monotonic() + within
+    while len(found) < workers:
+        assert time.monotonic() < deadline, (found, server.stderr()[-3000:])
+        found.update(answers(server, 10))
+    return found
+
+
+def stop_or_kill(server: Server) -> None:
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+    try:
+        server.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+
+
+def test_a_reload_reaches_every_worker(tmp_path: Path) -> None:
+    rules = lists_ruleset(tmp_path)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    server = start(tmp_path, rules, "--workers", "2", env={"SAFEGUARD_ADMIN_KEYS": ADMIN_KEY, "TMPDIR": str(temporary)})
+    try:
+        (runtime,) = temporary.iterdir()  # the server's runtime directory, private to its user
+        assert runtime.name.startswith("safeguard-serve-") and runtime.stat().st_mode & 0o077 == 0
+        workers = every_worker(server, 2)
+        (before,) = set(workers.values())
+        original = rules.read_text(encoding="utf-8")
+        rules.write_text(original.replace("insults) > 0, action: hold", "insults) > 0, action: remove"), "utf-8")
+        r = httpx.post(server.base + "/v1/admin/reload", headers=ADMIN, timeout=30)
+        assert r.status_code == 200, r.text
+        after = r.json()["ruleset"]["hash"]
+        assert after != before
+        # The worker that reloaded shares it; the other switches within a couple of seconds.
+        deadline = time.monotonic() + 3
+        latest = dict(workers)
+        while set(latest.values()) != {after}:
+            assert time.monotonic() < deadline, latest
+            latest.update(answers(server, 4))
+        assert set(latest) == set(workers) and r.json()["generation"]
+        assert {hash for _, hash in answers(server, 20)} == {after}
+        assert {pid for pid, _ in answers(server, 30)} == set(workers)  # both still answer
+        for _ in range(6):
+            r = httpx.post(server.base + "/v1/moderate", json={"text": "idiot"}, headers={"Connection": "close"})
+            assert r.json()["action"] == "remove" and r.json()["ruleset"]["hash"] == after
+        assert httpx.get(server.base + "/v1/ruleset").json()["hash"] == after
+
+        # A SIGHUP sent to one worker (its pid is in /readyz) reaches the other too.
+        rules.write_text(original.replace("version: 1", "version: 9"), "utf-8")
+        os.kill(min(workers), signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        latest = dict.fromkeys(workers, after)
+        while after in latest.values():
+            assert time.monotonic() < deadline, latest
+            latest.update(answers(server, 4))
+        assert set(latest) == set(workers) and len(set(latest.values())) == 1
+        after = latest[min(workers)]
+        ruleset = httpx.get(server.base + "/v1/ruleset").json()
+        assert (ruleset["version"], ruleset["hash"]) == (9, after)
+
+        # An invalid ruleset is refused by the worker that gets the reload, and no worker changes.
+        rules.write_text(original + "  - {id: broken, when: size(lists.nope) > 0, action: delete}\n", "utf-8")
+        r = httpx.post(server.base + "/v1/admin/reload", headers=ADMIN, timeout=30)
+        assert r.status_code == 422 and r.json()["error"]["type"] == "invalid_ruleset"
+        assert r.json()["error"]["problems"]
+        time.sleep(2)  # four looks at the stamp
+        assert every_worker(server, 2) == dict.fromkeys(workers, after)
+        assert {hash for _, hash in answers(server, 20)} == {after}
+    finally:
+        stop_or_kill(server)
+    assert server.proc.returncode == 0, server.stderr()[-3000:]
+    log = server.stderr()
+    assert '"trigger": "worker"' in log and "Traceback" not in log
+    assert not any(temporary.iterdir())  # removed when the server stopped
+
+
+def wait_stopped(server: Server, pids: Iterable[int], within: float = 60) -> None:
+    """Wait until each of the worker processes ``pids`` has logged that it stopped."""
+    deadline = time.monotonic() + within
+    while not all(f'"event": "stopped", "pid": {pid}}}' in server.stderr() for pid in pids):
+        assert time.monotonic() < deadline, server.stderr()[-3000:]
+        assert server.proc.poll() is None, server.stderr()[-3000:]
+        time.sleep(0.2)
+
+
+def test_sighup_to_the_main_process_of_several_workers(tmp_path: Path) -> None:
+    """uvicorn restarts the workers; the new ones load the file, or keep the shared ruleset when it is invalid."""
+    rules = lists_ruleset(tmp_path)
+    server = start(tmp_path, rules, "--workers", "2")
+    try:
+        old_workers = every_worker(server, 2)
+        original = rules.read_text(encoding="utf-8")
+        rules.write_text(original.replace("version: 1", "version: 42"), encoding="utf-8")
+        server.proc.send_signal(signal.SIGHUP)
+        wait_stopped(server, old_workers)
+        new_workers = every_worker(server, 2)
+        assert not set(new_workers) & set(old_workers)
+        (hash42,) = set(new_workers.values())
+        assert hash42 != next(iter(old_workers.values()))
+        assert httpx.get(server.base + "/v1/ruleset").json()["version"] == 42
+
+        rules.write_text("rules: [", encoding="utf-8")
+        server.proc.send_signal(signal.SIGHUP)
+        wait_stopped(server, new_workers)
+        # Restarted on the ruleset they shared: the service is up, and the invalid file is not served.
+        assert server.stderr().count('"trigger": "start"') == 2
+        assert set(every_worker(server, 2).values()) == {hash42}
+        assert {hash for _, hash in answers(server, 20)} == {hash42}
+    finally:
+        stop_or_kill(server)
+    assert server.proc.returncode == 0, server.stderr()[-3000:]
 
 
 def test_metrics_expose_decision_counters(served: Server) -> None:

@@ -213,3 +213,80 @@ def test_openapi_of_an_open_service_declares_no_key_but_for_admin() -> None:
         assert secured == {("post", "/v1/admin/reload"): [{"adminBearer": []}]}
         assert set(doc["components"]["securitySchemes"]) == {"adminBearer"}
         assert c.post("/v1/moderate", json={"text": "hi"}).status_code == 200
+
+
+def _lists_copy(directory: Path, version: int = 1) -> Path:
+    """A copy of the light ruleset in ``directory`` (its lists referenced by absolute path)."""
+    text = LISTS_ONLY.read_text(encoding="utf-8").replace("../../rules/lists/", f"{ROOT}/rules/lists/")
+    path = directory / "rules.yaml"
+    path.write_text(text.replace("version: 1", f"version: {version}"), encoding="utf-8")
+    return path
+
+
+def test_workers_share_reloads_through_the_runtime_directory(tmp_path: Path) -> None:
+    from safeguard.errors import ConfigError
+    from safeguard.serve.runtime import Runtime
+    from safeguard.serve.state import Current
+
+    rules = _lists_copy(tmp_path)
+    shared = tmp_path / "run"
+    shared.mkdir()
+    first, second = Current(rules, runtime=Runtime(shared)), Current(rules, runtime=Runtime(shared))
+    v1 = first.load().ruleset.hash
+    assert second.load().ruleset.hash == v1 and first.generation == second.generation is not None
+    assert second.follow() is None  # nothing new
+
+    _lists_copy(tmp_path, version=2)
+    previous, fresh = first.reload(drain_s=0)
+    assert previous["hash"] == v1 and fresh["version"] == 2
+    _lists_copy(tmp_path, version=3)  # edited again, not reloaded: a follower takes what was published
+    swapped = second.follow(drain_s=0)
+    assert swapped is not None and swapped[1] == fresh and second.moderator.ruleset.version == 2
+    assert second.generation == first.generation and second.follow() is None
+
+    rules.write_text("rules: [", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        first.reload(drain_s=0)
+    assert first.moderator.ruleset.version == 2 and second.follow() is None  # nothing was published
+
+    # A worker that starts on an invalid file (uvicorn restarting it) runs the shared ruleset instead.
+    third = Current(rules, runtime=Runtime(shared))
+    assert third.load().ruleset.hash == fresh["hash"] and isinstance(third.kept, ConfigError)
+    for current in (first, second, third):
+        current.close()
+    # Without a shared ruleset, an invalid file still fails the start.
+    with pytest.raises(ConfigError):
+        Current(rules, runtime=Runtime(tmp_path / "empty")).load()
+
+
+def test_a_start_on_a_new_valid_file_is_shared(tmp_path: Path) -> None:
+    from safeguard.serve.runtime import Runtime
+    from safeguard.serve.state import Current
+
+    rules = _lists_copy(tmp_path)
+    (tmp_path / "run").mkdir()
+    runtime = Runtime(tmp_path / "run")
+    running = Current(rules, runtime=runtime)
+    running.load()
+    _lists_copy(tmp_path, version=5)
+    started = Current(rules, runtime=Runtime(tmp_path / "run"))  # a worker uvicorn started after SIGHUP
+    assert started.load().ruleset.version == 5
+    stamp = runtime.read()
+    assert stamp is not None and stamp.hash == started.moderator.ruleset.hash
+    assert running.follow(drain_s=0) is not None and running.moderator.ruleset.version == 5
+    assert runtime.changed() and not runtime.changed()  # a stat tells whether to look again
+
+
+def test_old_snapshots_are_pruned(tmp_path: Path) -> None:
+    import os
+
+    from safeguard.serve.runtime import KEEP_S, Runtime
+
+    runtime = Runtime(tmp_path)
+    first = runtime.publish(b"ruleset: a", "sha256:a")
+    second = runtime.publish(b"ruleset: b", "sha256:b")
+    assert runtime.read() == second and runtime.snapshot(first) == b"ruleset: a"  # a follower may still read it
+    old = time.time() - KEEP_S - 1
+    os.utime(tmp_path / first.snapshot, (old, old))
+    third = runtime.publish(b"ruleset: c", "sha256:c")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["generation", second.snapshot, third.snapshot])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +16,9 @@ from rich.markup import escape
 from safeguard.cli import exit_codes
 from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, load_moderator
 from safeguard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from safeguard.serve.settings import ServeSettings
 
 
 @app.command()
@@ -82,6 +86,13 @@ def serve(
     before the port answers; SIGHUP or /v1/admin/reload loads the ruleset again (an invalid one never
     replaces the running one). One JSON access-log line per request on stderr. Exit 2 for an invalid
     ruleset, key file or hook secret, or when the serve extra is not installed.
+
+    With --workers N > 1, a reload reaches every worker: the worker that answers /v1/admin/reload (or
+    gets a SIGHUP sent to its own pid) publishes the ruleset it loaded in a private runtime directory of
+    this server, and the other workers switch to it within a second; an invalid file is refused there
+    and changes nothing anywhere. SIGHUP to the main process makes uvicorn (0.30 or later) restart the
+    workers one at a time: each new worker loads the file and shares it when it is new, or, when it is
+    invalid, starts on the ruleset the others run, so an invalid file cannot stop the service.
     """
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
@@ -89,7 +100,7 @@ def serve(
         raise typer.Exit(exit_codes.CONFIG)
     import uvicorn
 
-    from safeguard.serve.app import SETTINGS_ENV, create_app
+    from safeguard.serve.app import create_app
     from safeguard.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV, KeyRing, ServeSettings, hook_secrets
 
     try:
@@ -132,14 +143,48 @@ def serve(
         moderator = load_moderator(rules)  # exit 2 on an invalid ruleset; warm before the port opens
         uvicorn.run(create_app(rules.resolve(), settings, moderator=moderator), **common)  # type: ignore[arg-type]
         return
-    from safeguard.moderator import Moderator
+    _serve_workers(rules, settings, workers, common)
+
+
+def _serve_workers(rules: Path, settings: ServeSettings, workers: int, common: dict[str, Any]) -> None:
+    """Run ``workers`` uvicorn worker processes that share their ruleset.
+
+    uvicorn gives each request to one worker and a SIGHUP sent to a worker reaches that worker only, so
+    the workers share the ruleset through a runtime directory (:mod:`safeguard.serve.runtime`): created
+    here, private to this server and removed when it stops, it holds the ruleset checked here before
+    any worker starts; a worker that reloads publishes the ruleset it loaded there, and the others
+    switch to it.
+
+    SIGHUP to this (the main) process is uvicorn's: it starts a new worker for each running one, which
+    loads the ruleset file (and publishes it when it differs from the shared one). uvicorn 0.51 and
+    later wait for the new worker to be ready before they stop the old one, and keep the old one if the
+    new one is not ready within ``timeout_worker_healthcheck`` (5 s); 0.30 to 0.50 stop the old worker
+    first; before 0.30 the supervisor does not handle SIGHUP at all. Either way an invalid file cannot
+    take the service down: a new worker that cannot load the file starts on the shared ruleset instead
+    (and logs ``reload_failed``), and a worker uvicorn starts again after a crash does the same.
+    """
+    import tempfile
+
+    import uvicorn
+
+    from safeguard.rules.loader import read_ruleset, ruleset_from_bytes
+    from safeguard.serve.app import SETTINGS_ENV
+    from safeguard.serve.runtime import Runtime
 
     if not rules.exists():
         err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found (pass --rules FILE)")
         raise typer.Exit(exit_codes.CONFIG)
     try:
-        Moderator.from_file(rules)  # each worker loads it again; check it once here
+        raw = read_ruleset(rules)
+        ruleset = ruleset_from_bytes(raw, rules)  # each worker loads it again; check it once here
     except ConfigError as exc:
         raise fail_config(exc) from None
-    os.environ[SETTINGS_ENV] = json.dumps({"rules": str(rules.resolve()), "settings": json.loads(settings.to_json())})
-    uvicorn.run("safeguard.serve.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    runtime = Path(tempfile.mkdtemp(prefix="safeguard-serve-"))
+    try:
+        Runtime(runtime).publish(raw, ruleset.hash)
+        os.environ[SETTINGS_ENV] = json.dumps(
+            {"rules": str(rules.resolve()), "settings": json.loads(settings.to_json()), "runtime": str(runtime)}
+        )
+        uvicorn.run("safeguard.serve.app:create_app_from_env", factory=True, workers=workers, **common)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -37,14 +37,18 @@ from safeguard.errors import ConfigError, InputError, SafeguardError
 from safeguard.moderator import Moderator, to_post
 from safeguard.serve.errors import ApiError, error_body, json_body
 from safeguard.serve.metrics import Metrics
+from safeguard.serve.runtime import Runtime
 from safeguard.serve.settings import ServeSettings
 from safeguard.serve.state import Current
 from safeguard.types import Decision, Post
 
-__all__ = ["SETTINGS_ENV", "Auth", "Service", "create_app", "create_app_from_env"]
+__all__ = ["FOLLOW_INTERVAL_S", "SETTINGS_ENV", "Auth", "Service", "create_app", "create_app_from_env"]
 
-#: Environment variable a worker process reads its settings and ruleset path from (``--workers`` > 1).
+#: Environment variable a worker process reads its settings, ruleset path and runtime directory from
+#: (``--workers`` > 1).
 SETTINGS_ENV = "SAFEGUARD_SERVE_SETTINGS"
+#: Seconds between two looks of a worker at the shared ruleset's stamp (``--workers`` > 1).
+FOLLOW_INTERVAL_S = 0.5
 
 log = logging.getLogger("safeguard.serve")
 T = TypeVar("T")
@@ -127,9 +131,15 @@ class JSON(Response):
 class Service:
     """Everything one app instance shares between requests."""
 
-    def __init__(self, rules_path: str | Path, settings: ServeSettings, moderator: Moderator | None) -> None:
+    def __init__(
+        self,
+        rules_path: str | Path,
+        settings: ServeSettings,
+        moderator: Moderator | None,
+        runtime: Runtime | None = None,
+    ) -> None:
         self.settings = settings
-        self.current = Current(rules_path, moderator)
+        self.current = Current(rules_path, moderator, runtime)
         self.metrics = Metrics()
         self.stopping = False
 
@@ -187,8 +197,25 @@ class Service:
             raise ApiError(422, "invalid_ruleset", f"{exc}; the running ruleset is kept") from None
         self.metrics.reloads.labels("ok").inc()
         self.metrics.set_ruleset(fresh)
-        log_event("reloaded", trigger=trigger, previous=previous, ruleset=fresh)
-        return {"reloaded": True, "previous": previous, "ruleset": fresh}
+        shared = {"generation": self.current.generation} if self.current.runtime is not None else {}
+        log_event("reloaded", trigger=trigger, previous=previous, ruleset=fresh, **shared)
+        return {"reloaded": True, "previous": previous, "ruleset": fresh, **shared}
+
+    async def follow(self) -> None:
+        """Switch to the ruleset another worker of this server published, if it is a new one."""
+        try:
+            swapped = await anyio.to_thread.run_sync(self.current.follow)
+        except (SafeguardError, OSError) as exc:
+            self.metrics.reloads.labels("invalid").inc()
+            log_event("reload_failed", trigger="worker", generation=self.current.generation, error=str(exc))
+            return
+        if swapped is not None:
+            previous, fresh = swapped
+            self.metrics.reloads.labels("ok").inc()
+            self.metrics.set_ruleset(fresh)
+            log_event(
+                "reloaded", trigger="worker", previous=previous, ruleset=fresh, generation=self.current.generation
+            )
 
 
 class BodyTooLarge(Exception):
@@ -430,24 +457,44 @@ def _in_place(items: list[Post | dict[str, Any]], results: list[Any]) -> list[An
 
 
 def create_app(
-    rules_path: str | Path, settings: ServeSettings | None = None, *, moderator: Moderator | None = None
+    rules_path: str | Path,
+    settings: ServeSettings | None = None,
+    *,
+    moderator: Moderator | None = None,
+    runtime: str | Path | None = None,
 ) -> FastAPI:
     """The service for the ruleset at ``rules_path``.
 
     The ruleset (and every classifier it reads) loads when the app starts (its lifespan), before it
     answers a request, unless ``moderator`` is given already loaded. Closing the app closes the
     moderator: a duplicate window saves its ``state:``.
+
+    ``runtime`` is the directory that the worker processes of one server share their ruleset through
+    (:mod:`safeguard.serve.runtime`): a reload in any of them reaches all of them.
     """
     _setup_logging()
     settings = settings or ServeSettings()
-    service = Service(rules_path, settings, moderator)
+    service = Service(rules_path, settings, moderator, Runtime(runtime) if runtime is not None else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
         if not service.current.ready:
             await anyio.to_thread.run_sync(service.current.load)
         identity = service.current.moderator.ruleset.identity
         service.metrics.set_ruleset(identity)
+        kept = service.current.kept
+        if kept is not None:
+            log_event(
+                "reload_failed",
+                trigger="start",
+                error=str(kept),
+                message="the ruleset file is not loaded; this worker runs the one the others run",
+            )
+        follower = None
+        if service.current.runtime is not None:
+            follower = asyncio.get_running_loop().create_task(_follow_shared(service))
         hup = _watch_sighup(service)
         if not settings.api_keys:
             log_event("warning", message="no API keys configured: anyone who can reach this port can use the API")
@@ -457,15 +504,18 @@ def create_app(
             ruleset=identity,
             api_keys=len(settings.api_keys),
             hooks=[forum for forum, _ in settings.hook_secrets],
+            **({"generation": service.current.generation} if service.current.runtime is not None else {}),
         )
         try:
             yield
         finally:
             service.stopping = True
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             if hup:
                 with contextlib.suppress(Exception):
-                    import asyncio
-
                     asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await anyio.to_thread.run_sync(service.current.close)
             log_event("stopped", pid=os.getpid())
@@ -519,12 +569,34 @@ def create_app(
 
 
 def create_app_from_env() -> FastAPI:
-    """App factory for worker processes: the ruleset path and settings come from ``SAFEGUARD_SERVE_SETTINGS``."""
+    """App factory for worker processes: the ruleset path, settings and runtime directory come from
+    ``SAFEGUARD_SERVE_SETTINGS``."""
     data = json.loads(os.environ[SETTINGS_ENV])
-    return create_app(data["rules"], ServeSettings.from_json(json.dumps(data["settings"])))
+    settings = ServeSettings.from_json(json.dumps(data["settings"]))
+    return create_app(data["rules"], settings, runtime=data.get("runtime"))
 
 
 _tasks: set[Any] = set()
+
+
+async def _follow_shared(service: Service, interval: float = FOLLOW_INTERVAL_S) -> None:
+    """Keep this worker on the ruleset the workers share: look at the stamp every ``interval`` seconds
+    (one ``os.stat``) and switch when another worker published a new one.
+
+    Every 20th look reads the stamp whatever its ``stat`` says, so a change is never missed on a file
+    system whose timestamps are coarser than two publications.
+    """
+    runtime = service.current.runtime
+    assert runtime is not None
+    looks = 0
+    while True:
+        await anyio.sleep(interval)
+        looks += 1
+        try:
+            if runtime.changed() or looks % 20 == 0:
+                await service.follow()
+        except Exception as exc:  # the worker keeps serving; the next look tries again
+            log_event("exception", where="follow", exception=type(exc).__name__)
 
 
 def _watch_sighup(service: Service) -> bool:
@@ -560,9 +632,11 @@ def _native_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "loading or stopping"}})
     async def readyz() -> Response:
-        """200 once the ruleset and its classifiers are loaded; 503 while starting or stopping."""
+        """200 once the ruleset and its classifiers are loaded; 503 while starting or stopping. Names the
+        ruleset in service and the process id of the worker that answers (``--workers`` > 1)."""
         if service.current.ready and not service.stopping:
-            return JSON({"status": "ready", "ruleset": service.current.moderator.ruleset.identity})
+            identity = service.current.moderator.ruleset.identity
+            return JSON({"status": "ready", "ruleset": identity, "pid": os.getpid()})
         return JSON({"status": "stopping" if service.stopping else "loading"}, status_code=503)
 
     @app.get("/metrics", tags=["health"], response_class=Response)
