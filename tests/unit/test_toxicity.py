@@ -91,6 +91,7 @@ def test_batch_equals_single_posts(fast: ToxicityClassifier) -> None:
     ("options", "message"),
     [
         ({"backend": "nope"}, "unknown toxicity backend 'nope'"),
+        ({"backend": "lexicon"}, "unknown toxicity backend 'lexicon'"),
         ({"backend": "fast", "workers": 2}, "unknown option(s) for toxicity backend 'fast': workers"),
         ({"backend": "detoxify", "model_type": "huge"}, "model_type must be one of"),
         ({"backend": "detoxify", "checkpoint": "m.ckpt"}, "give both checkpoint and config_dir"),
