@@ -216,12 +216,13 @@ def test_onnx_backend_runs_without_torch(exported: dict[str, Path]) -> None:
 
 def test_cascade_routes_the_band_to_the_slow_model(exported: dict[str, Path]) -> None:
     clf = ToxicityClassifier(
-        backend="cascade", fast="lexicon", slow={"backend": "onnx", "model": str(exported["fp32"])}, band=[0.1, 0.9]
+        backend="cascade", fast="fast", slow={"backend": "onnx", "model": str(exported["fp32"])}, band=[0.1, 0.9]
     )
     assert set(clf.outputs) == {"toxicity", "insult", "threat", "identity_attack", "escalated"}
     texts = ["I will kill you", "Does this kettle come in black?", "kill the power at the breaker", "you idiot"]
-    fast = ToxicityClassifier(backend="lexicon").classify(posts(texts))
+    fast = ToxicityClassifier(backend="fast").classify(posts(texts))
     rows = clf.classify(posts(texts))
+    assert 0 < sum(r["escalated"] for r in rows) < 4  # both routes taken
     for f, r in zip(fast, rows, strict=True):
         uncertain = 0.1 <= f["toxicity"] <= 0.9
         assert r["escalated"] is uncertain

@@ -10,8 +10,6 @@ names and declares only the labels it really produces:
 * ``fast``: the n-gram heads alone (numpy only), ``model: PATH`` for a retrained file.
 * ``model``: MiniLM (int8 ONNX, onnxruntime) embeddings plus n-grams; ``model``, ``encoder``,
   ``batch_size``, ``threads``, ``max_tokens``.
-* ``lexicon``: the earlier default, a profanity model plus word lists and patterns (numpy only):
-  ``toxicity``, ``insult``, ``threat``, ``identity_attack``, ``self_harm``. Option ``workers``.
 * ``detoxify``: ``model_type`` (original, unbiased, multilingual, original-small, unbiased-small),
   ``checkpoint`` (a Detoxify ``.ckpt``), ``config_dir`` (its Hugging Face config and tokenizer files),
   ``batch_size``, ``threads``. Loaded with ``torch.load(weights_only=True)`` and strict state-dict keys.

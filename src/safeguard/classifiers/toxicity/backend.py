@@ -22,7 +22,6 @@ __all__ = [
     "cached_model",
     "check_options",
     "cpu_count",
-    "forget_model",
     "standard_label",
 ]
 
@@ -169,16 +168,6 @@ def cached_model(key: Hashable, build: Callable[[], _T]) -> _T:
         with _cache_lock:
             _model_cache[key] = value
         return value
-
-
-def forget_model(key: Hashable) -> None:
-    """Drop the object :func:`cached_model` holds for ``key`` (the next call builds it again); one with a
-    ``shutdown()`` method (helper processes) is shut down."""
-    with _cache_lock:
-        old = _model_cache.pop(key, None)
-    shutdown = getattr(old, "shutdown", None)
-    if callable(shutdown):
-        shutdown()
 
 
 def check_options(backend: str, options: Mapping[str, Any], allowed: Sequence[str]) -> None:

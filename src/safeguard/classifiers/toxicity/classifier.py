@@ -1,4 +1,5 @@
-"""The ``toxicity`` classifier: one interface over the default, detoxify, transformers, onnx and cascade backends."""
+"""The ``toxicity`` classifier: one interface over the default, fast, model, detoxify, transformers, onnx and cascade
+backends."""
 
 from __future__ import annotations
 
@@ -22,15 +23,12 @@ BACKEND_TABLE: dict[str, tuple[str, str]] = {
     "default": ("safeguard.classifiers.toxicity.harm", "CascadeHarmBackend"),
     "fast": ("safeguard.classifiers.toxicity.harm", "FastHarmBackend"),
     "model": ("safeguard.classifiers.toxicity.harm", "ModelHarmBackend"),
-    "lexicon": ("safeguard.classifiers.toxicity.default", "DefaultBackend"),
     "detoxify": ("safeguard.classifiers.toxicity.detoxify_backend", "DetoxifyBackend"),
     "transformers": ("safeguard.classifiers.toxicity.transformers_backend", "TransformersBackend"),
     "onnx": ("safeguard.classifiers.toxicity.onnx_backend", "OnnxBackend"),
     "cascade": ("safeguard.classifiers.toxicity.cascade", "CascadeBackend"),
 }
 BACKENDS: tuple[str, ...] = tuple(BACKEND_TABLE)
-#: Backends whose constructor takes no ``base_dir`` (they read no files).
-_NO_BASE_DIR = frozenset({"lexicon"})
 
 
 def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) -> Backend:
@@ -44,8 +42,7 @@ def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) ->
         raise ValueError(f"unknown toxicity backend {name!r} (known: {', '.join(BACKENDS)})")
     module, cls = BACKEND_TABLE[name]
     backend_class = getattr(importlib.import_module(module), cls)
-    if name not in _NO_BASE_DIR:
-        opts["base_dir"] = base_dir
+    opts["base_dir"] = base_dir
     backend: Backend = backend_class(**opts)
     return backend
 
@@ -107,8 +104,8 @@ class ToxicityClassifier(Classifier):
 
 
 def _rows(labels: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
-    """One mapping of label -> value per row of the (equally long) ``columns``. Five labels (the default
-    backend's) are built as literals, about four times as fast as from zips."""
+    """One mapping of label -> value per row of the (equally long) ``columns``. Five labels are built as
+    literals, about four times as fast as from zips."""
     if len(labels) == 5:
         a, b, c, d, e = labels
         return [{a: v, b: w, c: x, d: y, e: z} for v, w, x, y, z in zip(*columns, strict=True)]
