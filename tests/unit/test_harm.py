@@ -20,7 +20,7 @@ from safeguard.classifiers.toxicity.harm import (
     targets,
 )
 from safeguard.classifiers.toxicity.harmdata import HEADS, hash_split
-from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
+from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
 from safeguard.types import Post
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -279,3 +279,25 @@ def test_heads_load_refuses_a_fifo_and_a_device_without_hanging(tmp_path: Path) 
     for path, reason in ((fifo, "is a FIFO"), (Path("/dev/zero"), "cannot be read from /dev")):
         exc = finishes(lambda path=path: HarmHeads.load(path))
         assert isinstance(exc, ValueError) and str(path) in str(exc) and reason in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I would love to 🔪 some 👨🏿", "i would love to (kitchen knife) some (man) (dark skin tone)"),
+        ("These 🇵🇰 need to go", "these (flag of pakistan) need to go"),
+        ("🇬🇧 and 🇺🇸", "(flag of britain) and (flag of united states)"),
+        ("🇽🇽 no such country", "(flag xx) no such country"),
+        ("against 🏳️‍🌈 people", "against (rainbow flag) people"),
+        ("the 🏳️‍⚧️ flag", "the (transgender flag) flag"),
+        ("plain words stay", "plain words stay"),
+    ],
+)
+def test_the_encoder_reads_emoji_as_words(text: str, expected: str) -> None:
+    got = encoder_texts(normalized_texts([text]))[0]
+    assert " ".join(got.split()) == expected
+
+
+def test_emoji_that_name_a_group_or_a_harm_are_cues() -> None:
+    texts = ["these 🇵🇰 need to go", "all 👨🏿 act like that", "send them 🔪", "love this kettle 😀", "great 👍"]
+    assert cue_mask(normalized_texts(texts)).tolist() == [True, True, True, False, False]

@@ -2,8 +2,10 @@
 
 ``default`` is the cascade that ships: the fast tier scores every post; a post goes on to the model
 tier when any harm head of the fast tier reaches ``escalate_at`` or its text holds a harm cue word
-(an insult, a slur, a swear word, a violence or self-harm word, or the name of a group of people:
-``data/harm_cues.txt``); the model's scores replace the fast ones for those posts. Most forum posts
+(an insult, a slur, a violence or self-harm word, or the name of a group of people:
+``data/harm_cues.txt``, ``data/group_words.txt``) or an emoji that does the same work (a flag, a skin
+tone, a faith's symbol, an animal people are compared to, a weapon); the model's scores replace the
+fast ones for those posts. Most forum posts
 have no cue and a low fast score, so they never pay for the encoder.
 
 Every backend gives the heads of its model (``toxicity``, ``insult``, ``threat``, ``identity_attack``,
@@ -168,10 +170,34 @@ def _cue_words() -> frozenset[str]:
     return _word_file("harm_cues.txt") | _group_words()
 
 
+#: Emoji that stand for a group of people or for harm, the way cue words do: flags (regional indicator
+#: letters), skin tones, people and religious symbols that name a group, animals and germs people are
+#: compared to, weapons, and faces of disgust. Emoji-based hate often names its target only this way.
+_CUE_EMOJI = frozenset(
+    [
+        *range(0x1F1E6, 0x1F200),  # regional indicator letters (flags)
+        *range(0x1F3FB, 0x1F400),  # skin tones
+        *(0x1F472, 0x1F473, 0x1F9D5, 0x26A7, 0x1F308),  # man with cap, turban, headscarf, transgender, rainbow
+        *(0x262A, 0x2721, 0x271D, 0x2626, 0x1F54B, 0x1F54C, 0x1F54D, 0x1F54E, 0x26EA, 0x1F6D0, 0x2638),  # faiths
+        *(0x1F412, 0x1F435, 0x1F98D, 0x1F9A7, 0x1F437, 0x1F416, 0x1F400, 0x1F401, 0x1F42D, 0x1FAB3, 0x1F40D),
+        *(0x1F9A0, 0x1F41B, 0x1F997, 0x1F99F),  # germs and vermin
+        *(0x1F52A, 0x1F5E1, 0x1F52B, 0x1F4A3, 0x1FA93, 0x2620, 0x26B0),  # knives, gun, bomb, axe, skull, coffin
+        *(0x1F922, 0x1F92E),  # nauseated, vomiting
+    ]
+)
+
+
 def cue_mask(normalized: Sequence[str]) -> npt.NDArray[np.bool_]:
-    """True for each normalised text holding a harm cue word (whole word)."""
+    """True for each normalised text holding a harm cue word (whole word) or cue emoji (:data:`_CUE_EMOJI`)."""
     cues = _cue_words()
-    return np.fromiter((not cues.isdisjoint(_WORD.findall(t)) for t in normalized), dtype=bool, count=len(normalized))
+    return np.fromiter(
+        (
+            not cues.isdisjoint(_WORD.findall(t)) or (not t.isascii() and not _CUE_EMOJI.isdisjoint(map(ord, t)))
+            for t in normalized
+        ),
+        dtype=bool,
+        count=len(normalized),
+    )
 
 
 def _with_derived(probs: dict[str, FloatArray], texts: Sequence[str], normalized: Sequence[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -37,10 +38,12 @@ MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 
 def normalized_texts(texts: Sequence[str]) -> list[str]:
-    """The texts the harm models read: normalised (see :mod:`safeguard.classifiers.text`)."""
+    """The texts the harm models read: normalised (see :mod:`safeguard.classifiers.text`), masked words
+    read as the word they hide (:mod:`.unmask`)."""
     from safeguard.classifiers.text import normalize_many
+    from safeguard.classifiers.toxicity.unmask import unmask
 
-    return [t for t, _ in normalize_many(list(texts))]
+    return [unmask(t) for t, _ in normalize_many(list(texts))]
 
 
 #: Names for emoji whose Unicode name says little to a language model.
@@ -61,15 +64,45 @@ def _emoji_words(c: str) -> str:
     return f" ({name}) " if name else " "
 
 
+#: Emoji sequences that name one thing, as they stand after normalisation (which drops the zero-width
+#: joiners and variation selectors between their parts).
+_SEQUENCES = {
+    "\U0001f3f3\U0001f308": "rainbow flag",
+    "\U0001f3f3\u26a7": "transgender flag",
+    "\U0001f3f4\u2620": "pirate flag",
+}
+_SEQUENCE = re.compile("|".join(map(re.escape, _SEQUENCES)))
+#: A flag: two regional indicator letters, the country's ISO 3166 code.
+_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    out = {}
+    for line in (Path(__file__).parent / "data" / "flags.tsv").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, _, name = line.partition("\t")
+            out[code] = name
+    return out
+
+
+def _flag_words(m: re.Match[str]) -> str:
+    code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in m.group())
+    name = _countries().get(code)
+    return f" (flag of {name.split(' (')[0].lower()}) " if name else f" (flag {code.lower()}) "
+
+
 def encoder_texts(normalized: Sequence[str]) -> list[str]:
     """The texts the sentence encoder reads: normalised text with each emoji or pictograph written as its
-    name ("i would love to (kitchen knife) some (man) (dark skin tone)"), because the encoder's vocabulary
-    has no emoji and would read them all as one unknown token."""
+    name ("i would love to (kitchen knife) some (man) (dark skin tone)"), a flag as its country ("(flag
+    of pakistan)") and a few joined sequences as what they show ("(rainbow flag)"), because the
+    encoder's vocabulary has no emoji and would read them all as one unknown token."""
     out = []
     for text in normalized:
         if text.isascii():
             out.append(text)
             continue
+        text = _FLAG.sub(_flag_words, _SEQUENCE.sub(lambda m: f" ({_SEQUENCES[m.group()]}) ", text))
         out.append("".join(_emoji_words(c) if token_class(ord(c)) == 2 else c for c in text))
     return out
 
