@@ -1,16 +1,17 @@
 """ROC AUC of the toxicity backends on held-out harm data, and the shipped policy on benign text.
 
     .venv/bin/python benchmarks/harm_eval.py [--backend default --backend fast ...] [--limit N]
-        [--policy rules/community.yaml [--policy-limit N] [--policy-toxicity lexicon]] [--json PATH]
+        [--policy rules/community.yaml [--policy-limit N] [--policy-toxicity fast]] [--json PATH]
 
-Subjects (``--backend``, repeatable; default: default, fast, model, lexicon and alt-profanity-check):
+Subjects (``--backend``, repeatable; default: default, fast, model and alt-profanity-check):
 a toxicity backend name, optionally with options (``model,batch_size=64``), or ``alt-profanity-check``
 (the peer: its one profanity probability is the score of every label). A subject that fails to build
 or to score is reported and skipped. All subjects are measured in the same run, on the same rows.
 
 Held-out data only (rows no model is trained or calibrated on):
 
-* Jigsaw: ``jigsaw_toxic_comments_sample`` rows of split ``test``: toxicity, insult, threat, identity_attack;
+* Jigsaw: ``jigsaw_toxic_comments_sample`` rows of split ``test``: toxicity, insult, threat, identity_attack,
+  profanity (its ``obscene`` label);
 * HatemojiBuild: ``hatemojibuild_train`` rows of split ``test``: toxicity and identity_attack vs its hate label;
 * every other source of the harm corpus, split ``test``: each head with known targets (one compact table);
 * OLID (OffensEval 2019) test split, 860 tweets, OFF vs NOT: toxicity (never trained on; the token
@@ -48,8 +49,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 TECHNICAL = ROOT / "benchmarks" / "data" / "technical_answers.jsonl"
 PEER = "alt-profanity-check"
-DEFAULT_SUBJECTS = ("default", "fast", "model", "lexicon", PEER)
-HEADS = ("toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech")
+DEFAULT_SUBJECTS = ("default", "fast", "model", PEER)
+HEADS = ("toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech", "profanity")
 JIGSAW = "jigsaw_toxic_comments_sample"
 HATEMOJI = "hatemojibuild_train"
 CHUNK = 512
@@ -197,7 +198,7 @@ def corpus_sets(limit: int | None) -> list[EvalSet]:
         return EvalSet(name, "test", [r.text for r in keep], cols, total=len(source_rows))
 
     if JIGSAW in by_source:
-        heads = ("toxicity", "insult", "threat", "identity_attack")
+        heads = ("toxicity", "insult", "threat", "identity_attack", "profanity")
         sets.append(make(f"Jigsaw held-out ({JIGSAW})", by_source.pop(JIGSAW), [(h, h, h) for h in heads]))
     if HATEMOJI in by_source:
         cols = [
@@ -487,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="score at most N rows of each held-out set")
     parser.add_argument("--policy", type=Path, default=None, help="also run this ruleset over benign text")
     parser.add_argument("--policy-limit", type=int, default=None, help="at most N posts of each benign set")
-    parser.add_argument("--policy-toxicity", default=None, help="swap the policy's toxicity backend (e.g. lexicon)")
+    parser.add_argument("--policy-toxicity", default=None, help="swap the policy's toxicity backend (e.g. fast)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     print("$ " + shlex.join(["python", *(sys.argv if argv is None else ["benchmarks/harm_eval.py", *argv])]))

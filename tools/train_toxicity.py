@@ -27,7 +27,15 @@ from safeguard.classifiers.toxicity.features import HashedNgrams
 from safeguard.classifiers.toxicity.harm import FAST_MODEL, MODEL_HEADS
 from safeguard.classifiers.toxicity.harmdata import HEADS, HarmRow, capped_train_rows, load_corpus
 from safeguard.classifiers.toxicity.heads import HarmHeads, encoder_texts, normalized_texts
-from safeguard.classifiers.toxicity.training import Head, auc, design_matrix, fit_blends, fit_dense_heads, fit_heads
+from safeguard.classifiers.toxicity.training import (
+    LinearHeads,
+    auc,
+    design_matrix,
+    fit_blends,
+    fit_dense_heads,
+    fit_heads,
+    fold_blends,
+)
 
 #: Inverse regularisation strength of the n-gram heads and of the embedding heads.
 FAST_C = 4.0
@@ -35,23 +43,15 @@ MODEL_C = 1.0
 #: Tokens the encoder reads per text. It was fine-tuned on 64 (tools/finetune_minilm.py); reading 128 costs
 #: 1.46x the time on forum text and keeps the end of longer posts (64 lost 0.02 to 0.04 AUC on the OpenAI set).
 MAX_TOKENS = 128
+#: Heads whose margins join another head's blend: swearing is part of what makes a post toxic.
+EXTRA = {"toxicity": ["profanity"]}
 
 
-def build(extractor: HashedNgrams, heads: list[Head], meta: dict[str, object]) -> HarmHeads:
-    sparse = np.stack([h.coef for h in heads], axis=1)
-    info = dict(meta)
-    info["heads"] = {
-        h.name: {"rows": h.train_rows, "positives": h.positives, "calibrated_on": h.calibrated_on} for h in heads
-    }
-    return HarmHeads(
-        extractor,
-        [h.name for h in heads],
-        sparse,
-        [h.bias for h in heads],
-        [h.calib_a for h in heads],
-        [h.calib_b for h in heads],
-        info,
-    )
+def build(extractor: HashedNgrams, heads: LinearHeads, meta: dict[str, object]) -> HarmHeads:
+    """A heads file whose probabilities are the sigmoid of the (blended, calibrated) margins."""
+    n = len(heads.labels)
+    assert heads.sparse is not None
+    return HarmHeads(extractor, heads.labels, heads.sparse, heads.bias, np.ones(n), np.zeros(n), meta, heads.dense)
 
 
 def report(name: str, rows: list[HarmRow], probs: np.ndarray, split_name: str = "test") -> None:
@@ -119,8 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows)} rows, {x.nnz} n-gram entries ({time.perf_counter() - t0:.0f} s)")
     meta = {"trained_by": "tools/train_toxicity.py", "seed": args.seed, "sources": sorted({r.source for r in rows})}
     if args.only in (None, "fast"):
-        fast_heads = fit_heads(x, rows, c=FAST_C, seed=args.seed, log=print)
-        fast = build(extractor, fast_heads, {**meta, "tier": "fast"})
+        fitted = fit_heads(x, rows, c=FAST_C, seed=args.seed, log=print)
+        raw = LinearHeads(HEADS, np.array([h.bias for h in fitted]), sparse=np.stack([h.coef for h in fitted], 1))
+        assert raw.sparse is not None
+        calibrations = [[(h.calib_a, h.calib_b) for h in fitted]]
+        blends = fit_blends([x @ raw.sparse + raw.bias], HEADS, rows, calibrations, extra=EXTRA)
+        info = {
+            **meta,
+            "tier": "fast",
+            "heads": {
+                h.name: {"rows": h.train_rows, "positives": h.positives, "calibrated_on": blends[h.name].fitted_on}
+                for h in fitted
+            },
+        }
+        fast = build(extractor, fold_blends(blends, [raw], HEADS), info)
         fast.save(args.out_dir / FAST_MODEL.name)
         report("fast tier", rows, fast.predict_normalized(normalized))
         print(f"fast tier written ({time.perf_counter() - t0:.0f} s)")
@@ -135,43 +147,38 @@ def main(argv: list[str] | None = None) -> int:
         rows = [rows[i] for i in keep]
         normalized = [normalized[i] for i in keep]
         emb = embeddings(encoder_texts(normalized), args.cache, args.encoder, args.max_tokens)
-        dense_heads = fit_dense_heads(emb, rows, c=MODEL_C, seed=args.seed)
-        sparse_heads = [
-            Head(
-                label,
-                fast.weights[:, j].astype(np.float64),
-                float(fast.bias[j]),
-                float(fast.calib_a[j]),
-                float(fast.calib_b[j]),
-                "",
-                0,
-                0,
-            )
-            for j, label in enumerate(fast.labels)
-        ]
-        sparse_margin = fast.margins(normalized)
-        dense_margin = emb @ np.stack([h.coef for h in dense_heads], axis=1) + np.array([h.bias for h in dense_heads])
-        blends = fit_blends(sparse_margin, dense_margin, rows, sparse_heads, dense_heads)
-        model = HarmHeads(
-            extractor,
+        dense_heads = fit_dense_heads(emb, rows, heads=fast.labels, c=MODEL_C, seed=args.seed)
+        sparse_in = LinearHeads(fast.labels, fast.bias.astype(np.float64), sparse=fast.weights.astype(np.float64))
+        dense_in = LinearHeads(
+            fast.labels, np.array([h.bias for h in dense_heads]), dense=np.stack([h.coef for h in dense_heads], 1)
+        )
+        assert dense_in.dense is not None
+        blends = fit_blends(
+            [fast.margins(normalized), emb @ dense_in.dense + dense_in.bias],
             fast.labels,
-            fast.weights * np.array([b.a for b in blends], dtype=np.float32),
-            [b.a * sh.bias + b.b * dh.bias + b.c for b, sh, dh in zip(blends, sparse_heads, dense_heads, strict=True)],
-            np.ones(len(blends)),
-            np.zeros(len(blends)),
+            rows,
+            [
+                list(zip(fast.calib_a.tolist(), fast.calib_b.tolist(), strict=True)),
+                [(h.calib_a, h.calib_b) for h in dense_heads],
+            ],
+            extra=EXTRA,
+        )
+        model = build(
+            extractor,
+            fold_blends(blends, [sparse_in, dense_in], fast.labels),
             {
                 **meta,
                 "tier": "model",
-                "encoder": "all-MiniLM-L6-v2, int8 ONNX (data/minilm)",
+                "encoder": "all-MiniLM-L6-v2 fine-tuned on the harm corpus, int8 ONNX (data/minilm)",
                 "max_tokens": args.max_tokens,
-                "blends": {h.name: vars(b) for h, b in zip(dense_heads, blends, strict=True)},
+                "blends": {name: vars(b) for name, b in blends.items()},
                 "dense_heads": {h.name: {"rows": h.train_rows, "positives": h.positives} for h in dense_heads},
             },
-            np.stack([h.coef * b.b for h, b in zip(dense_heads, blends, strict=True)], axis=1),
         )
         model.save(args.out_dir / MODEL_HEADS.name)
-        for h, b in zip(dense_heads, blends, strict=True):
-            print(f"{h.name}: n-grams x {b.a:.3f} + embedding x {b.b:.3f} + {b.c:.3f} (fitted on {b.fitted_on})")
+        for name, b in blends.items():
+            terms = " + ".join(f"{('n-grams', 'embedding')[k]}:{head} x {w:.3f}" for k, head, w in b.terms)
+            print(f"{name}: {terms} + {b.c:.3f} (fitted on {b.fitted_on})")
         probs = model.predict_normalized(normalized, emb)
         report("model tier", rows, probs, "dev")
         report("model tier", rows, probs)

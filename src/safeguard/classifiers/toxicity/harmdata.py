@@ -10,7 +10,9 @@ follows the training README: threat from Toxic Spans threat spans, OpenAI violen
 threatening language and SimpleSafetyTests violence; insult from Toxic Spans insult spans and OpenAI
 harassment; identity_attack from Toxic Spans identity spans, HatemojiBuild and ToxiGen hate and OpenAI
 hate; self_harm from OpenAI and SimpleSafetyTests; counter_speech from CrowdCounter and the Reddit
-counter-speech set. Benign rows of every source are negatives for every head they can speak for.
+counter-speech set; profanity (swearing and obscenity, whoever it is aimed at) from the Jigsaw ``obscene``
+label and Toxic Spans profane/obscene spans. Benign rows of every source are negatives for every head
+they can speak for.
 
 Splits: a source's own split where it has one; otherwise ``train``/``dev``/``test`` 70/10/20 by
 ``sha256("harm-v1:" + key)``, where the key is the row id, or for HatemojiBuild the id of the pair an
@@ -39,7 +41,15 @@ __all__ = [
 ]
 
 #: The heads of the harm models, in the order of their weight columns.
-HEADS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech")
+HEADS: tuple[str, ...] = (
+    "toxicity",
+    "insult",
+    "threat",
+    "identity_attack",
+    "self_harm",
+    "counter_speech",
+    "profanity",
+)
 UNKNOWN = -1
 
 
@@ -110,7 +120,7 @@ def _hatexplain(r: Mapping[str, Any]) -> dict[str, int]:
 
 def _toxic_spans(r: Mapping[str, Any]) -> dict[str, int]:
     majority = set((r.get("labels") or {}).get("majority_types") or ())
-    return {
+    out = {
         "toxicity": 1,
         "insult": int("insult" in majority),
         "threat": int("threat" in majority),
@@ -118,6 +128,10 @@ def _toxic_spans(r: Mapping[str, Any]) -> dict[str, int]:
         "self_harm": 0,
         "counter_speech": 0,
     }
+    # Raters marked the profane span only now and then (a secondary task): its absence says little.
+    if "profane_obscene" in majority:
+        out["profanity"] = 1
+    return out
 
 
 _OPENAI = {
@@ -160,7 +174,8 @@ def _hickey(r: Mapping[str, Any]) -> dict[str, int]:
         return {"toxicity": 1, "self_harm": 0, "counter_speech": 0}
     if r["label"] == "counter_speech":
         return {"toxicity": 0, "threat": 0, "identity_attack": 0, "self_harm": 0, "counter_speech": 1}
-    return BENIGN
+    # "other" comments in these forums swear freely: they say nothing about profanity.
+    return {head: 0 for head in HEADS if head != "profanity"}
 
 
 def _jigsaw(r: Mapping[str, Any]) -> dict[str, int]:
@@ -171,6 +186,7 @@ def _jigsaw(r: Mapping[str, Any]) -> dict[str, int]:
         "threat": int(labels.get("threat", 0)),
         "identity_attack": int(labels.get("identity_hate", 0)),
         "counter_speech": 0 if labels.get("toxic") else UNKNOWN,
+        "profanity": int(labels.get("obscene", 0)),
     }
 
 

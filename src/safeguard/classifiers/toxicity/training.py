@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +27,14 @@ __all__ = [
     "Adaptation",
     "Blend",
     "Head",
+    "LinearHeads",
     "adapt_head",
     "auc",
     "design_matrix",
     "fit_blends",
     "fit_dense_heads",
     "fit_heads",
+    "fold_blends",
     "row_weights",
 ]
 
@@ -292,44 +294,88 @@ def fit_dense_heads(
 
 @dataclass
 class Blend:
-    """How a head of the model tier mixes the n-gram head and the embedding head: ``margin = a * sparse +
-    b * dense + c`` over their raw margins, fitted on ``fitted_on``."""
+    """How a head mixes raw head margins: ``margin = sum(weight * inputs[k][:, label]) + c`` over its
+    ``terms`` ``(k, label, weight)``, fitted on ``fitted_on``. The result is a calibrated logit."""
 
-    a: float
-    b: float
+    terms: list[tuple[int, str, float]]
     c: float
     fitted_on: str
 
 
+@dataclass
+class LinearHeads:
+    """Heads whose margins are linear in the features: ``sparse`` (buckets x labels) over the n-grams,
+    ``dense`` (dims x labels) over an embedding, or both, plus ``bias``; so a blend of them folds back
+    into heads of the same kind."""
+
+    labels: tuple[str, ...]
+    bias: FloatArray
+    sparse: FloatArray | None = None
+    dense: FloatArray | None = None
+
+
 def fit_blends(
-    sparse_margin: FloatArray,
-    dense_margin: FloatArray,
+    margins: Sequence[FloatArray],
+    labels: Sequence[str],
     rows: Sequence[HarmRow],
-    sparse_heads: Sequence[Head],
-    dense_heads: Sequence[Head],
-) -> list[Blend]:
-    """Per head, a logistic regression over the two raw margins on the ``dev`` rows (held out from both
-    heads) when they hold at least 20 positives and 20 negatives; otherwise the mean of the two heads'
-    calibrated logits. The result is a calibrated probability either way."""
+    calibrations: Sequence[Sequence[tuple[float, float]]],
+    *,
+    extra: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Blend]:
+    """Per head, a logistic regression over the raw margins of that head in each of ``margins`` (one
+    ``rows x labels`` array per input model) and of the heads ``extra`` names for it (``{"toxicity":
+    ["profanity"]}``: swearing is part of toxicity), fitted on the ``dev`` rows (held out from every
+    input) when they hold at least 20 positives and 20 negatives; otherwise the mean of the inputs'
+    calibrated logits of the head itself (``calibrations[k][j]`` = Platt ``(a, b)`` of input ``k``,
+    head ``j``)."""
     splits = np.array([r.split for r in rows])
-    out: list[Blend] = []
-    for j, (sh, dh) in enumerate(zip(sparse_heads, dense_heads, strict=True)):
-        target = np.array([r.target(sh.name) for r in rows])
+    out: dict[str, Blend] = {}
+    for j, label in enumerate(labels):
+        target = np.array([r.target(label) for r in rows])
         dev = np.flatnonzero((target != UNKNOWN) & (splits == "dev"))
         y = target[dev] == 1
+        names = [label, *((extra or {}).get(label, ()))]
+        terms = [(k, name) for name in names for k in range(len(margins))]
         if int(y.sum()) >= 20 and int((~y).sum()) >= 20:
             lr = _sklearn()(C=100.0, max_iter=1000)
-            x = np.stack([sparse_margin[dev, j], dense_margin[dev, j]], axis=1)
+            x = np.stack([margins[k][dev, labels.index(name)] for k, name in terms], axis=1)
             lr.fit(x, y, sample_weight=row_weights([rows[i] for i in dev.tolist()]))
-            a, b = (float(v) for v in lr.coef_[0])
-            out.append(Blend(a, b, float(lr.intercept_[0]), f"dev ({len(dev)} rows)"))
+            weights = [float(v) for v in lr.coef_[0]]
+            out[label] = Blend(
+                [(k, name, w) for (k, name), w in zip(terms, weights, strict=True)],
+                float(lr.intercept_[0]),
+                f"dev ({len(dev)} rows)",
+            )
         else:
-            out.append(
-                Blend(
-                    sh.calib_a / 2,
-                    dh.calib_a / 2,
-                    (sh.calib_b + dh.calib_b) / 2,
-                    "mean of the calibrated heads",
-                )
+            n = len(margins)
+            out[label] = Blend(
+                [(k, label, calibrations[k][j][0] / n) for k in range(n)],
+                sum(calibrations[k][j][1] for k in range(n)) / n,
+                "mean of the calibrated heads",
             )
     return out
+
+
+def fold_blends(blends: Mapping[str, Blend], inputs: Sequence[LinearHeads], labels: Sequence[str]) -> LinearHeads:
+    """The heads that give each label's blended margin directly (their probability is its sigmoid)."""
+
+    def width(kind: str) -> int | None:
+        found = [getattr(h, kind).shape[0] for h in inputs if getattr(h, kind) is not None]
+        return found[0] if found else None
+
+    n_sparse, n_dense = width("sparse"), width("dense")
+    sparse = np.zeros((n_sparse, len(labels))) if n_sparse is not None else None
+    dense = np.zeros((n_dense, len(labels))) if n_dense is not None else None
+    bias = np.zeros(len(labels))
+    for j, label in enumerate(labels):
+        blend = blends[label]
+        bias[j] = blend.c
+        for k, name, w in blend.terms:
+            src = inputs[k]
+            col = src.labels.index(name)
+            bias[j] += w * float(src.bias[col])
+            if src.sparse is not None and sparse is not None:
+                sparse[:, j] += w * src.sparse[:, col]
+            if src.dense is not None and dense is not None:
+                dense[:, j] += w * src.dense[:, col]
+    return LinearHeads(tuple(labels), bias, sparse, dense)
