@@ -76,13 +76,15 @@ def embeddings(
     from safeguard.classifiers.toxicity.encoder import SentenceEncoder
 
     enc = SentenceEncoder(encoder_dir, max_tokens=max_tokens)
+    enc.load()
     digest = hashlib.sha256("\0".join(texts).encode("utf-8", "surrogatepass"))
-    digest.update(json.dumps([enc.files_sha256(), max_tokens], sort_keys=True).encode())
+    # One text per call or batches: an int8 graph's embeddings differ between the two.
+    digest.update(json.dumps([enc.files_sha256(), max_tokens, enc.rows_alone], sort_keys=True).encode())
     key = digest.hexdigest()[:16]
     path = cache / f"embeddings-{key}.npy" if cache else None
     if path is not None and path.is_file():
-        return np.load(path, allow_pickle=False)
-    enc.load()
+        cached: np.ndarray = np.load(path, allow_pickle=False)
+        return cached
     out = np.zeros((len(texts), enc.dim), dtype=np.float32)
     step = 2048
     start = time.perf_counter()

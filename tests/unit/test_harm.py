@@ -15,6 +15,7 @@ from safeguard.classifiers.toxicity.harm import (
     FAST_MODEL,
     MODEL_HEADS,
     CascadeHarmBackend,
+    ModelHarmBackend,
     cue_mask,
     quoted_share,
     targets,
@@ -301,3 +302,16 @@ def test_the_encoder_reads_emoji_as_words(text: str, expected: str) -> None:
 def test_emoji_that_name_a_group_or_a_harm_are_cues() -> None:
     texts = ["these 🇵🇰 need to go", "all 👨🏿 act like that", "send them 🔪", "love this kettle 😀", "great 👍"]
     assert cue_mask(normalized_texts(texts)).tolist() == [True, True, True, False, False]
+
+
+def test_a_post_scores_the_same_whatever_else_is_in_its_batch() -> None:
+    # The shipped int8 graph quantises activations per call: it must run one text per call.
+    backend = ModelHarmBackend()
+    texts = ["you are a complete idiot", "lovely kettle, boils fast", "x " * 200, "I will find you", "ok"]
+    together = backend.predict(texts)
+    for i, text in enumerate(texts):
+        alone = backend.predict([text])
+        for label in backend.labels:
+            # Equal but for the order of float additions in the heads' matrix products.
+            assert alone[label][0] == pytest.approx(together[label][i], abs=1e-12), (text, label)
+    assert backend.encoder.rows_alone

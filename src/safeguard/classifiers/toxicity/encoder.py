@@ -243,6 +243,11 @@ class SentenceEncoder:
 
     The constructor only checks and stores its parameters; :meth:`load` (called by :meth:`encode` when needed)
     opens the onnxruntime session and the tokenizer. An instance may be shared between threads.
+
+    A graph whose activations are quantised dynamically (the shipped int8 one; its manifest says
+    ``quantize_dynamic``) scales each activation tensor by its largest value, so a text's embedding would
+    depend on the other texts of its batch: such a graph runs one text at a time (:attr:`rows_alone`),
+    and a post's scores never depend on the posts around it.
     """
 
     def __init__(
@@ -264,6 +269,8 @@ class SentenceEncoder:
         self._output = OUTPUT_NAME
         self._dim: int | None = None
         self._hashes: dict[str, str] | None = None
+        #: Run one text per graph call (see the class docstring); set by :meth:`load`.
+        self.rows_alone = False
 
     def __repr__(self) -> str:
         return f"SentenceEncoder({str(self.model_dir)!r}, max_tokens={self.max_tokens}, batch_size={self.batch_size})"
@@ -307,6 +314,9 @@ class SentenceEncoder:
                 )
             _check_model_file(file, MAX_FILE_BYTES)
         manifest = _read_manifest(self.model_dir) or {}
+        quantization = manifest.get("quantization")
+        method = quantization.get("method") if isinstance(quantization, dict) else None
+        self.rows_alone = isinstance(method, str) and method.endswith("quantize_dynamic")
         positions = manifest.get("max_position_embeddings")
         if isinstance(positions, int) and self.max_tokens > positions:
             raise ValueError(f"max_tokens {self.max_tokens} exceeds the model's {positions} positions")
@@ -339,7 +349,8 @@ class SentenceEncoder:
         """Unit-length embeddings of ``texts``, shape (len(texts), :attr:`dim`), float32, in input order.
 
         Texts are cut to ``max_tokens`` tokens (special tokens included) and run in batches of ``batch_size``
-        texts of similar token counts, each padded to its own longest text.
+        texts of similar token counts, each padded to its own longest text (one at a time when
+        :attr:`rows_alone`).
         """
         if isinstance(texts, str):
             raise TypeError("encode takes a sequence of texts, not a single str: wrap it in a list")
@@ -361,8 +372,9 @@ class SentenceEncoder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
         result = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        size = 1 if self.rows_alone else self.batch_size
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
             width = max(1, int(lengths[rows].max()))
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros_like(ids)
