@@ -490,6 +490,13 @@ def test_perspective_analyze(community: Server) -> None:
     first, second = toxicity["spanScores"]
     assert (first["begin"], first["end"]) == (0, 27)
     assert first["score"]["value"] < second["score"]["value"]
+    swearing = {"comment": {"text": "this kettle is fucking shit"}, "requestedAttributes": {"PROFANITY": {}}}
+    calm = {"comment": {"text": "this kettle is lovely"}, "requestedAttributes": {"PROFANITY": {}}}
+    scores = [
+        post(community, "/v1alpha1/comments:analyze", body, headers={}).json()["attributeScores"]["PROFANITY"]
+        for body in (swearing, calm)
+    ]
+    assert scores[0]["summaryScore"]["value"] > 0.5 > scores[1]["summaryScore"]["value"]
     r = post(
         community,
         "/v1alpha1/comments:analyze",

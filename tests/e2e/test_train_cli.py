@@ -93,7 +93,8 @@ def test_a_corrupt_model_in_a_ruleset_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def small_heads(path: Path) -> Path:
-    """A small random heads file (the shipped format, 4,096 buckets) to adapt quickly."""
+    """A small random heads file (the shipped format, 4,096 buckets) to adapt quickly; its
+    ``identity_attack`` head is all zeros, so the base scores every post alike (AUC 0.5)."""
     import numpy as np
 
     from safeguard.classifiers.toxicity.features import HashedNgrams
@@ -103,7 +104,9 @@ def small_heads(path: Path) -> Path:
     rng = np.random.default_rng(0)
     ex = HashedNgrams(bits=12)
     n = len(HEADS)
-    HarmHeads(ex, HEADS, rng.normal(0, 0.1, (ex.width, n)), np.zeros(n), np.ones(n), np.zeros(n)).save(path)
+    weights = rng.normal(0, 0.1, (ex.width, n))
+    weights[:, HEADS.index("identity_attack")] = 0.0  # the head the test adapts knows nothing yet
+    HarmHeads(ex, HEADS, weights, np.zeros(n), np.ones(n), np.zeros(n)).save(path)
     return path
 
 

@@ -39,7 +39,9 @@ def score(clf: ToxicityClassifier, text: str) -> dict[str, float]:
 def test_fast_conforms_and_declares_its_labels() -> None:
     clf = ToxicityClassifier(backend="fast")
     assert dict(clf.outputs) == {
-        **dict.fromkeys(["toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech"], float),
+        **dict.fromkeys(
+            ["toxicity", "insult", "threat", "identity_attack", "self_harm", "counter_speech", "profanity"], float
+        ),
         "target": str,
         "target_score": float,
         "quoted": float,
@@ -62,6 +64,9 @@ def test_registered_as_toxicity() -> None:
         ("you are stupid", "you are 5tup1d"),
         ("fuck you", "fu\u0441k you"),  # Cyrillic es
         ("what a dumbass", "what a dumb\u200bass"),
+        ("fuck you", "f*ck you"),
+        ("fuck you", "f**k you"),
+        ("you moron", "you m*ron"),
     ],
 )
 def test_obfuscation_moves_scores_at_most_0_15(fast: ToxicityClassifier, plain: str, disguised: str) -> None:
