@@ -9,7 +9,13 @@ latency counts from that scheduled time (a slow server is not hidden by a client
 the achieved rate (answers with 200 per second) and the server's resident memory (all its processes).
 
     python benchmarks/serve_load.py [--rates 25,50,100] [--duration 20] [--workers 1,2]
-        [--rules benchmarks/rules/lists_only.yaml rules/community.yaml] [--out FILE]
+        [--rules benchmarks/rules/lists_only.yaml rules/community.yaml] [--fast-tier] [--rss-every S]
+        [--batch N] [--out FILE]
+
+``--rss-every`` samples the service's memory during each step (a long ``--duration`` shows whether it
+stays flat; ``--rules fast-tier`` measures the fast-tier copy of the shipped policy alone); ``--batch N``
+also sends N posts in batches of 256 and compares the posts/s with ``safeguard moderate`` over the same
+posts.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,12 +98,24 @@ def start(rules: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("serve never became ready")
 
 
-async def step(base: str, texts: list[str], rate: float, duration: float) -> dict[str, float]:
+async def sample_rss(pid: int, every: float, out: list[tuple[float, float]]) -> None:
+    """Append ``(seconds since start, RSS MiB)`` of the service every ``every`` seconds until cancelled."""
+    t0 = time.perf_counter()
+    while True:
+        out.append((time.perf_counter() - t0, rss_mib(pid)))
+        await asyncio.sleep(every)
+
+
+async def step(
+    base: str, texts: list[str], rate: float, duration: float, rss: tuple[int, float] | None = None
+) -> dict[str, Any]:
     n = int(rate * duration)
     latencies: list[float] = []
     errors = 0
+    samples: list[tuple[float, float]] = []
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as client:
+        sampler = asyncio.create_task(sample_rss(rss[0], rss[1], samples)) if rss else None
 
         async def one(i: int, at: float) -> None:
             nonlocal errors
@@ -114,6 +133,8 @@ async def step(base: str, texts: list[str], rate: float, duration: float) -> dic
         t0 = time.perf_counter() + 0.2
         await asyncio.gather(*(one(i, t0 + i / rate) for i in range(n)))
         elapsed = time.perf_counter() - t0
+        if sampler is not None:
+            sampler.cancel()
     latencies.sort()
 
     def pct(q: float) -> float:
@@ -127,7 +148,46 @@ async def step(base: str, texts: list[str], rate: float, duration: float) -> dic
         "p50": pct(0.50),
         "p95": pct(0.95),
         "p99": pct(0.99),
+        "rss": samples,
     }
+
+
+async def batches(base: str, texts: list[str], size: int, concurrency: int) -> float:
+    """Posts/s of ``texts`` sent as batches of ``size`` to ``POST /v1/moderate``, ``concurrency`` at a time."""
+    chunks = [
+        [{"id": f"b{i + k}", "text": t} for k, t in enumerate(texts[i : i + size])] for i in range(0, len(texts), size)
+    ]
+    queue = iter(chunks)
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+
+        async def worker() -> None:
+            for chunk in queue:
+                r = await client.post("/v1/moderate", json={"posts": chunk})
+                r.raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(texts) / (time.perf_counter() - t0)
+
+
+def cli_rate(rules: Path, texts: list[str]) -> float:
+    """Posts/s of ``safeguard moderate`` over the same texts, process start excluded (a warm-up run of
+    ten posts is timed and subtracted)."""
+    folder = Path(tempfile.mkdtemp(prefix="serve-load-cli-"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
+
+    def run(items: list[str]) -> float:
+        dump = folder / "dump.jsonl"
+        dump.write_text("".join(json.dumps({"id": f"c{i}", "text": t}) + "\n" for i, t in enumerate(items)))
+        t0 = time.perf_counter()
+        cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "--rules", str(rules)]
+        out = folder / "out.jsonl"
+        out.unlink(missing_ok=True)
+        subprocess.run([*cmd, "-o", str(out), "--no-progress"], env=env, cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    start_cost = run(texts[:10])
+    return len(texts) / max(1e-9, run(texts) - start_cost)
 
 
 def fast_tier_policy() -> Path:
@@ -162,8 +222,20 @@ def main() -> None:
         help="Also measure the shipped policy with its toxicity classifier on the fast tier alone "
         "(no transformer tier): a copy of rules/community.yaml with 'backend: fast'.",
     )
+    parser.add_argument(
+        "--rss-every", type=float, default=None, help="Sample the service's RSS this often (seconds) in each step."
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="Also send this many posts in batches of 256 (two requests at a time) and compare the posts/s "
+        "with `safeguard moderate` over the same posts.",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    # "fast-tier" in --rules names the same copy, so it can be measured alone (a long memory run).
+    args.rules = [fast_tier_policy() if str(r) == "fast-tier" else r for r in args.rules]
     if args.fast_tier:
         args.rules.append(fast_tier_policy())
     rates = [float(r) for r in args.rates.split(",")]
@@ -184,7 +256,8 @@ def main() -> None:
             try:
                 asyncio.run(step(base, texts, 20, 1.0))  # warm-up
                 for rate in rates:
-                    r = asyncio.run(step(base, texts, rate, args.duration))
+                    rss = (proc.pid, args.rss_every) if args.rss_every else None
+                    r = asyncio.run(step(base, texts, rate, args.duration, rss))
                     row = (
                         f"{rules.stem:<16} {workers:>7} {rate:>7g} {r['sent']:>6.0f} {r['errors']:>6.0f} "
                         f"{r['achieved']:>10.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} "
@@ -192,6 +265,18 @@ def main() -> None:
                     )
                     lines.append(row)
                     print(row, flush=True)
+                    if r["rss"]:
+                        series = " ".join(f"{t:.0f}s:{m:.0f}" for t, m in r["rss"])
+                        lines.append(f"  RSS MiB over the step: {series}")
+                        print(lines[-1], flush=True)
+                if args.batch:
+                    served = asyncio.run(batches(base, (texts * (args.batch // len(texts) + 1))[: args.batch], 256, 2))
+                    cli = cli_rate(rules, (texts * (args.batch // len(texts) + 1))[: args.batch])
+                    lines.append(
+                        f"  batches of 256: {served:.0f} posts/s served, {cli:.0f} posts/s by `safeguard moderate` "
+                        f"(process start excluded): {served / cli:.2f}x"
+                    )
+                    print(lines[-1], flush=True)
             finally:
                 proc.send_signal(signal.SIGTERM)
                 code = proc.wait(60)
