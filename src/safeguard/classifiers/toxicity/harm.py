@@ -44,6 +44,7 @@ from safeguard.classifiers.toxicity.backend import (
     check_options,
 )
 from safeguard.classifiers.toxicity.heads import MAX_MODEL_BYTES, HarmHeads, encoder_texts, normalized_texts
+from safeguard.classifiers.toxicity.unmask import word_list
 from safeguard.files import check_regular, config_path
 
 __all__ = [
@@ -152,12 +153,7 @@ def quoted_share(text: str) -> float:
 
 
 def _word_file(name: str) -> frozenset[str]:
-    words: set[str] = set()
-    for line in (DATA_DIR / name).read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip().lower()
-        if line:
-            words.add(line)
-    return frozenset(words)
+    return frozenset(word_list(DATA_DIR / name))
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["MaskedWords", "unmask"]
+__all__ = ["MaskedWords", "unmask", "word_list"]
 
 DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
@@ -33,15 +33,14 @@ _RUN = re.compile(r"[\w*]+")
 MAX_MASKED = 40
 
 
-def _words(path: Path) -> list[str]:
+def word_list(path: Path) -> list[str]:
+    """The words of a shipped word file, in file order: one per line, lower-cased, ``#`` comments and
+    blank lines skipped, anything after the word (profanity.txt's old weights) ignored."""
     out = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip().lower()
         if line:
-            # profanity.txt lines carry a weight after the word; harm_cues.txt lines are the word alone.
-            word = line.rsplit(" ", 1)[0] if " " in line else line
-            if word.isalpha():
-                out.append(word)
+            out.append(line.split()[0])
     return out
 
 
@@ -137,7 +136,8 @@ def _cached_fit(words: MaskedWords, run: str) -> str | None:
 @lru_cache(maxsize=1)
 def default_words() -> MaskedWords:
     """The shipped vocabulary: profane words, then harm cue words."""
-    return MaskedWords([*_words(DATA_DIR / "profanity.txt"), *sorted(_words(DATA_DIR / "harm_cues.txt"))])
+    words = [*word_list(DATA_DIR / "profanity.txt"), *sorted(word_list(DATA_DIR / "harm_cues.txt"))]
+    return MaskedWords(w for w in words if w.isalpha())
 
 
 def unmask(text: str) -> str:
