@@ -45,6 +45,7 @@ __all__ = [
     "config_path",
     "config_root",
     "confined",
+    "expand_user",
     "inflate_bounded",
     "open_zip_bounded",
     "read_bounded",
@@ -217,6 +218,13 @@ def open_zip_bounded(
     return archive
 
 
+def expand_user(path: str | os.PathLike[str]) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded. Unlike :meth:`pathlib.Path.expanduser`, an
+    unknown user or a missing home directory leaves the path as written instead of raising, so the
+    file is then simply not found."""
+    return Path(os.path.expanduser(os.fspath(path)))
+
+
 def confined(path: str | os.PathLike[str], root: str | os.PathLike[str], *, allow_outside: bool = False) -> Path:
     """``path`` resolved against the directory ``root``; it must stay inside ``root``.
 
@@ -225,7 +233,7 @@ def confined(path: str | os.PathLike[str], root: str | os.PathLike[str], *, allo
     resolved against ``root``). Raises :class:`UnsafeFileError` naming both paths.
     """
     base = Path(root).resolve()
-    candidate = Path(path).expanduser()
+    candidate = expand_user(path)
     full = (base / candidate).resolve()
     if not allow_outside and not full.is_relative_to(base):
         raise UnsafeFileError(
@@ -284,7 +292,7 @@ def config_path(value: Any, option: str, base_dir: str | os.PathLike[str] | None
     """
     if not isinstance(value, (str, os.PathLike)) or not str(value):
         raise ValueError(f"{option} must be a path, got {value!r}")
-    path = Path(os.path.expanduser(os.fspath(value)))
+    path = expand_user(value)
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     scope = _CONFIG_ROOT.get()

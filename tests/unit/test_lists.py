@@ -198,3 +198,19 @@ def test_bad_list_value_is_rejected(bad_value: object) -> None:
 def test_unknown_option_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown option"):
         ListsClassifier(lists={}, case_sensitive=True)
+
+
+def test_a_list_path_under_an_unknown_users_home_is_a_missing_file(tmp_path: Path) -> None:
+    from safeguard.files import expand_user
+    from safeguard.moderator import Moderator
+
+    assert str(expand_user("~no-such-user-here/words.txt")) == "~no-such-user-here/words.txt"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "ruleset: t\nclassifiers:\n  lists: {lists: {insults: ~no-such-user-here/words.txt}}\n"
+        "rules:\n  - {id: r, when: size(lists.insults) > 0, action: allow}\n",
+        encoding="utf-8",
+    )
+    decision = Moderator.from_file(rules).moderate({"id": "1", "text": "hi"})
+    assert decision.action.value == "hold"  # the ruleset's on_error, never a silent allow
+    assert "words.txt" in decision.errors[0]["error"]

@@ -22,7 +22,7 @@ from ahocorasick_rs import AhoCorasick
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.text import normalize
 from safeguard.errors import ConfigError
-from safeguard.files import UnsafeFileError, confined, read_bounded_text
+from safeguard.files import UnsafeFileError, confined, expand_user, read_bounded_text
 from safeguard.types import Post
 
 __all__ = ["MAX_LIST_FILE_BYTES", "ListsClassifier", "TermMatcher", "load_list_file"]
@@ -169,7 +169,7 @@ class ListsClassifier(Classifier):
                     f"list name {list_name!r} is not an identifier (letters, digits and _, not starting with a digit)"
                 )
             if isinstance(value, (str, os.PathLike)):
-                path = Path(value).expanduser()
+                path = expand_user(value)
                 root = self.base_dir if self.base_dir is not None else Path.cwd()
                 if not allow_outside:
                     try:

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from safeguard.classifiers.toxicity.backend import cpu_count
 from safeguard.errors import MissingDependencyError, ModelLoadError
-from safeguard.files import UnsafeFileError, check_regular
+from safeguard.files import UnsafeFileError, check_regular, expand_user
 
 __all__ = [
     "BASE_MODEL_NAME",
@@ -158,12 +158,12 @@ def _hf_cache_root() -> Path:
     for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         value = os.environ.get(variable)
         if value:
-            return Path(value).expanduser()
+            return expand_user(value)
     hf_home = os.environ.get("HF_HOME")
     if hf_home:
-        return Path(hf_home).expanduser() / "hub"
+        return expand_user(hf_home) / "hub"
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    base = expand_user(xdg) if xdg else expand_user("~") / ".cache"
     return base / "huggingface" / "hub"
 
 
@@ -195,7 +195,7 @@ def locate_base_model(path: str | Path | None = None) -> Path:
     directory is missing, a file is missing, over :data:`MAX_FILE_BYTES` or has another hash.
     """
     if path is not None:
-        directory = Path(path).expanduser()
+        directory = expand_user(path)
         if not directory.is_dir():
             raise ModelLoadError(_ERROR_SCOPE, f"{directory} is not a directory (the {BASE_MODEL_NAME} files)")
         return _verified(directory)
