@@ -181,21 +181,17 @@ async def batches(base: str, texts: list[str], size: int, concurrency: int) -> f
 def cli_rate(rules: Path, texts: list[str]) -> float:
     """Posts/s of ``safeguard moderate`` over the same texts, process start excluded (a warm-up run of
     ten posts is timed and subtracted)."""
-    folder = Path(tempfile.mkdtemp(prefix="serve-load-cli-"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
+    from moderate_dump import run
 
-    def run(items: list[str]) -> float:
+    folder = Path(tempfile.mkdtemp(prefix="serve-load-cli-"))
+
+    def seconds(items: list[str]) -> float:
         dump = folder / "dump.jsonl"
         dump.write_text("".join(json.dumps({"id": f"c{i}", "text": t}) + "\n" for i, t in enumerate(items)))
-        t0 = time.perf_counter()
-        cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "--rules", str(rules)]
-        out = folder / "out.jsonl"
-        out.unlink(missing_ok=True)
-        subprocess.run([*cmd, "-o", str(out), "--no-progress"], env=env, cwd=ROOT, check=True, capture_output=True)
-        return time.perf_counter() - t0
+        return run(dump, rules, folder / "out.jsonl")[0]
 
-    start_cost = run(texts[:10])
-    return len(texts) / max(1e-9, run(texts) - start_cost)
+    start_cost = seconds(texts[:10])
+    return len(texts) / max(1e-9, seconds(texts) - start_cost)
 
 
 def fast_tier_policy() -> Path:

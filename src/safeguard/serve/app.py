@@ -195,11 +195,16 @@ class Service:
             self.metrics.reloads.labels("invalid").inc()
             log_event("reload_failed", trigger=trigger, error=str(exc))
             raise ApiError(422, "invalid_ruleset", f"{exc}; the running ruleset is kept") from None
+        shared = self._swapped(trigger, previous, fresh)
+        return {"reloaded": True, "previous": previous, "ruleset": fresh, **shared}
+
+    def _swapped(self, trigger: str, previous: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
+        """Count and log a ruleset swap; returns the shared generation (with a runtime directory)."""
         self.metrics.reloads.labels("ok").inc()
         self.metrics.set_ruleset(fresh)
         shared = {"generation": self.current.generation} if self.current.runtime is not None else {}
         log_event("reloaded", trigger=trigger, previous=previous, ruleset=fresh, **shared)
-        return {"reloaded": True, "previous": previous, "ruleset": fresh, **shared}
+        return shared
 
     async def follow(self) -> None:
         """Switch to the ruleset another worker of this server published, if it is a new one."""
@@ -210,12 +215,7 @@ class Service:
             log_event("reload_failed", trigger="worker", generation=self.current.generation, error=str(exc))
             return
         if swapped is not None:
-            previous, fresh = swapped
-            self.metrics.reloads.labels("ok").inc()
-            self.metrics.set_ruleset(fresh)
-            log_event(
-                "reloaded", trigger="worker", previous=previous, ruleset=fresh, generation=self.current.generation
-            )
+            self._swapped("worker", *swapped)
 
 
 class BodyTooLarge(Exception):

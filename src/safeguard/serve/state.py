@@ -68,7 +68,7 @@ class Current:
         """Load the ruleset (when not given) and every classifier it reads. Raises ConfigError."""
         if self._moderator is None:
             if self.runtime is None:
-                self._moderator = Moderator.from_file(self.rules_path).load()
+                self._moderator = _build(read_ruleset(self.rules_path), self.rules_path)
             else:
                 self._moderator = self._start(self.runtime)
         return self._moderator

@@ -28,7 +28,6 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,15 @@ from safeguard.classifiers.toxicity.backend import (
     cached_model,
     check_options,
 )
-from safeguard.classifiers.toxicity.heads import MAX_MODEL_BYTES, HarmHeads, encoder_texts, normalized_texts
+from safeguard.classifiers.toxicity.heads import (
+    DATA_DIR,
+    MAX_MODEL_BYTES,
+    REGIONAL_INDICATORS,
+    SKIN_TONES,
+    HarmHeads,
+    encoder_texts,
+    normalized_texts,
+)
 from safeguard.classifiers.toxicity.unmask import word_list
 from safeguard.files import check_regular, config_path
 
@@ -60,7 +67,6 @@ __all__ = [
     "targets",
 ]
 
-DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 FAST_MODEL = DATA_DIR / "harm_fast.npz"
 MODEL_HEADS = DATA_DIR / "harm_model.npz"
 
@@ -171,8 +177,8 @@ def _cue_words() -> frozenset[str]:
 #: compared to, weapons, and faces of disgust. Emoji-based hate often names its target only this way.
 _CUE_EMOJI = frozenset(
     [
-        *range(0x1F1E6, 0x1F200),  # regional indicator letters (flags)
-        *range(0x1F3FB, 0x1F400),  # skin tones
+        *REGIONAL_INDICATORS,  # flags
+        *SKIN_TONES,
         *(0x1F472, 0x1F473, 0x1F9D5, 0x26A7, 0x1F308),  # man with cap, turban, headscarf, transgender, rainbow
         *(0x262A, 0x2721, 0x271D, 0x2626, 0x1F54B, 0x1F54C, 0x1F54D, 0x1F54E, 0x26EA, 0x1F6D0, 0x2638),  # faiths
         *(0x1F412, 0x1F435, 0x1F98D, 0x1F9A7, 0x1F437, 0x1F416, 0x1F400, 0x1F401, 0x1F42D, 0x1FAB3, 0x1F40D),

@@ -20,6 +20,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,21 @@ import numpy.typing as npt
 from safeguard.classifiers.toxicity.features import HashedNgrams, token_class
 from safeguard.files import UnsafeFileError, open_zip_bounded, read_bounded
 
-__all__ = ["MAX_MODEL_BYTES", "HarmHeads", "encoder_texts", "normalized_texts", "sigmoid"]
+__all__ = [
+    "DATA_DIR",
+    "MAX_MODEL_BYTES",
+    "REGIONAL_INDICATORS",
+    "SKIN_TONES",
+    "HarmHeads",
+    "encoder_texts",
+    "normalized_texts",
+    "sigmoid",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: The shipped model and word files.
+DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
 #: Largest model file :meth:`HarmHeads.load` reads.
 MAX_MODEL_BYTES = 64 * 1024 * 1024
@@ -72,14 +85,17 @@ _SEQUENCES = {
     "\U0001f3f4\u2620": "pirate flag",
 }
 _SEQUENCE = re.compile("|".join(map(re.escape, _SEQUENCES)))
-#: A flag: two regional indicator letters, the country's ISO 3166 code.
-_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
+#: Regional indicator letters: a flag is two of them, the country's ISO 3166 code.
+REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
+#: Skin tone modifiers.
+SKIN_TONES = range(0x1F3FB, 0x1F400)
+_FLAG = re.compile(f"[{chr(REGIONAL_INDICATORS[0])}-{chr(REGIONAL_INDICATORS[-1])}]{{2}}")
 
 
 @functools.lru_cache(maxsize=1)
 def _countries() -> dict[str, str]:
     out = {}
-    for line in (Path(__file__).parent / "data" / "flags.tsv").read_text(encoding="utf-8").splitlines():
+    for line in (DATA_DIR / "flags.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             code, _, name = line.partition("\t")
             out[code] = name
@@ -87,7 +103,7 @@ def _countries() -> dict[str, str]:
 
 
 def _flag_words(m: re.Match[str]) -> str:
-    code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in m.group())
+    code = "".join(chr(ord(c) - REGIONAL_INDICATORS[0] + ord("A")) for c in m.group())
     name = _countries().get(code)
     return f" (flag of {name.split(' (')[0].lower()}) " if name else f" (flag {code.lower()}) "
 

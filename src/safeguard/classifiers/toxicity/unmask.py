@@ -20,12 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["MaskedWords", "unmask", "word_list"]
-
-DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
 #: Runs of word characters and asterisks: the candidates, found with one linear scan.
 _RUN = re.compile(r"[\w*]+")
@@ -136,6 +133,8 @@ def _cached_fit(words: MaskedWords, run: str) -> str | None:
 @lru_cache(maxsize=1)
 def default_words() -> MaskedWords:
     """The shipped vocabulary: profane words, then harm cue words."""
+    from safeguard.classifiers.toxicity.heads import DATA_DIR
+
     words = [*word_list(DATA_DIR / "profanity.txt"), *sorted(word_list(DATA_DIR / "harm_cues.txt"))]
     return MaskedWords(w for w in words if w.isalpha())
 
