@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from safeguard.classifiers.toxicity.harmdata import HarmRow
+from safeguard.classifiers.toxicity.harmdata import SOURCES, HarmRow, load_corpus
 from safeguard.classifiers.toxicity.training import LinearHeads, fit_blends, fold_blends
 
 pytest.importorskip("sklearn")
@@ -57,3 +60,25 @@ def test_too_few_dev_rows_fall_back_to_the_calibrated_heads() -> None:
     assert blends["toxicity"].terms == [(0, "toxicity", 1.0), (1, "toxicity", 2.0)]
     assert blends["toxicity"].c == 0.0
     assert blends["toxicity"].fitted_on == "mean of the calibrated heads"
+
+
+def test_hatemoji_pairs_never_straddle_two_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each row's ``matched_id`` names its partner's row number; both rows of a pair share one split,
+    whichever of the two is read first."""
+    train = tmp_path / "train"
+    (tmp_path / "eval").mkdir()
+    train.mkdir()
+    lines = []
+    for n in range(0, 400, 2):
+        for own, partner, label in ((n, n + 1, "hate"), (n + 1, n, "nothate")):
+            labels = {"type": "derogation", "set": "original", "matched_id": str(partner)}
+            row = {"id": f"hatemojibuild-{own:04d}", "text": f"post {own}", "label": label, "labels": labels}
+            lines.append(json.dumps(row))
+    (train / "hatemojibuild_train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("SAFEGUARD_EVAL_DIR", str(tmp_path / "eval"))
+    rows = load_corpus(sources={"hatemojibuild_train.jsonl": SOURCES["hatemojibuild_train.jsonl"]})
+    split = {r.id: r.split for r in rows}
+    assert len(split) == 400
+    assert {"train", "dev", "test"} <= set(split.values())
+    for n in range(0, 400, 2):
+        assert split[f"hatemojibuild-{n:04d}"] == split[f"hatemojibuild-{n + 1:04d}"]

@@ -15,8 +15,9 @@ label and Toxic Spans profane/obscene spans. Benign rows of every source are neg
 they can speak for.
 
 Splits: a source's own split where it has one; otherwise ``train``/``dev``/``test`` 70/10/20 by
-``sha256("harm-v1:" + key)``, where the key is the row id, or for HatemojiBuild the id of the pair an
-original and its perturbation share, so no pair straddles two splits.
+``sha256("harm-v1:" + key)``, where the key is the row id, or for HatemojiBuild the pair an original and
+its perturbation form (each row's ``matched_id`` names its partner's row number), so no pair straddles
+two splits.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ BENIGN = _all(0)
 
 def _hatemoji(r: Mapping[str, Any]) -> tuple[dict[str, int], str]:
     labels = r.get("labels") or {}
-    key = f"hatemoji-pair-{labels.get('matched_id') or r['id']}"
+    own = str(r["id"]).rsplit("-", 1)[-1].lstrip("0") or "0"
+    partner = str(labels.get("matched_id") or own)
+    key = "hatemoji-pair-" + "-".join(sorted((own, partner), key=lambda n: (len(n), n)))
     if r["label"] == "hate":
         threat = int(labels.get("type") == "threateninglanguage")
         return {"toxicity": 1, "identity_attack": 1, "threat": threat, "self_harm": 0, "counter_speech": 0}, key
