@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from safeguard.errors import InputError
+from safeguard.parallel import Workers
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset, parse_ruleset
 from safeguard.types import Decision, Post, lookup_path, parse_id
@@ -33,19 +35,25 @@ class Moderator:
     lazily on first use; call :meth:`load` at start-up to pay that cost (and see model errors) early.
     """
 
-    def __init__(self, ruleset: Ruleset) -> None:
+    def __init__(self, ruleset: Ruleset, *, workers: int = 1) -> None:
+        """``workers`` above 1 decides :meth:`moderate_many` and :meth:`decide_batches` in that many
+        worker processes (see :mod:`safeguard.parallel`), with the same decisions as one process."""
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.ruleset = ruleset
+        self.workers = workers
         self._engine = Engine(ruleset)
+        self._pool: Workers | None = None
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Moderator:
+    def from_file(cls, path: str | Path, *, workers: int = 1) -> Moderator:
         """Load a ruleset file; raises :class:`~safeguard.errors.ConfigError` listing every problem."""
-        return cls(load_ruleset(path))
+        return cls(load_ruleset(path), workers=workers)
 
     @classmethod
-    def from_yaml(cls, text: str, *, base_dir: str | Path | None = None) -> Moderator:
+    def from_yaml(cls, text: str, *, base_dir: str | Path | None = None, workers: int = 1) -> Moderator:
         """Build from ruleset YAML text (relative list paths resolve against ``base_dir``)."""
-        return cls(parse_ruleset(text, base_dir=base_dir))
+        return cls(parse_ruleset(text, base_dir=base_dir), workers=workers)
 
     @property
     def stateful(self) -> tuple[str, ...]:
@@ -75,23 +83,38 @@ class Moderator:
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        pending: list[Post | Decision] = []
+        chunks: deque[list[Post | Decision]] = deque()
 
-        def flush() -> Iterator[Decision]:
-            decided = iter(self._engine.decide([p for p in pending if isinstance(p, Post)]))
-            for item in pending:
+        def batches() -> Iterator[list[Post]]:
+            pending: list[Post | Decision] = []
+            for item in posts:
+                try:
+                    pending.append(to_post(item))
+                except InputError as exc:
+                    pending.append(self._input_error(item, exc))
+                if len(pending) >= batch_size:
+                    chunks.append(pending)
+                    yield [p for p in pending if isinstance(p, Post)]
+                    pending = []
+            if pending:
+                chunks.append(pending)
+                yield [p for p in pending if isinstance(p, Post)]
+
+        for decisions in self.decide_batches(batches()):
+            decided = iter(decisions)
+            for item in chunks.popleft():
                 yield item if isinstance(item, Decision) else next(decided)
-            pending.clear()
 
-        for item in posts:
-            try:
-                pending.append(to_post(item))
-            except InputError as exc:
-                pending.append(self._input_error(item, exc))
-            if len(pending) >= batch_size:
-                yield from flush()
-        if pending:
-            yield from flush()
+    def decide_batches(self, batches: Iterable[Sequence[PostLike]]) -> Iterator[list[Decision]]:
+        """The decisions of each batch in turn, batches decided as :meth:`moderate_batch` would; with
+        ``workers`` above 1, several at once in worker processes (reading ahead a few batches)."""
+        if self.workers == 1:
+            for batch in batches:
+                yield self.moderate_batch(batch)
+            return
+        if self._pool is None:
+            self._pool = Workers(self.ruleset, self.workers)
+        yield from self._pool.map([to_post(p) for p in batch] for batch in batches)
 
     def _input_error(self, item: object, error: InputError) -> Decision:
         found, value = lookup_path(item, "id") if isinstance(item, Mapping) else (False, None)
@@ -121,7 +144,11 @@ class Moderator:
         return out
 
     def close(self) -> None:
-        """Close every classifier: stateful ones save their state (``duplicate`` with ``state:``)."""
+        """Stop the worker processes and close every classifier: stateful ones save their state
+        (``duplicate`` with ``state:``)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         for classifier in self.ruleset.classifiers.values():
             classifier.close()
 
@@ -132,7 +159,8 @@ class Moderator:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Moderator(ruleset={self.ruleset.name!r}, rules={len(self.ruleset.rules)})"
+        workers = f", workers={self.workers}" if self.workers != 1 else ""
+        return f"Moderator(ruleset={self.ruleset.name!r}, rules={len(self.ruleset.rules)}{workers})"
 
 
 def to_post(item: PostLike) -> Post:

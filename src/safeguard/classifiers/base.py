@@ -19,7 +19,11 @@ Rules read the signals as ``<name>.<output>``, where ``name`` is the configured 
   output. Scores are floats in [0, 1]; classifiers never threshold, rules do.
 * ``outputs`` may depend on the parameters (a backend declares only the labels it really produces);
   it must be known after construction, before ``load()``.
-* ``stateful`` classifiers (windows over the stream) see every post in input order.
+* ``stateful`` classifiers (windows over the stream) see every post in input order. They may split
+  ``classify`` into ``prepare(posts)``, the work that depends on each post alone (any process may do
+  it; one picklable value per post), and ``advance(posts, prepared)``, the in-order step that reads
+  and updates the window; ``classify(posts)`` must equal ``advance(posts, prepare(posts))``. Parallel
+  runs prepare in worker processes and advance in one process, in input order.
 
 Third-party classifiers register under the ``safeguard.classifiers`` entry-point group; the
 built-ins are registered the same way. :func:`safeguard.testing.check_classifier` is a conformance
@@ -87,6 +91,16 @@ class Classifier:
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """Return one signals mapping per post, in order."""
         raise NotImplementedError
+
+    def prepare(self, posts: Sequence[Post]) -> list[Any]:
+        """The part of a stateful classifier's work that needs no state: one picklable value per post,
+        handed to :meth:`advance`. The default hands on nothing (``advance`` does all the work)."""
+        return [None] * len(posts)
+
+    def advance(self, posts: Sequence[Post], prepared: Sequence[Any]) -> list[dict[str, Any]]:
+        """Signals of ``posts`` from what :meth:`prepare` made of them, updating the classifier's state
+        in order. The default ignores ``prepared`` and calls :meth:`classify`."""
+        return self.classify(posts)
 
     def close(self) -> None:
         """Release resources and persist state (a stateful classifier's window). A no-op by default."""

@@ -112,7 +112,7 @@ def settle_heap() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def load_moderator(rules: Path) -> Any:
+def load_moderator(rules: Path, *, workers: int = 1) -> Any:
     """Load a ruleset for a command, turning errors into messages and exit codes."""
     from safeguard.moderator import Moderator
 
@@ -120,7 +120,7 @@ def load_moderator(rules: Path) -> Any:
         err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found (pass --rules FILE)")
         raise typer.Exit(exit_codes.CONFIG)
     try:
-        moderator = Moderator.from_file(rules)
+        moderator = Moderator.from_file(rules, workers=workers)
         moderator.load()
     except ConfigError as exc:
         raise fail_config(exc) from None

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,6 +25,7 @@ from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_confi
 from safeguard.errors import ConfigError, InputError, SafeguardError
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
+from safeguard.parallel import resolve_workers
 from safeguard.types import Post
 
 InputsArg = Annotated[
@@ -109,6 +110,14 @@ def moderate(
         float,
         typer.Option("--checkpoint-every", min=0.0, help="Seconds between checkpoints (0: after every batch)."),
     ] = 2.0,
+    workers: Annotated[
+        str,
+        typer.Option(
+            "--workers",
+            help="Worker processes deciding batches at once ('auto': one per CPU); the decisions are those "
+            "of one process.",
+        ),
+    ] = "1",
     progress: ProgressOpt = None,
 ) -> None:
     """Decide allow, hold or remove for every post of the dumps.
@@ -149,7 +158,11 @@ def moderate(
         *([(str(summary_json), "summary")] if summary_json is not None else []),
     )
     _check_streams(inputs, output)
-    moderator = load_moderator(rules)
+    try:
+        worker_count = resolve_workers(workers)
+    except ValueError as exc:
+        _usage(f"--workers: {exc}")
+    moderator = load_moderator(rules, workers=worker_count)
     state_files = _state_files(moderator)
     check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
 
@@ -196,19 +209,20 @@ def moderate(
             _usage(f"checkpoint {ckpt} is damaged (its counts): run without --resume to start over")
         err.print(f"resuming after {counts['records']:,} records (from {escape(ckpt or '')})")
 
-    def decide(posts: list[Post]) -> list[dict[str, Any]]:
+    def decide(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
         nonlocal classifier_errors
-        out = []
-        for decision in moderator.moderate_batch(posts):
-            actions[decision.action.value] += 1
-            fired.update(decision.rules)
-            shadow.update(m.rule for m in decision.shadow)
-            classifier_errors += bool(decision.errors)
-            d = decision.to_dict()
-            if not signals:
-                d["signals"] = {}
-            out.append(d)
-        return out
+        for decisions in moderator.decide_batches(batches):
+            out = []
+            for decision in decisions:
+                actions[decision.action.value] += 1
+                fired.update(decision.rules)
+                shadow.update(m.rule for m in decision.shadow)
+                classifier_errors += bool(decision.errors)
+                d = decision.to_dict()
+                if not signals:
+                    d["signals"] = {}
+                out.append(d)
+            yield out
 
     def snapshot(seconds: float) -> dict[str, Any]:
         return {
@@ -302,9 +316,10 @@ def classify(
         )
         raise typer.Exit(exit_codes.CONFIG)
 
-    def run(posts: list[Post]) -> list[dict[str, Any]]:
-        rows = moderator.classify(posts, only=names or None)
-        return [{"id": p.id, "signals": row} for p, row in zip(posts, rows, strict=True)]
+    def run(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
+        for posts in batches:
+            rows = moderator.classify(posts, only=names or None)
+            yield [{"id": p.id, "signals": row} for p, row in zip(posts, rows, strict=True)]
 
     counts = {"records": 0, "errors": 0, "duplicate_ids": 0}
     stats = _stream(
@@ -460,7 +475,7 @@ def _stream(
     batch_size: int,
     progress: bool | None,
     verb: str,
-    process: Callable[[list[Post]], list[dict[str, Any]]],
+    process: Callable[[Iterator[list[Post]]], Iterator[list[dict[str, Any]]]],
     *,
     counts: dict[str, int],
     max_record_bytes: int = MAX_RECORD_BYTES,
@@ -472,6 +487,9 @@ def _stream(
     checkpoints: _Checkpoints | None = None,
 ) -> dict[str, Any]:
     """Read every input, process posts in batches, write one record per input record, in order.
+
+    ``process`` turns the stream of batches into a stream of result lists, one result per post, in
+    order; it may read a few batches ahead (worker processes).
 
     ``importer`` names the ``--from`` importer that reads every input instead of the readers.
     ``counts`` (records, errors, duplicate_ids) is updated in place. With ``partial``, records go to
@@ -522,12 +540,46 @@ def _stream(
         task = bar.add_task(verb, total=None, rate="", completed=skip_records)
         try:
             with writer:
-                pending: list[tuple[Any, Post | None, str | None]] = []
-                skipped: list[Post] = []
+                chunks: deque[list[tuple[Any, Post | None, str | None]]] = deque()
 
-                def flush() -> None:
-                    posts = [p for _, p, e in pending if p is not None]
-                    results = iter(process(posts)) if posts else iter(())
+                def batches() -> Iterator[list[Post]]:
+                    """The posts of each batch read, its records kept for writing in order."""
+                    nonlocal read
+                    pending: list[tuple[Any, Post | None, str | None]] = []
+                    skipped: list[Post] = []
+                    for name, fmt in zip(inputs, formats, strict=True):
+                        for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes, importer):
+                            if post is not None and not post.id_generated and seen.seen(post.id):
+                                if read >= skip_records:
+                                    counts["duplicate_ids"] += 1
+                                if duplicate_ids == "error":
+                                    error = f"duplicate id {post.id!r}: an earlier record of this run has it"
+                                    post = None
+                            read += 1
+                            if read <= skip_records:  # decided before the checkpoint
+                                if post is not None:
+                                    skipped.append(post)
+                                if replay is not None and (read % batch_size == 0 or read == skip_records):
+                                    if skipped:
+                                        replay(skipped)
+                                    skipped = []
+                                continue
+                            pending.append((record, post, error))
+                            if len(pending) >= batch_size:
+                                chunks.append(pending)
+                                yield [p for _, p, _ in pending if p is not None]
+                                pending = []
+                    if pending:
+                        chunks.append(pending)
+                        yield [p for _, p, _ in pending if p is not None]
+                    if read < skip_records:
+                        raise InputError(
+                            f"the inputs hold {read:,} records, fewer than the {skip_records:,} the checkpoint counts"
+                        )
+
+                for results_of_batch in process(batches()):
+                    pending = chunks.popleft()
+                    results = iter(results_of_batch)
                     for record, post, error in pending:
                         if post is None:
                             counts["errors"] += 1
@@ -541,36 +593,8 @@ def _stream(
                     elapsed = time.perf_counter() - started
                     rate = (counts["records"] - skip_records) / elapsed
                     bar.update(task, completed=counts["records"], rate=f"{rate:,.0f}/s")
-                    pending.clear()
                     if checkpoints is not None:
                         checkpoints.save(writer, counts["records"], elapsed)
-
-                for name, fmt in zip(inputs, formats, strict=True):
-                    for record, post, error in _posts(readers, name, fmt, field_map, max_record_bytes, importer):
-                        if post is not None and not post.id_generated and seen.seen(post.id):
-                            if read >= skip_records:
-                                counts["duplicate_ids"] += 1
-                            if duplicate_ids == "error":
-                                error = f"duplicate id {post.id!r}: an earlier record of this run has it"
-                                post = None
-                        read += 1
-                        if read <= skip_records:  # decided before the checkpoint
-                            if post is not None:
-                                skipped.append(post)
-                            if replay is not None and (read % batch_size == 0 or read == skip_records):
-                                if skipped:
-                                    replay(skipped)
-                                skipped = []
-                            continue
-                        pending.append((record, post, error))
-                        if len(pending) >= batch_size:
-                            flush()
-                if pending:
-                    flush()
-                if read < skip_records:
-                    raise InputError(
-                        f"the inputs hold {read:,} records, fewer than the {skip_records:,} the checkpoint counts"
-                    )
                 if checkpoints is not None:  # the complete file, in case it cannot be renamed into place
                     checkpoints.save(writer, counts["records"], time.perf_counter() - started, force=True)
         except BrokenPipeError:

@@ -25,6 +25,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from safeguard.rules.loader import CompiledRule, Condition, Ruleset
 from safeguard.rules.regex import FUNCTIONS
 from safeguard.types import Action, Decision, Post, RuleMatch
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "Failure", "isolated"]
 
 _MAX_VALUE_CHARS = 200
 
@@ -65,6 +66,31 @@ class _Plan:
         self.needs = rule.needs
         self.when = _Check(rule.when, f"rule:{rule.id}", fast_path)
         self.unless = None if rule.unless is None else _Check(rule.unless, f"rule:{rule.id}:unless", fast_path)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A classifier's failure on one post, kept as the message its decision records."""
+
+    message: str
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        return cls(str(exc) or type(exc).__name__)
+
+
+def isolated(run: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -> list[Any]:
+    """``run(items)``; when that raises, ``run([item])`` for each item alone, so that only the items it
+    fails on fail: each of those gets a :class:`Failure` in place of its result."""
+    try:
+        results = list(run(items))
+        if len(results) != len(items):
+            raise SafeguardError(f"returned {len(results)} results for {len(items)} posts")
+        return results
+    except Exception as exc:
+        if len(items) == 1:
+            return [Failure.of(exc)]
+        return [result for item in items for result in isolated(run, [item])]
 
 
 class _State:
@@ -154,14 +180,27 @@ class Engine:
             self.ruleset.classifiers[name].load()
 
     def decide(
-        self, posts: Sequence[Post], stubs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+        self,
+        posts: Sequence[Post],
+        stubs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        *,
+        advanced: Mapping[str, Sequence[Mapping[str, Any] | Failure]] | None = None,
     ) -> list[Decision]:
         """Decide a batch. ``stubs`` gives signals per classifier name (one mapping per post) that are
-        used instead of running that classifier, as rule tests do."""
+        used instead of running that classifier, as rule tests do. ``advanced`` gives, for every
+        stateful classifier, what it returned for these posts (a mapping or a :class:`Failure` per
+        post) when run elsewhere in input order; the engine uses it exactly where it would have run
+        the classifier, so the decisions are those of a run that did."""
         start = time.perf_counter()
         rs = self.ruleset
         plans = self._plans
         states = [_State(p, plans) for p in posts]
+        if advanced is not None:
+            if set(advanced) != set(self.stateful):
+                raise SafeguardError(f"advanced signals must cover exactly the stateful classifiers {self.stateful}")
+            for name, rows in advanced.items():
+                if len(rows) != len(posts):
+                    raise SafeguardError(f"advanced signals for {name!r}: {len(rows)} rows for {len(posts)} posts")
         if stubs:
             for name, per_post in stubs.items():
                 if len(per_post) != len(posts):
@@ -188,10 +227,10 @@ class Engine:
                 if name in self.stateful:
                     idx = list(range(len(states)))
                     ran_stateful.add(name)
-                self._run(name, [states[i] for i in idx])
+                self._run(name, [states[i] for i in idx], given=advanced.get(name) if advanced else None)
         for name in self.stateful:
             if name not in ran_stateful:
-                self._run(name, states, record=False)
+                self._run(name, states, record=False, given=advanced.get(name) if advanced else None)
         elapsed = round((time.perf_counter() - start) * 1000.0 / max(1, len(posts)), 4)
         return [self._decision(st, elapsed) for st in states]
 
@@ -205,22 +244,24 @@ class Engine:
             needs = _union(st.pending)
         return set(needs - st.known - st.failed)
 
-    def _run(self, name: str, states: list[_State], *, record: bool = True) -> None:
-        classifier: Classifier = self.ruleset.classifiers[name]
-        posts = [st.post for st in states]
-        try:
-            results = self._classify(name, classifier, posts)
-        except Exception as exc:
-            if len(states) == 1:
-                self._fail(states[0], name, exc)
-            else:
-                for st in states:  # isolate the posts it fails on
-                    self._run(name, [st], record=record)
-            return
-        if not record:
-            return
-        for st, signals in zip(states, results, strict=True):
-            self._learn(st, name, signals)
+    def _run(
+        self,
+        name: str,
+        states: list[_State],
+        *,
+        record: bool = True,
+        given: Sequence[Mapping[str, Any] | Failure] | None = None,
+    ) -> None:
+        """Run ``name`` on the posts of ``states`` (or take its ``given`` results) and learn its signals;
+        the posts it fails on fail alone."""
+        if given is None:
+            classifier: Classifier = self.ruleset.classifiers[name]
+            given = isolated(lambda posts: self._classify(name, classifier, posts), [st.post for st in states])
+        for st, result in zip(states, given, strict=True):
+            if isinstance(result, Failure):
+                self._fail(st, name, result.message)
+            elif record:
+                self._learn(st, name, result if isinstance(result, dict) else dict(result))
 
     def classify(self, name: str, posts: list[Post]) -> list[dict[str, Any]]:
         """Run one classifier on ``posts`` (loading it first), under its lock; checks the result count."""
@@ -260,9 +301,8 @@ class Engine:
         st.context = cel.Context(variables, functions=FUNCTIONS)
         return st.context
 
-    def _fail(self, st: _State, name: str, exc: BaseException) -> None:
+    def _fail(self, st: _State, name: str, message: str) -> None:
         st.failed.add(name)
-        message = str(exc) or type(exc).__name__
         st.errors.append({"source": f"classifier:{name}", "error": message})
         if self.ruleset.on_error > st.action:
             st.action = self.ruleset.on_error

@@ -113,6 +113,10 @@ class Ruleset:
     description: str | None = None
     path: Path | None = None
     lists: dict[str, list[str] | str] = field(default_factory=dict)
+    #: The YAML it was parsed from and the directory its relative paths resolve against: enough for
+    #: another process to build the same ruleset.
+    text: str | None = None
+    base_dir: Path | None = None
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -234,6 +238,8 @@ def parse_ruleset(
         description=spec.description,
         path=Path(file) if file and not file.startswith("<") else None,
         lists=dict(spec.lists),
+        text=text,
+        base_dir=base,
     )
 
 

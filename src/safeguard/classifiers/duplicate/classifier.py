@@ -162,8 +162,19 @@ class DuplicateClassifier(Classifier):
 
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """Signals for each post, comparing it with the window and then adding it (in order)."""
+        return self.advance(posts, self.prepare(posts))
+
+    def prepare(self, posts: Sequence[Post]) -> list[Any]:
+        """Each post's comparable text and band keys (``(None, None)`` when too short to compare)."""
+        from safeguard.classifiers.duplicate.window import prepare
+
         self.load()
-        return list(self._window.process(posts))
+        return prepare(posts, self._window.hasher, self.min_chars, self.max_chars)
+
+    def advance(self, posts: Sequence[Post], prepared: Sequence[Any]) -> list[dict[str, Any]]:
+        """Compare each prepared post with the window, then add it, in order."""
+        self.load()
+        return list(self._window.process(posts, prepared))
 
     def close(self) -> None:
         """Save the window to ``state`` (when configured and loaded)."""

@@ -24,7 +24,7 @@ from safeguard.types import Post
 if TYPE_CHECKING:
     from safeguard.classifiers.duplicate.classifier import DuplicateClassifier
 
-__all__ = ["Entry", "Window", "comparable_text"]
+__all__ = ["Entry", "Prepared", "Window", "comparable_text", "prepare"]
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 
@@ -36,6 +36,22 @@ def comparable_text(text: str, max_chars: int) -> str:
     that share a long link are not near-copies because of the link alone.
     """
     return _URL_RE.sub("<url>", normalize(text))[:max_chars]
+
+
+#: What a post is compared by: its comparable text and band keys, or (None, None) when it is too short.
+Prepared = tuple["str | None", "list[int] | None"]
+
+
+def prepare(posts: Sequence[Post], hasher: MinHasher, min_chars: int, max_chars: int) -> list[Prepared]:
+    """The comparable text and band keys of each post: the part of the work that needs no window."""
+    texts = [comparable_text(p.text, max_chars) for p in posts]
+    eligible = [i for i, t in enumerate(texts) if len(t) >= min_chars]
+    out: list[Prepared] = [(None, None)] * len(posts)
+    if eligible:
+        rows = hasher.band_keys(hasher.signatures([texts[i] for i in eligible])).tolist()
+        for i, keys in zip(eligible, rows, strict=True):
+            out[i] = (texts[i], keys)
+    return out
 
 
 #: (id, author, normalised text or None when not indexed, timestamp or nan, band keys, cluster root)
@@ -65,20 +81,12 @@ class Window:
 
     # -- the stream -------------------------------------------------------------------------------
 
-    def process(self, posts: Sequence[Post]) -> Iterator[dict[str, Any]]:
-        """Signals of each post against the window, adding each post after it is compared."""
-        cfg = self.config
-        texts = [comparable_text(p.text, cfg.max_chars) for p in posts]
-        eligible = [i for i, t in enumerate(texts) if len(t) >= cfg.min_chars]
-        keys_of: dict[int, list[int]] = {}
-        if eligible:
-            sigs = self.hasher.signatures([texts[i] for i in eligible])
-            rows = self.hasher.band_keys(sigs).tolist()
-            keys_of = dict(zip(eligible, rows, strict=True))
-        for i, post in enumerate(posts):
+    def process(self, posts: Sequence[Post], prepared: Sequence[Prepared]) -> Iterator[dict[str, Any]]:
+        """Signals of each post against the window, adding each post after it is compared; ``prepared``
+        is what :func:`prepare` made of the posts."""
+        for post, (text, keys) in zip(posts, prepared, strict=True):
             ts = post.created_at.timestamp() if post.created_at is not None else math.nan
-            keys = keys_of.get(i)
-            yield self._step(post, texts[i] if keys is not None else None, ts, keys)
+            yield self._step(post, text, ts, keys)
 
     def _step(self, post: Post, text: str | None, ts: float, keys: list[int] | None) -> dict[str, Any]:
         cfg = self.config

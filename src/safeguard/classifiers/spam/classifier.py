@@ -113,6 +113,10 @@ class SpamClassifier(Classifier):
 
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """One signals mapping per post, in order; updates the author windows."""
+        return self.advance(posts, self.prepare(posts))
+
+    def prepare(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
+        """Every signal but ``author_recent_posts``: they depend on the post alone."""
         self.load()
         model = self.model
         assert model is not None
@@ -138,10 +142,15 @@ class SpamClassifier(Classifier):
                     "repeated_punctuation": f.repeated_punctuation,
                     "caps_ratio": f.caps_ratio,
                     "length": f.length,
-                    "author_recent_posts": self._count(post),
                 }
             )
         return out
+
+    def advance(self, posts: Sequence[Post], prepared: Sequence[Any]) -> list[dict[str, Any]]:
+        """``prepared`` with each author's count in the window, counted in order."""
+        return [
+            {**signals, "author_recent_posts": self._count(post)} for post, signals in zip(posts, prepared, strict=True)
+        ]
 
     def _count(self, post: Post) -> int:
         author = post.author.id

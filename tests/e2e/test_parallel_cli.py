@@ -1,0 +1,54 @@
+"""``safeguard moderate --workers``: the same records as one process, in input order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DUMP = ROOT / "examples" / "community_dump.jsonl"
+
+
+def moderate(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "safeguard", "moderate", *args, "--rules", str(ROOT / "rules" / "community.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+
+
+def records(path: Path) -> list[dict[str, object]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row.pop("elapsed_ms", None)
+    return rows
+
+
+def test_two_workers_write_the_records_of_one(tmp_path: Path) -> None:
+    dump = tmp_path / "dump.jsonl"
+    lines = DUMP.read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "{not json")  # an error record keeps its place
+    dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    a = moderate(str(dump), "-o", str(one), "--batch-size", "40", "--no-progress")
+    b = moderate(str(dump), "-o", str(two), "--batch-size", "40", "--no-progress", "--workers", "2")
+    assert a.returncode == b.returncode == 3, (a.stderr, b.stderr)
+    assert records(one) == records(two)
+    assert len(records(two)) == len(lines)
+    # The summary is the same apart from its timings.
+    summary = [line for line in b.stderr.splitlines() if "allow" in line]
+    assert summary and summary == [line for line in a.stderr.splitlines() if "allow" in line]
+
+
+def test_bad_worker_counts_are_usage_errors(tmp_path: Path) -> None:
+    for value in ("0", "many"):
+        result = moderate(str(DUMP), "-o", str(tmp_path / "out.jsonl"), "--workers", value)
+        assert result.returncode == 2
+        assert "--workers" in result.stderr and "Traceback" not in result.stderr
