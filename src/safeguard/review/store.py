@@ -728,6 +728,15 @@ class ReviewStore:
             rows = s.execute(select(QueueItem.created_at, QueueItem.decided_at, QueueItem.sampled)).all()
         return [(a, b, bool(c)) for a, b, c in rows]
 
+    def decision_counts(self) -> dict[str, int]:
+        """Posts with a recorded decision, by the action of their latest decision."""
+        with self._read() as s:
+            latest = select(func.max(DecisionRow.id)).group_by(DecisionRow.post_ref).scalar_subquery()
+            rows = s.execute(
+                select(DecisionRow.action, func.count()).where(DecisionRow.id.in_(latest)).group_by(DecisionRow.action)
+            ).all()
+        return {str(a): int(n) for a, n in rows}
+
     def verdicts(self, *, limit: int = 1000, offset: int = 0) -> list[VerdictView]:
         """Every verdict, oldest first."""
         with self._read() as s:
@@ -792,7 +801,7 @@ class ReviewStore:
             if row.status != "open":
                 raise ReviewError(f"appeal {appeal_id} was already resolved ({row.status})", code="conflict")
             row.status, row.resolution, row.resolved_by, row.resolved_at = outcome, resolution, uid, now
-            post_id = self._post_id(s, row.post_ref)
+            post_id = self._post_id(s, row.post_ref) or ""
             self._event(
                 s, uid, user, "resolve_appeal", post_id=post_id, details={"appeal": appeal_id, "outcome": outcome}
             )
@@ -938,7 +947,7 @@ class ReviewStore:
     def _user_row(self, s: Session, name: str) -> User:
         row = s.scalars(select(User).where(User.name == name)).first()
         if row is None:
-            raise ReviewError(f"no user {name!r} (add one with: safeguard review user add NAME)", code="not_found")
+            raise ReviewError(f"no user {name!r}", code="not_found")
         return row
 
     def _active_user(self, s: Session, name: str) -> tuple[int, str]:
