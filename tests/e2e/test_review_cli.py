@@ -135,6 +135,14 @@ def test_moderate_queue_decide_stats_and_exports(tmp_path: Path) -> None:
     empty = run("review", "next", "--db", str(db), "--user", "alice")
     assert empty.returncode == 0 and "the queue is empty" in empty.stderr
 
+    pytest.importorskip("sklearn", reason="training needs safeguard[train]")
+    retrained = run("train", "toxicity", "--from-review", str(db), "-o", str(tmp_path / "community.npz"))
+    assert retrained.returncode == 0, retrained.stderr
+    assert "held-out posts:" in retrained.stdout
+    assert "before" in retrained.stdout and "after" in retrained.stdout and (tmp_path / "community.npz").exists()
+    both = run("train", "toxicity", "--from-review", str(db), "--data", str(labels), "-o", str(tmp_path / "x.npz"))
+    assert both.returncode == 2 and "one of them" in both.stderr
+
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
