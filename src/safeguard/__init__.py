@@ -21,6 +21,7 @@ from safeguard.errors import (
     MissingDependencyError,
     ModelLoadError,
     Problem,
+    ReviewError,
     SafeguardError,
 )
 from safeguard.types import Action, Author, Decision, Post, RuleMatch
@@ -47,6 +48,7 @@ __all__ = [
     "Moderator",
     "Post",
     "Problem",
+    "ReviewError",
     "RuleMatch",
     "Ruleset",
     "SafeguardError",

@@ -6,6 +6,8 @@
     ├── ConfigError              a ruleset, test file or classifier configuration is invalid;
     │                            carries every Problem found (file, line, column, message)
     ├── InputError               one input record cannot become a post (no text, bad field ...)
+    ├── ReviewError              the review store refused or failed an operation (unknown item,
+    │                            item claimed by someone else, bad database URL ...); ``code`` says which
     └── ClassifierError          a classifier failed to load or to classify
         ├── MissingDependencyError   an optional dependency is not installed; names the extra
         └── ModelLoadError           a model file is missing, corrupt, unsafe or incompatible
@@ -25,6 +27,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "Problem",
+    "ReviewError",
     "SafeguardError",
 ]
 
@@ -104,6 +107,26 @@ class InputError(SafeguardError, ValueError):
         self.post_id = post_id
         where = f"line {line}: " if line is not None else ""
         super().__init__(where + message)
+
+
+class ReviewError(SafeguardError):
+    """The review store refused or failed an operation.
+
+    ``code`` is one of ``"not_found"`` (unknown item, post, appeal or user), ``"conflict"`` (the item
+    is claimed by someone else or already decided, the user exists), ``"invalid"`` (a bad argument,
+    action, role or database URL), ``"forbidden"`` (a disabled user, a role that may not do this) and
+    ``"unavailable"`` (the database cannot be reached or a driver is missing), so a web page can map
+    it to a status.
+    """
+
+    CODES = ("not_found", "conflict", "invalid", "forbidden", "unavailable")
+
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        if code not in self.CODES:
+            raise ValueError(f"unknown ReviewError code {code!r}")
+        self.code = code
+        self.message = message
+        super().__init__(message)
 
 
 class ClassifierError(SafeguardError):

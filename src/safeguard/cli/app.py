@@ -139,6 +139,7 @@ def dump_json(data: Any) -> str:
 from safeguard.cli import bench as _bench  # noqa: E402,F401
 from safeguard.cli import moderate as _moderate  # noqa: E402,F401
 from safeguard.cli import policy as _policy  # noqa: E402,F401
+from safeguard.cli import review as _review  # noqa: E402,F401
 from safeguard.cli import rules as _rules  # noqa: E402,F401
 from safeguard.cli import serve as _serve  # noqa: E402,F401
 from safeguard.cli import toxicity as _toxicity  # noqa: E402,F401

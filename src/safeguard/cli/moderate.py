@@ -22,7 +22,7 @@ from rich.text import Text
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
 from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
-from safeguard.errors import ConfigError, InputError, SafeguardError
+from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.parallel import resolve_workers
@@ -119,6 +119,23 @@ def moderate(
         ),
     ] = "1",
     progress: ProgressOpt = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="Also put every hold (and a sample of allows) into this review store, a SQLite file or a "
+            "postgresql:// URL, one transaction per batch (see safeguard review).",
+        ),
+    ] = None,
+    queue_sample_allows: Annotated[
+        float,
+        typer.Option(
+            "--queue-sample-allows",
+            min=0.0,
+            max=1.0,
+            help="Share of allowed posts also queued, marked sampled, to estimate what the rules miss.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Decide allow, hold or remove for every post of the dumps.
 
@@ -162,6 +179,9 @@ def moderate(
         worker_count = resolve_workers(workers)
     except ValueError as exc:
         _usage(f"--workers: {exc}")
+    if queue_sample_allows and queue is None:
+        _usage("--queue-sample-allows needs --queue DB")
+    store = _open_queue(queue) if queue is not None else None
     moderator = load_moderator(rules, workers=worker_count)
     state_files = _state_files(moderator)
     check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
@@ -209,9 +229,32 @@ def moderate(
             _usage(f"checkpoint {ckpt} is damaged (its counts): run without --resume to start over")
         err.print(f"resuming after {counts['records']:,} records (from {escape(ckpt or '')})")
 
+    from safeguard.review import EnqueueReport
+
+    queued = EnqueueReport()
+    models = _model_revisions(moderator) if store is not None else {}
+
     def decide(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
         nonlocal classifier_errors
-        for decisions in moderator.decide_batches(batches):
+        sent: deque[list[Post]] = deque()
+
+        def remembered() -> Iterator[list[Post]]:
+            for posts in batches:
+                sent.append(posts)
+                yield posts
+
+        for decisions in moderator.decide_batches(remembered()):
+            posts = sent.popleft()
+            if store is not None:
+                queued.add(
+                    store.enqueue(
+                        zip(posts, decisions, strict=True),
+                        priorities=moderator.ruleset.priorities,
+                        sample_allows=queue_sample_allows,
+                        models=models,
+                        actor="safeguard moderate",
+                    )
+                )
             out = []
             for decision in decisions:
                 actions[decision.action.value] += 1
@@ -257,8 +300,17 @@ def moderate(
             replay=_replayer(moderator) if saved is not None else None,
             checkpoints=checkpoints,
         )
+    except ReviewError as exc:
+        err.print(f"[red]error:[/red] the review store failed, so the run stopped: {escape(str(exc))}")
+        err.print(
+            f"{queued.queued + queued.joined + queued.sampled:,} posts were queued before it; run the same "
+            "command again once the store works (posts already queued are not queued twice)"
+        )
+        raise typer.Exit(exit_codes.IO) from None
     finally:
         _close(moderator)
+        if store is not None:
+            store.close()
     if stats["cut_off"]:  # the reader of stdout went away: end quietly, like other filters
         raise typer.Exit(exit_codes.RECORD_ERRORS if counts["errors"] else exit_codes.OK)
     seconds = earlier_seconds + stats["seconds"]
@@ -275,6 +327,14 @@ def moderate(
         "posts_per_second": round(counts["records"] / seconds, 1) if seconds else None,
         "ruleset": moderator.ruleset.identity,
     }
+    if store is not None:
+        summary["queue"] = {
+            "store": store.where,
+            "queued": queued.queued,
+            "joined": queued.joined,
+            "sampled": queued.sampled,
+            "already": queued.already,
+        }
     _print_summary(summary)
     if summary_json is not None:
         try:
@@ -341,6 +401,28 @@ def classify(
         raise typer.Exit(code)
     err.print(f"classified {counts['records'] - counts['errors']} posts, {counts['errors']} error records")
     raise typer.Exit(code)
+
+
+def _open_queue(db: str) -> Any:
+    """The review store of ``--queue``; exit 4 when it cannot be used, 2 for a bad URL."""
+    from safeguard.review import ReviewStore
+
+    try:
+        return ReviewStore.open(db)
+    except ReviewError as exc:
+        err.print(f"[red]error:[/red] --queue: {escape(str(exc))}")
+        raise typer.Exit(exit_codes.IO if exc.code == "unavailable" else exit_codes.CONFIG) from None
+
+
+def _model_revisions(moderator: Any) -> dict[str, Any]:
+    """What each classifier of the ruleset runs (kind, backend, model file), recorded with queued decisions."""
+    from safeguard import __version__
+
+    out: dict[str, Any] = {"safeguard": __version__}
+    for name, classifier in moderator.ruleset.classifiers.items():
+        info = {k: v for k, v in classifier.describe().items() if k not in ("outputs", "name")}
+        out[name] = json.loads(json.dumps(info, default=str))
+    return out
 
 
 def _usage(message: str) -> NoReturn:
@@ -663,6 +745,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["posts_with_classifier_errors"]:
         err.print(
             f"[yellow]{summary['posts_with_classifier_errors']} posts had classifier errors (see 'errors')[/yellow]"
+        )
+    if "queue" in summary:
+        q = summary["queue"]
+        err.print(
+            f"review queue {escape(q['store'])}: {q['queued']:,} new items, {q['joined']:,} copies joined "
+            f"an item, {q['sampled']:,} sampled allows, {q['already']:,} already queued"
         )
     rate = summary["posts_per_second"]
     err.print(

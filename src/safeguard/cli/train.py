@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -44,10 +44,53 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
+FromReviewOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-review",
+        help="Train on the verdicts of this review store (a SQLite file or postgresql:// URL) instead of a "
+        "labelled file: removed is positive, approved negative; 30% of the posts, by a hash of their text, "
+        "are held out and compare the shipped model with the new one.",
+    ),
+]
+ThresholdOpt = Annotated[
+    float,
+    typer.Option("--threshold", min=0.0, max=1.0, help="Score at which precision and recall are measured."),
+]
+
+
+def _review_rows(db: str) -> Any:
+    from safeguard.cli.review import open_store
+    from safeguard.review.training import review_rows
+
+    with open_store(db) as store:
+        rows = review_rows(store)
+    if rows.skipped:
+        err.print(f"{rows.skipped} reviewed posts skipped: the store keeps no text for them")
+    if len(set(rows.labels)) < 2:
+        err.print("[red]error:[/red] the review store needs posts moderators removed and posts they approved")
+        raise typer.Exit(exit_codes.CONFIG)
+    return rows
+
+
+def _compare(labels: Any, before: Any, after: Any, threshold: float) -> None:
+    from safeguard.classifiers.spam.train import classification_metrics
+
+    typer.echo(f"held-out posts: {len(labels)} ({int(sum(labels))} removed by moderators)")
+    typer.echo(f"{'':>8}  {'AUC':>6}  {'precision':>9}  {'recall':>6}  (at score >= {threshold})")
+    for name, scores in (("before", before), ("after", after)):
+        m = classification_metrics([int(x) for x in labels], scores, threshold)
+        typer.echo(f"{name:>8}  {m.auc:6.4f}  {m.precision:9.4f}  {m.recall:6.4f}")
+
+
 @train_app.command("spam")
 def spam(
-    input: Annotated[Path, typer.Argument(help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model (JSON).")],
+    input: Annotated[
+        Path | None, typer.Argument(help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
+    ] = None,
+    from_review: FromReviewOpt = None,
+    threshold: ThresholdOpt = 0.5,
     label_field: Annotated[str, typer.Option("--label-field", help="Record field holding the label.")] = "label",
     positive: Annotated[str, typer.Option("--positive", help="Label value that means spam.")] = "spam",
     text_field: Annotated[str, typer.Option("--text-field", help="Record field holding the post text.")] = "text",
@@ -65,9 +108,21 @@ def spam(
     Rows whose label equals --positive are spam, every other labelled row is not; rows with an empty
     label are skipped. The model is a JSON file: use it with `spam: {model: PATH}` in a ruleset.
     Deterministic for a given --seed. Exit 0 on success, 2 for unusable data, 4 for unreadable files.
+
+    With --from-review DB the verdicts of a review store train it instead (removed is spam), and the
+    shipped model and the new one are compared on the held-out 30% of the reviewed posts: AUC, and
+    precision and recall at --threshold.
     """
     check_outputs((str(output), "model"), [(str(metrics_json), "metrics")] if metrics_json is not None else [])
     from safeguard.classifiers.spam.train import cross_validate, read_labelled, train
+
+    if (input is None) == (from_review is None):
+        err.print("[red]error:[/red] give a labelled file or --from-review DB (one of them)")
+        raise typer.Exit(exit_codes.CONFIG)
+    if from_review is not None:
+        _spam_from_review(from_review, output, seed, threshold)
+        return
+    assert input is not None
 
     with _training_errors(input):
         texts, labels = read_labelled(
@@ -109,12 +164,39 @@ def spam(
     )
 
 
+def _spam_from_review(db: str, output: Path, seed: int, threshold: float) -> None:
+    from safeguard.classifiers.spam.model import DEFAULT_MODEL_PATH, SpamModel
+    from safeguard.classifiers.spam.train import train
+    from safeguard.review.training import HELDOUT, heldout_mask
+
+    rows = _review_rows(db)
+    held = heldout_mask(rows.keys, HELDOUT)
+    fit_texts = [t for t, h in zip(rows.texts, held, strict=True) if not h]
+    fit_labels = [int(x) for x, h in zip(rows.labels, held, strict=True) if not h]
+    test_texts = [t for t, h in zip(rows.texts, held, strict=True) if h]
+    test_labels = [x for x, h in zip(rows.labels, held, strict=True) if h]
+    typer.echo(f"{len(rows.texts)} reviewed posts, {sum(rows.labels)} removed; fitting on {len(fit_texts)}")
+    with _training_errors(Path(db), ValueError):
+        if len(set(test_labels)) < 2:
+            raise ValueError("the held-out posts hold only one class: more verdicts of both kinds are needed")
+        model = train(fit_texts, fit_labels, seed=seed, metadata={"created_by": "safeguard train spam --from-review"})
+    _compare(test_labels, SpamModel.load(DEFAULT_MODEL_PATH).scores(test_texts), model.scores(test_texts), threshold)
+    try:
+        model.save(output)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {escape(str(output))}: {escape(str(exc.strerror or exc))}")
+        raise typer.Exit(exit_codes.IO) from None
+    typer.echo(f"model written to {output}; use it with: spam: {{model: {output}}}")
+
+
 @train_app.command("toxicity")
 def toxicity(
-    data: Annotated[
-        Path, typer.Option("--data", help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
-    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the adapted heads (.npz).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
+    ] = None,
+    from_review: FromReviewOpt = None,
+    threshold: ThresholdOpt = 0.5,
     label_field: Annotated[str, typer.Option("--label-field", help="Record field holding the verdict.")] = "label",
     positive: Annotated[
         str, typer.Option("--positive", help="Label value that means harmful (e.g. remove); every other value is not.")
@@ -140,6 +222,10 @@ def toxicity(
     `toxicity: {backend: default, fast: {model: OUT}}` (--base fast) or
     `toxicity: {backend: default, model: {model: OUT}}` (--base model). Needs scikit-learn
     (`pip install 'safeguard[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
+
+    With --from-review DB the verdicts of a review store retrain the head instead (removed is harmful):
+    30% of the reviewed posts, by a hash of their text, are held out, and the base head and the adapted
+    one are compared on them (AUC, and precision and recall at --threshold).
     """
     check_outputs((str(output), "heads file"))
     from safeguard.classifiers.spam.train import read_labelled_rows
@@ -147,15 +233,27 @@ def toxicity(
     from safeguard.classifiers.toxicity.heads import HarmHeads, normalized_texts
     from safeguard.classifiers.toxicity.training import adapt_head
 
+    if (data is None) == (from_review is None):
+        err.print("[red]error:[/red] give --data FILE or --from-review DB (one of them)")
+        raise typer.Exit(exit_codes.CONFIG)
+    heldout = 0.2
+    if from_review is not None:
+        from safeguard.review.training import HELDOUT
+
+        rows = _review_rows(from_review)
+        texts, labels, ids, heldout, positive = rows.texts, [int(x) for x in rows.labels], rows.keys, HELDOUT, "remove"
+        data = Path(from_review)
+    assert data is not None
     with _training_errors(data, ValueError, ImportError):
-        texts, labels, ids = read_labelled_rows(
-            data,
-            text_field=text_field,
-            label_field=label_field,
-            positive=positive,
-            format=input_format,
-            id_field=id_field,
-        )
+        if from_review is None:
+            texts, labels, ids = read_labelled_rows(
+                data,
+                text_field=text_field,
+                label_field=label_field,
+                positive=positive,
+                format=input_format,
+                id_field=id_field,
+            )
         base_heads = HarmHeads.load({"fast": FAST_MODEL, "model": MODEL_HEADS}.get(base, Path(base)))
     positives = sum(labels)
     typer.echo(f"{len(texts)} labelled rows, {positives} {positive!r}, {len(texts) - positives} other")
@@ -167,14 +265,35 @@ def toxicity(
         encoder.load()
         dense = encoder.encode(texts)
     with _training_errors(data, ValueError, ImportError):
+        normalized = normalized_texts(texts)
         result = adapt_head(
-            base_heads, normalized_texts(texts), [bool(x) for x in labels], head=head, dense=dense, ids=ids, seed=seed
+            base_heads,
+            normalized,
+            [bool(x) for x in labels],
+            head=head,
+            dense=dense,
+            ids=ids,
+            seed=seed,
+            heldout=heldout,
         )
     typer.echo(
         f"held-out rows: {result.heldout_rows} ({result.heldout_positives} {positive!r}); "
         f"trained on {result.train_rows}"
     )
     typer.echo(f"{head} ROC AUC on the held-out rows: base {result.base_auc:.4f}, adapted {result.adapted_auc:.4f}")
+    if from_review is not None:
+        from safeguard.review.training import heldout_mask
+
+        held = [i for i, h in enumerate(heldout_mask(ids, heldout)) if h]
+        j = base_heads.labels.index(head)
+        held_texts = [normalized[i] for i in held]
+        held_dense = dense[held] if dense is not None else None
+        _compare(
+            [labels[i] for i in held],
+            base_heads.predict_normalized(held_texts, held_dense)[:, j],
+            result.heads.predict_normalized(held_texts, held_dense)[:, j],
+            threshold,
+        )
     try:
         result.heads.save(output)
     except OSError as exc:

@@ -92,6 +92,7 @@ class CompiledRule:
     description: str | None = None
     tags: tuple[str, ...] = ()
     line: int = 0
+    priority: int | None = None
 
     @functools.cached_property
     def needs(self) -> frozenset[str]:
@@ -122,6 +123,11 @@ class Ruleset:
     def identity(self) -> dict[str, Any]:
         """``{"name", "version", "hash"}``, recorded in every decision."""
         return {"name": self.name, "version": self.version, "hash": self.hash}
+
+    @property
+    def priorities(self) -> dict[str, int]:
+        """Review queue priority of each rule that sets ``priority``, by rule id."""
+        return {r.id: r.priority for r in self.rules if r.priority is not None}
 
     def rule(self, rule_id: str) -> CompiledRule:
         for r in self.rules:
@@ -213,6 +219,7 @@ def parse_ruleset(
                     description=item.get("description"),
                     tags=tuple(item.get("tags") or ()),
                     line=line,
+                    priority=item.get("priority") if isinstance(item.get("priority"), int) else None,
                 )
             )
 

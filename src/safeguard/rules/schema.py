@@ -39,6 +39,13 @@ class RuleSpec(_Strict):
         default="enforce", description="shadow: recorded as would-have-fired, never acts"
     )
     tags: list[str] = Field(default_factory=list)
+    priority: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Review queue priority of the posts this rule holds, 0 to 100 (higher is reviewed first); "
+        "default: 50 for hold rules, 80 for remove rules",
+    )
 
 
 class RulesetSpec(_Strict):
@@ -135,6 +142,8 @@ def _problem(model: type[_Strict], source: SourceFile, err: Any) -> Problem:
         return source.problem(loc, f"invalid {field} {err['input']!r}: expected {expected.replace(chr(39), '')}")
     if kind == "string_pattern_mismatch":
         return source.problem(loc, f"invalid {field} {err['input']!r}: use lowercase letters, digits, '-', '_' and '.'")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return source.problem(loc, f"invalid {field} {err['input']!r}: {err['msg'].lower()}")
     if kind in ("model_type", "dict_type") and not loc:
         return Problem(source.file, 1, 1, "the file must be a YAML mapping")
     got = type(err.get("input")).__name__
