@@ -3,9 +3,11 @@
 Builds a dump of N real forum posts (Reddit and Stack Exchange comments from ../shared/eval, cycled
 with fresh ids when N exceeds them; the shipped example dump when ../shared is absent), then runs the
 CLI in a subprocess for each size and ruleset and reports posts/s and the child's peak RSS. Peak RSS
-that stays flat as N grows shows memory is bounded by the batch, not the dump.
+that stays flat as N grows shows memory is bounded by the batch, not the dump. With ``--workers 1 2``
+each run is repeated with ``--workers 2`` and its decisions are compared with the one-process run's
+(``same``: every record equal but ``elapsed_ms``); peak RSS is then that of the largest process.
 
-    python benchmarks/moderate_dump.py --posts 10000 100000
+    python benchmarks/moderate_dump.py --posts 10000 100000 [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def build_dump(path: Path, n: int, corpus: list[str]) -> None:
             fh.write(json.dumps({"id": f"b{i}", "text": text, "author": author}) + "\n")
 
 
-def run(dump: Path, rules: Path, out: Path) -> tuple[float, float]:
+def run(dump: Path, rules: Path, out: Path, workers: int = 1) -> tuple[float, float]:
     cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "-r", str(rules), "-o", str(out), "--no-progress"]
+    cmd += ["--workers", str(workers)]
     # A fresh wrapper process per run, so its children's peak RSS is this run's alone.
     wrapper = [sys.executable, "-c", _WRAPPER, *cmd]
     start = time.perf_counter()
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rules", choices=sorted(RULESETS), nargs="+", default=sorted(RULESETS))
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="worker counts to run (first: baseline)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     corpus = texts()
@@ -80,22 +84,45 @@ def main() -> None:
             dump = Path(tmp) / f"dump_{n}.jsonl"
             build_dump(dump, n, corpus)
             for name in args.rules:
-                seconds, peak = run(dump, RULESETS[name], Path(tmp) / "out.jsonl")
-                results.append(
-                    {
-                        "rules": name,
-                        "posts": n,
-                        "seconds": round(seconds, 2),
-                        "posts_per_s": round(n / seconds),
-                        "peak_rss_mb": round(peak, 1),
-                    }
-                )
+                baseline = None
+                for workers in args.workers:
+                    out = Path(tmp) / f"out_{workers}.jsonl"
+                    seconds, peak = run(dump, RULESETS[name], out, workers)
+                    decided = _records(out)
+                    baseline = decided if baseline is None else baseline
+                    results.append(
+                        {
+                            "rules": name,
+                            "posts": n,
+                            "workers": workers,
+                            "seconds": round(seconds, 2),
+                            "posts_per_s": round(n / seconds),
+                            "peak_rss_mb": round(peak, 1),
+                            "same": decided == baseline,
+                        }
+                    )
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'rules':<12} {'posts':>8} {'seconds':>8} {'posts/s':>9} {'peak RSS MB':>12}")
+    print(f"{'rules':<12} {'posts':>8} {'workers':>7} {'seconds':>8} {'posts/s':>9} {'peak RSS MB':>12} {'same':>5}")
     for r in results:
-        print(f"{r['rules']:<12} {r['posts']:>8} {r['seconds']:>8} {r['posts_per_s']:>9} {r['peak_rss_mb']:>12}")
+        print(
+            f"{r['rules']:<12} {r['posts']:>8} {r['workers']:>7} {r['seconds']:>8} {r['posts_per_s']:>9} "
+            f"{r['peak_rss_mb']:>12} {'yes' if r['same'] else 'NO':>5}"
+        )
+
+
+def _records(path: Path) -> str:
+    """The decisions of a run without their timings, as one digest."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            row.pop("elapsed_ms", None)
+            digest.update(json.dumps(row, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 if __name__ == "__main__":

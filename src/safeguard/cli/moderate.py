@@ -26,6 +26,7 @@ from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardErro
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.parallel import resolve_workers
+from safeguard.rules.engine import isolated
 from safeguard.types import Post
 
 InputsArg = Annotated[
@@ -502,13 +503,8 @@ def _replayer(moderator: Any) -> Callable[[list[Post]], None]:
     names = list(moderator.stateful)
 
     def replay(posts: list[Post]) -> None:
-        for name in names:
-            try:
-                moderator.classify(posts, only=[name])
-            except Exception:
-                for post in posts if len(posts) > 1 else ():
-                    with contextlib.suppress(Exception):
-                        moderator.classify([post], only=[name])
+        for name in names:  # a post a classifier fails on is skipped, as the run it resumes skipped it
+            isolated(lambda batch, only=[name]: moderator.classify(batch, only=only), posts)
 
     return replay
 
