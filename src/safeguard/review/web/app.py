@@ -49,7 +49,11 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_STATIC = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
+_STATIC = {
+    "review.css": "text/css; charset=utf-8",
+    "review.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 #: Notices a redirect may ask a page to show (by code, so no text is reflected from a URL).
 NOTICES = {
     "empty": "The queue is empty: nothing left for you to claim.",
