@@ -432,3 +432,35 @@ def test_pieces_mark_evidence_and_hide_personal_data() -> None:
     ]
     shown = pieces(text, [match], show_personal=True)
     assert "".join(p.text for p in shown) == text
+
+
+def test_webhook_holds_are_queued_and_api_keys_do_not_guard_the_pages(store: ReviewStore, moderator: Moderator) -> None:
+    import json
+
+    from safeguard.serve import KeyRing
+    from safeguard.serve.hooks import sign
+
+    settings = ServeSettings(
+        api_keys=KeyRing.parse(["api-key-1"], "keys"), hook_secrets=(("nodebb", "hook-secret"),), review_secret="k" * 32
+    )
+    app = create_app(LISTS_ONLY, settings, moderator=moderator, review_store=store)
+    body = json.dumps({"post": {"pid": 77, "uid": 5, "tid": 9, "content": "you idiot"}}).encode()
+    with client(app) as c:
+        r = c.post("/v1/hooks/nodebb", content=body, headers={"X-Safeguard-Signature": sign("hook-secret", body)})
+        assert r.status_code == 200 and r.json()["action"] == "hold"
+        assert c.post("/v1/moderate", json={"text": "x"}).status_code == 401
+        assert c.get("/review/login").status_code == 200, "users log in to the pages: no API key"
+        login(c, "alice")
+    assert "77" in {e.post_id for e in store.queue(200)}
+
+
+def test_serve_refuses_a_bad_review_store_before_serving(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from safeguard.cli.app import app as cli
+
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["serve", "--rules", str(LISTS_ONLY), "--db", "mysql://u@h/db"])
+    assert bad.exit_code == 2 and "unsupported database URL" in " ".join(bad.output.split())
+    missing = runner.invoke(cli, ["serve", "--rules", str(LISTS_ONLY), "--db", str(tmp_path / "no" / "dir.db")])
+    assert missing.exit_code == 4 and "does not exist" in " ".join(missing.output.split())
