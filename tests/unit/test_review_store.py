@@ -486,3 +486,92 @@ def test_rule_priority_is_validated_and_exposed() -> None:
         with pytest.raises(ConfigError, match=message) as info:
             parse_ruleset(base + f"    priority: {bad}\n")
         assert info.value.problems[0].line == 6
+
+
+def test_claim_passes_over_excluded_items(store: ReviewStore) -> None:
+    report = store.enqueue(
+        [(post(f"x{i}", f"post number {i}"), decision(f"x{i}", "hold", ("r", "hold"))) for i in range(3)]
+    )
+    first, second, third = report.item_ids
+    assert (got := store.claim("alice")) is not None and got.id == first
+    again = store.claim("alice")
+    assert again is not None and again.id == first, "without exclude the user's own claim comes back"
+    after = store.claim("alice", exclude=[first])
+    assert after is not None and after.id == second, "the own claim is passed over, the next open item taken"
+    store.release(second, "alice")
+    later = store.claim("alice", exclude=[first, second])
+    assert later is not None and later.id == third
+    assert store.claim("alice", exclude=[first, second, third]) is None
+
+
+def test_cluster_finds_the_other_waiting_items_of_the_same_text(store: ReviewStore) -> None:
+    text = "Win a free phone: claim at prize-desk.example"
+    a = store.enqueue(
+        [(post("k1", text), decision("k1", "hold", ("r", "hold"), signals={"duplicate": {"cluster": 1}}))]
+    )
+    b = store.enqueue(
+        [
+            (
+                post("k2", text.upper(), author="u2"),
+                decision("k2", "hold", ("r", "hold"), signals={"duplicate": {"cluster": 2}}),
+            )
+        ]
+    )
+    c = store.enqueue(
+        [
+            (
+                post("k3", "other words", author="u3"),
+                decision("k3", "hold", ("r", "hold"), signals={"duplicate": {"cluster": 2}}),
+            )
+        ]
+    )
+    d = store.enqueue([(post("k4", "unrelated post"), decision("k4", "hold", ("r", "hold")))])
+    assert c.joined == 1 and b.queued == 1 and a.queued == 1
+    (item_a,), (item_b,), (item_d,) = a.item_ids, b.item_ids, d.item_ids
+    assert [e.id for e in store.cluster(item_a)] == [item_b]
+    assert [e.id for e in store.cluster(item_b)] == [item_a]
+    assert store.cluster(item_d) == []
+    store.decide(item_b, "alice", "remove")
+    assert store.cluster(item_a) == [], "a decided item is no longer waiting"
+    with pytest.raises(ReviewError) as info:
+        store.cluster(99999)
+    assert info.value.code == "not_found"
+
+
+def test_audit_events_and_newest_verdicts_first(store: ReviewStore) -> None:
+    report = store.enqueue([(post(f"v{i}", f"text {i}"), decision(f"v{i}", "hold", ("r", "hold"))) for i in range(2)])
+    one, two = report.item_ids
+    event = store.audit("alice", "show_pii", item_id=one, details={"why": "check"})
+    assert (event.actor, event.what, event.item_id, event.post_id) == ("alice", "show_pii", one, "v0")
+    assert store.log(1)[0].what == "show_pii" and store.log(1)[0].id == event.id
+    for bad in ("", "x" * 41):
+        with pytest.raises(ReviewError) as info:
+            store.audit("alice", bad)
+        assert info.value.code == "invalid"
+    with pytest.raises(ReviewError) as info:
+        store.audit("nobody-here", "show_pii")
+    assert info.value.code == "not_found"
+    store.decide(one, "alice", "approve")
+    store.decide(two, "bob", "remove")
+    assert [v.user for v in store.verdicts()] == ["alice", "bob"]
+    assert [v.user for v in store.verdicts(newest_first=True)] == ["bob", "alice"]
+    assert [v.user for v in store.verdicts(limit=1, offset=1, newest_first=True)] == ["alice"]
+
+
+def test_personal_spans_cover_what_redact_replaces() -> None:
+    from safeguard.review.evidence import personal_spans, redact
+
+    text = "Mail bob@example.com or call +44 7700 900874, see www.deals.shop and ask @bobby"
+    spans = personal_spans(text, [{"start": 0, "end": 4, "type": "PERSON"}])
+    assert [(text[s["start"] : s["end"]], s["type"]) for s in spans] == [
+        ("Mail", "PERSON"),
+        ("bob@example.com", "EMAIL"),
+        ("+44 7700 900874", "NUMBER"),
+        ("www.deals.shop", "URL"),
+        ("@bobby", "HANDLE"),
+    ]
+    rebuilt, last = [], 0
+    for s in spans:
+        rebuilt += [text[last : s["start"]], f"<{s['type']}>"]
+        last = s["end"]
+    assert "".join([*rebuilt, text[last:]]) == redact(text, [{"start": 0, "end": 4, "type": "PERSON"}])

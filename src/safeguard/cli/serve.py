@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -76,13 +77,24 @@ def serve(
         str | None,
         typer.Option("--hook-callback", help="POST each webhook decision to this URL too (in the background)."),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SAFEGUARD_REVIEW_DB",
+            help="Review store (a SQLite file or a postgresql:// URL; also $SAFEGUARD_REVIEW_DB): queue every "
+            "hold there, store suggestscore requests as labels, and serve the moderators' pages at /review. "
+            "Sessions are signed with $SAFEGUARD_REVIEW_SECRET, else a key made at each start.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the ruleset over HTTP until SIGTERM or Ctrl+C.
 
     Endpoints: POST /v1/moderate, /v1/classify, /v1/explain; GET /v1/ruleset, /healthz, /readyz,
     /metrics, /openapi.json; POST /v1/admin/reload; the OpenAI-compatible POST /v1/moderations and the
     Perspective-compatible POST /v1alpha1/comments:analyze and :suggestscore; POST /v1/hooks/FORUM for
-    each forum given a webhook secret (signed deliveries, no API key). Every classifier loads
+    each forum given a webhook secret (signed deliveries, no API key); with --db, the review pages under
+    /review (moderators log in there; no API key). Every classifier loads
     before the port answers; SIGHUP or /v1/admin/reload loads the ruleset again (an invalid one never
     replaces the running one). One JSON access-log line per request on stderr. Exit 2 for an invalid
     ruleset, key file or hook secret, or when the serve extra is not installed.
@@ -101,7 +113,14 @@ def serve(
     import uvicorn
 
     from safeguard.serve.app import create_app
-    from safeguard.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV, KeyRing, ServeSettings, hook_secrets
+    from safeguard.serve.settings import (
+        ADMIN_KEYS_ENV,
+        API_KEYS_ENV,
+        REVIEW_SECRET_ENV,
+        KeyRing,
+        ServeSettings,
+        hook_secrets,
+    )
 
     try:
         api_ring = (KeyRing.from_file(keys) if keys else KeyRing()) + KeyRing.from_env(API_KEYS_ENV)
@@ -114,6 +133,11 @@ def serve(
         raise typer.Exit(exit_codes.CONFIG)
     if labels is not None:
         check_outputs((labels, "labels file"))
+    review_secret = os.environ.get(REVIEW_SECRET_ENV) or None
+    if db:
+        _check_store(db)
+        if review_secret is None and workers > 1:
+            review_secret = token_urlsafe(32)  # one key for every worker of this server
     settings = ServeSettings(
         api_keys=api_ring,
         admin_keys=admin_ring,
@@ -124,6 +148,8 @@ def serve(
         cors_origins=tuple(cors_origin or ()),
         hook_secrets=secrets,
         hook_callback=hook_callback or None,
+        review_db=db or None,
+        review_secret=review_secret,
     )
     if not api_ring:
         err.print("[yellow]warning:[/yellow] no API keys configured: the API is open to anyone who can reach the port")
@@ -144,6 +170,19 @@ def serve(
         uvicorn.run(create_app(rules.resolve(), settings, moderator=moderator), **common)  # type: ignore[arg-type]
         return
     _serve_workers(rules, settings, workers, common)
+
+
+def _check_store(db: str) -> None:
+    """Open the review store of ``--db`` once (creating or upgrading it): exit 2 for a bad URL, 4 when it
+    cannot be reached, before any worker starts."""
+    from safeguard.errors import ReviewError
+    from safeguard.review import ReviewStore
+
+    try:
+        ReviewStore.open(db).close()
+    except ReviewError as exc:
+        err.print(f"[red]error:[/red] --db: {escape(str(exc))}")
+        raise typer.Exit(exit_codes.IO if exc.code == "unavailable" else exit_codes.CONFIG) from None
 
 
 def _serve_workers(rules: Path, settings: ServeSettings, workers: int, common: dict[str, Any]) -> None:

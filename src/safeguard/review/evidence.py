@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["evidence_spans", "normalized_digest", "redact", "text_digest"]
+__all__ = ["evidence_spans", "normalized_digest", "personal_spans", "redact", "text_digest"]
 
 #: Most spans recorded for one rule match (a list term found a thousand times is not more evidence).
 MAX_SPANS_PER_MATCH = 50
@@ -62,6 +62,29 @@ def redact(text: str, pii_spans: Sequence[Mapping[str, Any]] = ()) -> str:
     for pattern, placeholder in ((_EMAIL, "<EMAIL>"), (_URL, "<URL>"), (_HANDLE, "<HANDLE>"), (_NUMBER, "<NUMBER>")):
         redacted = pattern.sub(placeholder, redacted)
     return redacted
+
+
+def personal_spans(text: str, pii_spans: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Character ranges of ``text`` that :func:`redact` would replace: ``[{"start", "end", "type"}]``,
+    sorted and not overlapping. The PII classifier's spans come first (type ``PHONE_NUMBER`` ...), then
+    e-mail addresses, links, @handles and long digit runs not already covered (``EMAIL``, ``URL``,
+    ``HANDLE``, ``NUMBER``), so a page can show the text with these parts hidden until asked."""
+    taken: list[tuple[int, int, str]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b, _ in taken)
+
+    for span in pii_spans:
+        if not isinstance(span, Mapping):
+            continue
+        start, end = span.get("start"), span.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text) and free(start, end):
+            taken.append((start, end, str(span.get("type") or "PII")))
+    for pattern, kind in ((_EMAIL, "EMAIL"), (_URL, "URL"), (_HANDLE, "HANDLE"), (_NUMBER, "NUMBER")):
+        for m in pattern.finditer(text):
+            if m.end() > m.start() and free(m.start(), m.end()):
+                taken.append((m.start(), m.end(), kind))
+    return [{"start": a, "end": b, "type": k} for a, b, k in sorted(taken)]
 
 
 def evidence_spans(text: str, match: Mapping[str, Any], signals: Mapping[str, Any]) -> list[dict[str, Any]]:

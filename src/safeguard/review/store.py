@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -437,9 +437,11 @@ class ReviewStore:
         out["escalated"] = int(escalated or 0)
         return out
 
-    def claim(self, user: str, item_id: int | None = None) -> ItemView | None:
+    def claim(self, user: str, item_id: int | None = None, *, exclude: Collection[int] = ()) -> ItemView | None:
         """Claim an item for ``user``: the one named, else the user's own unexpired claim, else the first
         open item by priority and age that the user has not skipped (an escalated one only for an admin).
+        Items in ``exclude`` are passed over (not their own claims, nor open ones): "the next item after
+        this one" without recording a skip.
 
         Atomic across threads, processes and hosts: the claim is a conditional update
         (``... WHERE status = 'open'``) whose row count says who won, so two moderators never get the
@@ -474,10 +476,11 @@ class ReviewStore:
                     raise self._refusal(s, item_id)
                 self._event(s, uid, user, "claim", item_id=item_id, post_id=self._post_id(s, item.post_ref))
             return self.item(item_id)
+        passed = sorted({int(i) for i in exclude})
         with self._read() as s:
             mine = s.scalar(
                 select(QueueItem.id)
-                .where(QueueItem.status == "claimed", QueueItem.claimed_by == uid)
+                .where(QueueItem.status == "claimed", QueueItem.claimed_by == uid, QueueItem.id.not_in(passed))
                 .order_by(QueueItem.claimed_at)
                 .limit(1)
             )
@@ -490,7 +493,7 @@ class ReviewStore:
         )
         for _ in range(20):
             with self._read() as s:
-                query = select(QueueItem.id).where(QueueItem.status == "open", ~skipped)
+                query = select(QueueItem.id).where(QueueItem.status == "open", ~skipped, QueueItem.id.not_in(passed))
                 if role != "admin":
                     query = query.where(~QueueItem.escalated)
                 candidates = s.scalars(
@@ -683,6 +686,33 @@ class ReviewStore:
                 labels=[LabelView(x.id, x.post_id, x.source, dict(x.label), x.received_at) for x in labels],
             )
 
+    def cluster(self, item_id: int) -> list[QueueEntry]:
+        """The other waiting items (open or claimed) of an item's copy-paste cluster, by priority and age:
+        those with the same cluster key (the same normalised text, or the same ``duplicate.cluster``), or
+        holding a post whose normalised text is that of one of this item's posts. Raises
+        :class:`ReviewError` ``not_found`` for an unknown item."""
+        with self._read() as s:
+            item = s.get(QueueItem, item_id)
+            if item is None:
+                raise ReviewError(f"no item {item_id}", code="not_found")
+            digests = (
+                select(PostRow.normalized_sha256)
+                .join(ItemPost, ItemPost.post_ref == PostRow.id)
+                .where(ItemPost.item_ref == item_id)
+            )
+            sharing = exists(
+                select(ItemPost.id)
+                .join(PostRow, PostRow.id == ItemPost.post_ref)
+                .where(ItemPost.item_ref == QueueItem.id, PostRow.normalized_sha256.in_(digests))
+            )
+            same = or_(QueueItem.cluster_key == item.cluster_key, sharing) if item.cluster_key else sharing
+            rows = s.scalars(
+                select(QueueItem)
+                .where(QueueItem.id != item_id, QueueItem.status.in_(("open", "claimed")), same)
+                .order_by(QueueItem.priority.desc(), QueueItem.created_at, QueueItem.id)
+            ).all()
+            return [self._entry(s, row) for row in rows]
+
     def reviewed(self, *, sampled: bool | None = None) -> Iterator[ReviewedPost]:
         """Every post of every decided item, with the item's final verdict, in the order items were
         decided. ``sampled`` keeps only sampled allows (``True``) or only holds (``False``)."""
@@ -737,13 +767,13 @@ class ReviewStore:
             ).all()
         return {str(a): int(n) for a, n in rows}
 
-    def verdicts(self, *, limit: int = 1000, offset: int = 0) -> list[VerdictView]:
-        """Every verdict, oldest first."""
+    def verdicts(self, *, limit: int = 1000, offset: int = 0, newest_first: bool = False) -> list[VerdictView]:
+        """Every verdict, oldest first (newest first with ``newest_first``)."""
         with self._read() as s:
             rows = s.execute(
                 select(Verdict, User.name)
                 .join(User, User.id == Verdict.user_ref)
-                .order_by(Verdict.id)
+                .order_by(Verdict.id.desc() if newest_first else Verdict.id)
                 .limit(max(0, limit))
                 .offset(max(0, offset))
             ).all()
@@ -761,6 +791,28 @@ class ReviewStore:
                 query = query.where(Event.item_ref == item_id)
             rows = s.scalars(query).all()
         return [EventView(e.id, e.at, e.actor, e.what, e.item_ref, e.post_id, dict(e.details)) for e in rows]
+
+    def audit(
+        self, user: str, what: str, *, item_id: int | None = None, details: Mapping[str, Any] | None = None
+    ) -> EventView:
+        """Write a line to the audit log for something ``user`` looked at or did outside the queue's own
+        operations (``show_pii``: the personal data of an item's post was shown). ``what`` is a short
+        word (at most 40 characters). Raises :class:`ReviewError`: ``not_found`` for an unknown user,
+        ``forbidden`` for a disabled one, ``invalid`` for an empty or long ``what``."""
+        if not what.strip() or len(what) > 40:
+            raise ReviewError("an audit event needs a short name (1 to 40 characters)", code="invalid")
+        now = self._clock()
+        with self._write() as s:
+            uid, _ = self._active_user(s, user)
+            post_id = None
+            if item_id is not None:
+                item = s.get(QueueItem, item_id)
+                if item is None:
+                    raise ReviewError(f"no item {item_id}", code="not_found")
+                post_id = self._post_id(s, item.post_ref)
+            row = self._event(s, uid, user, what, item_id=item_id, post_id=post_id, details=details)
+            s.flush()
+            return EventView(row.id, now, user, what, item_id, post_id, dict(details or {}))
 
     # ------------------------------------------------------------------ appeals and labels
 
@@ -931,18 +983,18 @@ class ReviewStore:
         item_id: int | None = None,
         post_id: str | None = None,
         details: Mapping[str, Any] | None = None,
-    ) -> None:
-        s.add(
-            Event(
-                at=self._clock(),
-                user_ref=user_ref,
-                actor=actor,
-                what=what,
-                item_ref=item_id,
-                post_id=post_id,
-                details=dict(details or {}),
-            )
+    ) -> Event:
+        row = Event(
+            at=self._clock(),
+            user_ref=user_ref,
+            actor=actor,
+            what=what,
+            item_ref=item_id,
+            post_id=post_id,
+            details=dict(details or {}),
         )
+        s.add(row)
+        return row
 
     def _user_row(self, s: Session, name: str) -> User:
         row = s.scalars(select(User).where(User.name == name)).first()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -33,16 +34,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safeguard import __version__
-from safeguard.errors import ConfigError, InputError, SafeguardError
+from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError
 from safeguard.moderator import Moderator, to_post
+from safeguard.review.store import ReviewStore
 from safeguard.serve.errors import ApiError, error_body, json_body
 from safeguard.serve.metrics import Metrics
 from safeguard.serve.runtime import Runtime
-from safeguard.serve.settings import ServeSettings
+from safeguard.serve.settings import REVIEW_SECRET_ENV, ServeSettings
 from safeguard.serve.state import Current
 from safeguard.types import Decision, Post
 
-__all__ = ["FOLLOW_INTERVAL_S", "SETTINGS_ENV", "Auth", "Service", "create_app", "create_app_from_env"]
+__all__ = [
+    "FOLLOW_INTERVAL_S",
+    "REVIEW_PREFIX",
+    "SETTINGS_ENV",
+    "Auth",
+    "Service",
+    "create_app",
+    "create_app_from_env",
+]
 
 #: Environment variable a worker process reads its settings, ruleset path and runtime directory from
 #: (``--workers`` > 1).
@@ -59,6 +69,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: Where the review pages are mounted when the service has a review store (``--db``).
+REVIEW_PREFIX = "/review"
 #: Paths answered without an API key.
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
@@ -142,6 +154,9 @@ class Service:
         self.current = Current(rules_path, moderator, runtime)
         self.metrics = Metrics()
         self.stopping = False
+        #: The review store (``--db``), once open; None without one.
+        self.review: ReviewStore | None = None
+        self._models: tuple[str | None, dict[str, Any]] = (None, {})
 
     async def run(self, fn: Callable[[Moderator], T]) -> T:
         """Run ``fn(moderator)`` in a worker thread, within the request timeout (ModerationTimeout)."""
@@ -163,8 +178,9 @@ class Service:
             Decision(post_id=p.id, action=ruleset.on_error, errors=(error,), ruleset=ruleset.identity) for p in posts
         ]
 
-    async def decide(self, posts: list[Post]) -> list[Decision]:
-        """Decisions for ``posts``, or fail-closed ones when the timeout passes."""
+    async def decide(self, posts: list[Post], *, queue: bool = True) -> list[Decision]:
+        """Decisions for ``posts``, or fail-closed ones when the timeout passes. With a review store
+        and ``queue``, the posts and their decisions are recorded there (every hold queued)."""
         if not posts:
             return []
         try:
@@ -173,7 +189,64 @@ class Service:
             decisions = self.timed_out(posts)
             log_event("timeout", posts=len(posts), timeout_s=self.settings.timeout_s)
         self.metrics.record(decisions)
+        if queue and self.review is not None:
+            await self.enqueue(posts, decisions)
         return decisions
+
+    async def enqueue(self, posts: list[Post], decisions: list[Decision]) -> bool:
+        """Record posts and their decisions in the review store as ``safeguard moderate --queue`` does:
+        every hold enters the queue with the priorities of the ruleset. A post without an id gets one
+        (``serve:`` and a random hex) in the store only.
+
+        Never raises: a failure (or a store slower than the request timeout) is logged and counted
+        (``safeguard_review_store_total{operation="enqueue"}``, ``safeguard_errors_total{kind="review_store"}``)
+        and the decisions stand. Returns whether the store took them.
+        """
+        store = self.review
+        if store is None:
+            return False
+        try:
+            ruleset = self.current.moderator.ruleset
+            priorities, models = ruleset.priorities, self._model_revisions()
+            pairs = [
+                (p if p.id else dataclasses.replace(p, id=f"serve:{uuid.uuid4().hex}"), d)
+                for p, d in zip(posts, decisions, strict=True)
+            ]
+
+            def job() -> None:
+                store.enqueue(pairs, priorities=priorities, models=models, actor="safeguard serve")
+
+            with anyio.move_on_after(self.settings.timeout_s):
+                await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+                self.metrics.review.labels("enqueue", "ok").inc()
+                return True
+            self.review_failed("enqueue", "timeout", None)
+        except Exception as exc:  # the decision stands whatever the store does
+            self.review_failed("enqueue", "failed", exc)
+        return False
+
+    def review_failed(self, operation: str, result: str, exc: BaseException | None) -> None:
+        """Count and log a failed write to the review store (never the posts or a password of the URL)."""
+        self.metrics.review.labels(operation, result).inc()
+        self.metrics.errors.labels("review_store").inc()
+        fields: dict[str, Any] = {"operation": operation, "result": result}
+        if isinstance(exc, ReviewError):
+            fields.update(code=exc.code, error=str(exc))
+        elif exc is not None:
+            fields["exception"] = type(exc).__name__
+        log_event("review_store_failed", **fields)
+
+    def _model_revisions(self) -> dict[str, Any]:
+        """What each classifier of the ruleset runs, recorded with queued decisions (once per ruleset)."""
+        ruleset = self.current.moderator.ruleset
+        key = str(ruleset.identity.get("hash"))
+        if self._models[0] != key:
+            out: dict[str, Any] = {"safeguard": __version__}
+            for name, classifier in ruleset.classifiers.items():
+                info = {k: v for k, v in classifier.describe().items() if k not in ("outputs", "name")}
+                out[name] = json.loads(json.dumps(info, default=str))
+            self._models = (key, out)
+        return self._models[1]
 
     async def reload(self, trigger: str) -> dict[str, Any]:
         """Reload the ruleset; raises ApiError 422 (and keeps the running one) when the new one is invalid."""
@@ -301,7 +374,7 @@ class Gate:
     def _check(self, scope: Scope, headers: dict[str, str], state: dict[str, Any]) -> tuple[int, str, str] | None:
         settings = self.service.settings
         path: str = scope.get("path", "")
-        if path not in PUBLIC and not self._is_hook(path):
+        if path not in PUBLIC and not self._is_hook(path) and not _is_review(path):
             if path.startswith("/v1/admin/"):
                 if not settings.admin_keys:
                     return 403, "forbidden", "admin endpoints are off: no admin keys are configured"
@@ -345,6 +418,11 @@ class Gate:
             return message
 
         return limited
+
+
+def _is_review(path: str) -> bool:
+    """A path of the review pages (``--db``): they log moderators in themselves, with no API key."""
+    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
 
 
 def _bearer(value: str) -> str | None:
@@ -462,6 +540,7 @@ def create_app(
     *,
     moderator: Moderator | None = None,
     runtime: str | Path | None = None,
+    review_store: ReviewStore | None = None,
 ) -> FastAPI:
     """The service for the ruleset at ``rules_path``.
 
@@ -471,10 +550,17 @@ def create_app(
 
     ``runtime`` is the directory that the worker processes of one server share their ruleset through
     (:mod:`safeguard.serve.runtime`): a reload in any of them reaches all of them.
+
+    With a review store (``settings.review_db``, opened when the app starts, or ``review_store`` given
+    open, which the app then leaves open), every hold decided by ``/v1/moderate`` and the webhooks
+    enters its queue, ``comments:suggestscore`` requests are stored as labels, and the moderators'
+    pages answer under ``/review`` (:mod:`safeguard.review.web`). Without one, ``/review`` is a 404.
     """
     _setup_logging()
     settings = settings or ServeSettings()
     service = Service(rules_path, settings, moderator, Runtime(runtime) if runtime is not None else None)
+    service.review = review_store
+    owns_store = review_store is None and settings.review_db is not None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -482,6 +568,9 @@ def create_app(
 
         if not service.current.ready:
             await anyio.to_thread.run_sync(service.current.load)
+        if owns_store:
+            assert settings.review_db is not None
+            service.review = await anyio.to_thread.run_sync(ReviewStore.open, settings.review_db)
         identity = service.current.moderator.ruleset.identity
         service.metrics.set_ruleset(identity)
         kept = service.current.kept
@@ -504,6 +593,7 @@ def create_app(
             ruleset=identity,
             api_keys=len(settings.api_keys),
             hooks=[forum for forum, _ in settings.hook_secrets],
+            review_store=service.review.where if service.review is not None else None,
             **({"generation": service.current.generation} if service.current.runtime is not None else {}),
         )
         try:
@@ -518,6 +608,8 @@ def create_app(
                 with contextlib.suppress(Exception):
                     asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await anyio.to_thread.run_sync(service.current.close)
+            if owns_store and service.review is not None:
+                await anyio.to_thread.run_sync(service.review.close)
             log_event("stopped", pid=os.getpid())
 
     app = FastAPI(
@@ -554,6 +646,17 @@ def create_app(
         from safeguard.serve.hooks import install as install_hooks
 
         install_hooks(app, service)
+
+    if service.review is not None or settings.review_db is not None:
+        from safeguard.review.web import create_review_app
+
+        secret = settings.review_secret or os.environ.get(REVIEW_SECRET_ENV) or None
+        if secret is None:
+            log_event("warning", message=f"no {REVIEW_SECRET_ENV}: review sessions end when this process stops")
+        app.mount(
+            REVIEW_PREFIX,
+            create_review_app(lambda: service.review, secret=secret, session_s=settings.review_session_s),
+        )
 
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

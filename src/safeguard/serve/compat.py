@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from safeguard.review.evidence import text_digest
 from safeguard.serve.errors import ApiError, json_body
 from safeguard.types import Decision, Post
 
@@ -271,7 +272,7 @@ def install(app: FastAPI, service: Service) -> None:
         input, ``flagged`` when the ruleset does not allow it; safeguard's decision under ``safeguard``."""
         texts = _openai_inputs(await read_json(request), settings.max_batch)
         posts = [Post(id=f"input-{i}", text=t) for i, t in enumerate(texts)]
-        decisions = await service.decide(posts)
+        decisions = await service.decide(posts, queue=False)  # inputs without ids: nothing to review later
         try:
             signals = await toxicity_of(posts, decisions)
         except ModerationTimeout:
@@ -350,7 +351,9 @@ def install(app: FastAPI, service: Service) -> None:
     @app.post("/v1alpha1/comments:suggestscore", tags=["perspective"], dependencies=auth.perspective)
     async def suggestscore(request: Request) -> Response:
         """Perspective's ``comments:suggestscore``: acknowledged; with ``--labels FILE`` each suggestion is
-        appended to FILE as one JSON line."""
+        appended to FILE as one JSON line; with ``--db`` it is stored as a label of source
+        ``perspective-suggestscore`` for the post named by ``clientToken`` (else ``text:`` and the SHA-256
+        of the comment's text)."""
         body = await read_json(request)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_argument", "the request must be a JSON object")
@@ -386,7 +389,38 @@ def install(app: FastAPI, service: Service) -> None:
             import anyio.to_thread
 
             await anyio.to_thread.run_sync(append)
+        if service.review is not None:
+            await store_label(body)
         out: dict[str, Any] = {}
         if isinstance(body.get("clientToken"), str):
             out["clientToken"] = body["clientToken"]
         return JSON(out)
+
+    async def store_label(body: dict[str, Any]) -> None:
+        """Store a suggestion as a label in the review store; a failure is logged and counted, never answered."""
+        store = service.review
+        assert store is not None
+        text = body["comment"]["text"]
+        token = body.get("clientToken")
+        post_id = token if isinstance(token, str) and token else f"text:{text_digest(text)}"
+        label: dict[str, Any] = {
+            k: body[k] for k in ("attributeScores", "languages", "communityId", "sessionId", "context") if k in body
+        }
+        label["text_sha256"] = text_digest(text)
+
+        def job() -> None:
+            if store.setting("keep_text"):
+                label["text"] = text
+            store.add_label(post_id, "perspective-suggestscore", label)
+
+        import anyio
+        import anyio.to_thread
+
+        try:
+            with anyio.move_on_after(settings.timeout_s):
+                await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+                service.metrics.review.labels("label", "ok").inc()
+                return
+            service.review_failed("label", "timeout", None)
+        except Exception as exc:  # the suggestion is still acknowledged
+            service.review_failed("label", "failed", exc)

@@ -37,7 +37,7 @@ class Metrics:
         )
         self.errors = Counter(
             "safeguard_errors",
-            "Errors: input (a post that is not valid), timeout, classifier, internal, auth, too_large.",
+            "Errors: input (a post that is not valid), timeout, classifier, internal, auth, too_large, review_store.",
             ["kind"],
             registry=r,
         )
@@ -45,6 +45,12 @@ class Metrics:
             "safeguard_hook_deliveries",
             "Webhook deliveries, by forum and result: decided, replayed, ignored, unmapped, bad_signature.",
             ["forum", "result"],
+            registry=r,
+        )
+        self.review = Counter(
+            "safeguard_review_store",
+            "Writes to the review store (--db), by operation (enqueue, label) and result (ok, failed, timeout).",
+            ["operation", "result"],
             registry=r,
         )
         self.reloads = Counter("safeguard_reloads", "Ruleset reloads, by result.", ["result"], registry=r)

@@ -19,6 +19,8 @@ __all__ = [
     "API_KEYS_ENV",
     "HOOK_FORUMS",
     "HOOK_SECRETS_ENV",
+    "REVIEW_DB_ENV",
+    "REVIEW_SECRET_ENV",
     "KeyRing",
     "ServeSettings",
     "hook_secrets",
@@ -29,6 +31,11 @@ API_KEYS_ENV = "SAFEGUARD_API_KEYS"
 ADMIN_KEYS_ENV = "SAFEGUARD_ADMIN_KEYS"
 #: Environment variable holding webhook secrets: ``forum=SECRET`` entries separated by commas or newlines.
 HOOK_SECRETS_ENV = "SAFEGUARD_HOOK_SECRETS"
+#: Environment variable naming the review store (as ``--db``): a SQLite file path or a postgresql:// URL.
+REVIEW_DB_ENV = "SAFEGUARD_REVIEW_DB"
+#: Environment variable holding the key that signs the review page's session cookies. Without it a key is
+#: made when the service starts, and sessions end when it stops.
+REVIEW_SECRET_ENV = "SAFEGUARD_REVIEW_SECRET"
 #: The forums with a webhook endpoint (``POST /v1/hooks/{forum}``).
 HOOK_FORUMS = ("discourse", "nodebb", "vanilla")
 
@@ -163,6 +170,13 @@ class ServeSettings:
     hook_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: Where each webhook decision is POSTed in the background; None: nowhere.
     hook_callback: str | None = None
+    #: The review store (a SQLite path or a postgresql:// URL): holds are queued there, suggestscore
+    #: requests stored as labels, and the moderators' pages served under ``/review``. None: none of it.
+    review_db: str | None = field(default=None, repr=False)
+    #: The key signing the review pages' session cookies; None: a random key made when the app starts.
+    review_secret: str | None = field(default=None, repr=False)
+    #: Seconds a review session lasts after logging in.
+    review_session_s: int = 8 * 3600
 
     def hook_secret(self, forum: str) -> str | None:
         return dict(self.hook_secrets).get(forum)
@@ -179,6 +193,9 @@ class ServeSettings:
                 "cors_origins": list(self.cors_origins),
                 "hook_secrets": [list(pair) for pair in self.hook_secrets],
                 "hook_callback": self.hook_callback,
+                "review_db": self.review_db,
+                "review_secret": self.review_secret,
+                "review_session_s": self.review_session_s,
             }
         )
 
@@ -196,4 +213,7 @@ class ServeSettings:
             cors_origins=tuple(data.get("cors_origins", ())),
             hook_secrets=tuple((str(forum), str(secret)) for forum, secret in data.get("hook_secrets", [])),
             hook_callback=data.get("hook_callback") or None,
+            review_db=data.get("review_db") or None,
+            review_secret=data.get("review_secret") or None,
+            review_session_s=int(data.get("review_session_s", 8 * 3600)),
         )
