@@ -48,7 +48,22 @@ def stream(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """Forum-like posts with copy-paste campaigns spanning many batches and authors who flood."""
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    words = "kettle lid handle delivery refund store staff boils fast slow great awful price order".split()
+    words = [
+        "kettle",
+        "lid",
+        "handle",
+        "delivery",
+        "refund",
+        "store",
+        "staff",
+        "boils",
+        "fast",
+        "slow",
+        "great",
+        "awful",
+        "price",
+        "order",
+    ]
     posts: list[dict[str, Any]] = []
     for i in range(n):
         kind = rng.random()
