@@ -169,6 +169,9 @@ def test_targets_follow_the_heads() -> None:
         ('Someone wrote "they are animals" and that is vile', 0.3, 0.7),
         ("> they are animals\nThis is disgusting, reported.", 0.3, 0.5),
         ("I'm sick of statements like women can't drive", 0.5, 0.9),
+        ("He said you are all vermin and I reported him", 0.5, 1.0),
+        ("lol ur an idiot, it says 240V right on the box", 0.0, 0.0),
+        ("the label said dishwasher safe and it melted, you clowns", 0.0, 0.0),
         ("", 0.0, 0.0),
     ],
 )

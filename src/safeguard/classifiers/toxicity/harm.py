@@ -137,6 +137,21 @@ QUOTED_FROM = 0.2
 #: Words one of which every reported-speech match holds: a cheap test before the regex.
 _REPORTING_HINTS = ("like", "sa", "wrote", "call")
 
+#: Things that "say" what is printed on them ("it says 240V on the box", "the label said"): not speech
+#: the author reports, so what follows is the author's own words.
+_THING_SAYERS = frozenset(
+    "it which that this label box manual site website page description listing sign screen app error "
+    "message receipt email e-mail instructions sticker tag packaging spec specs invoice order tracking".split()
+)
+_LAST_WORD = re.compile(r"([\w-]+)\W*$")
+
+
+def _reported_by_a_person(text: str, match: re.Match[str]) -> bool:
+    if match.group(1) is not None:  # "statements like ..."
+        return True
+    before = _LAST_WORD.search(text, max(0, match.start() - 40), match.start())
+    return before is None or before.group(1).lower() not in _THING_SAYERS
+
 
 def quoted_share(text: str) -> float:
     """Share of the letters of ``text`` that lie inside quotes or reported speech (0.0 to 1.0)."""
@@ -144,7 +159,10 @@ def quoted_share(text: str) -> float:
         lowered = text.lower()
         if not any(h in lowered for h in _REPORTING_HINTS) or not _REPORTED.search(text):
             return 0.0
-    spans = sorted(m.span() for pattern in (_QUOTED, _REPORTED) for m in pattern.finditer(text))
+    spans = sorted(
+        [m.span() for m in _QUOTED.finditer(text)]
+        + [m.span() for m in _REPORTED.finditer(text) if _reported_by_a_person(text, m)]
+    )
     letters = len(_NON_LETTER.sub("", text))
     if not spans or not letters:
         return 0.0
