@@ -504,7 +504,11 @@ def _replayer(moderator: Any) -> Callable[[list[Post]], None]:
 
     def replay(posts: list[Post]) -> None:
         for name in names:  # a post a classifier fails on is skipped, as the run it resumes skipped it
-            isolated(lambda batch, only=[name]: moderator.classify(batch, only=only), posts)
+
+            def run(batch: list[Post], only: list[str] = [name]) -> list[dict[str, Any]]:  # noqa: B006
+                return list(moderator.classify(batch, only=only))
+
+            isolated(run, posts)
 
     return replay
 

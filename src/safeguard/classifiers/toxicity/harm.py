@@ -140,8 +140,37 @@ _REPORTING_HINTS = ("like", "sa", "wrote", "call")
 #: Things that "say" what is printed on them ("it says 240V on the box", "the label said"): not speech
 #: the author reports, so what follows is the author's own words.
 _THING_SAYERS = frozenset(
-    "it which that this label box manual site website page description listing sign screen app error "
-    "message receipt email e-mail instructions sticker tag packaging spec specs invoice order tracking".split()
+    [
+        "it",
+        "which",
+        "that",
+        "this",
+        "label",
+        "box",
+        "manual",
+        "site",
+        "website",
+        "page",
+        "description",
+        "listing",
+        "sign",
+        "screen",
+        "app",
+        "error",
+        "message",
+        "receipt",
+        "email",
+        "e-mail",
+        "instructions",
+        "sticker",
+        "tag",
+        "packaging",
+        "spec",
+        "specs",
+        "invoice",
+        "order",
+        "tracking",
+    ]
 )
 _LAST_WORD = re.compile(r"([\w-]+)\W*$")
 
