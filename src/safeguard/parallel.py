@@ -23,7 +23,6 @@ text and refuse to start when it no longer hashes the same (a list file changed 
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from safeguard import cpus
 from safeguard.errors import SafeguardError
 from safeguard.rules.engine import Engine, Failure, isolated
 from safeguard.rules.loader import Ruleset, parse_ruleset
@@ -46,7 +46,7 @@ def resolve_workers(value: int | str) -> int:
     """``value`` as a number of worker processes: a positive integer, or ``"auto"`` for the CPUs this
     process may run on. ValueError otherwise."""
     if isinstance(value, str) and value.strip().lower() == "auto":
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return cpus.available()
     try:
         n = int(value)
     except (TypeError, ValueError):
@@ -56,8 +56,9 @@ def resolve_workers(value: int | str) -> int:
     return n
 
 
-def _start(text: str, file: str, base_dir: str, expected: str) -> None:
+def _start(text: str, file: str, base_dir: str, expected: str, workers: int) -> None:
     global _engine
+    cpus.share(workers)  # one worker's models use its part of the CPUs, not all of them
     ruleset = parse_ruleset(text, file=file, base_dir=base_dir)
     if ruleset.hash != expected:
         raise SafeguardError(
@@ -101,7 +102,7 @@ class Workers:
                 # Workers start fresh: a forked copy of a process holding model threads can deadlock.
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(rs.text, str(rs.path or "<ruleset>"), base_dir, rs.hash),
+                initargs=(rs.text, str(rs.path or "<ruleset>"), base_dir, rs.hash, self.workers),
             )
         return self._pool
 

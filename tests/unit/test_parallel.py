@@ -177,3 +177,15 @@ def test_advanced_results_stand_in_for_the_stateful_classifiers(rules: Path) -> 
         engine.decide(posts, advanced={"spam": advanced["spam"]})
     with pytest.raises(SafeguardError, match="2 rows for 3 posts"):
         engine.decide(posts, advanced={"spam": advanced["spam"][:2], "duplicate": advanced["duplicate"]})
+
+
+def test_a_worker_uses_its_share_of_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard import cpus
+    from safeguard.classifiers.toxicity.backend import cpu_count
+
+    monkeypatch.setattr(cpus, "_share", None)
+    every = cpus.available()
+    cpus.share(every)
+    assert cpus.available() == cpu_count() == 1
+    cpus.share(1)
+    assert cpus.available() == every

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.classifiers.base import Cost
+from safeguard.cpus import available
 
 __all__ = [
     "DETOXIFY_LABELS",
@@ -64,11 +64,8 @@ def standard_label(name: str) -> str:
 
 
 def cpu_count() -> int:
-    """CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+    """CPUs this process may run on (its share of them in a worker process: :mod:`safeguard.cpus`)."""
+    return available()
 
 
 class Backend:
