@@ -8,6 +8,7 @@ the installed Chromium is used, no browser is downloaded).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _postgres import binaries, cluster
 from test_serve import ROOT, Server, start
 
 from safeguard.review import ReviewStore
@@ -43,18 +45,27 @@ def safeguard(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return done
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """The whole loop on a SQLite file, then on a PostgreSQL cluster the tests start."""
     tmp = tmp_path_factory.mktemp("review-web")
-    db = tmp / "review.db"
-    safeguard("moderate", str(DUMP), "--rules", str(COMMUNITY), "--queue", str(db), "-o", str(tmp / "decisions.jsonl"))
-    for name in ("alice", "bob", "carol"):
-        secret = tmp / f"{name}.pw"
-        secret.write_text(f"{name}-password-123\n", encoding="utf-8")
-        safeguard("review", "user", "add", name, "--db", str(db), "--password-file", str(secret))
-    server = start(tmp, COMMUNITY, "--db", str(db), env={"SAFEGUARD_REVIEW_SECRET": "e2e-session-key-0123456789"})
-    yield server, db
-    assert server.stop() == 0, server.stderr()
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            if binaries() is None:
+                pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+            pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'safeguard[postgres]'")
+            db = stack.enter_context(cluster())
+        else:
+            db = str(tmp / "review.db")
+        decisions = str(tmp / "decisions.jsonl")
+        safeguard("moderate", str(DUMP), "--rules", str(COMMUNITY), "--queue", db, "-o", decisions)
+        for name in ("alice", "bob", "carol"):
+            secret = tmp / f"{name}.pw"
+            secret.write_text(f"{name}-password-123\n", encoding="utf-8")
+            safeguard("review", "user", "add", name, "--db", db, "--password-file", str(secret))
+        server = start(tmp, COMMUNITY, "--db", db, env={"SAFEGUARD_REVIEW_SECRET": "e2e-session-key-0123456789"})
+        yield server, db
+        assert server.stop() == 0, server.stderr()
     log = server.stderr()
     assert "Traceback" not in log
     assert "-password-123" not in log, "no password in the service log"
@@ -75,7 +86,7 @@ def login(base: str, user: str) -> tuple[httpx.Client, str]:
     return c, found.group(1)
 
 
-def test_two_sessions_working_the_queue_at_once_never_share_an_item(served: tuple[Server, Path]) -> None:
+def test_two_sessions_working_the_queue_at_once_never_share_an_item(served: tuple[Server, str]) -> None:
     server, db = served
     sessions = {name: login(server.base, name) for name in ("bob", "carol")}
     got: dict[str, list[int]] = {name: [] for name in sessions}
@@ -133,7 +144,7 @@ def test_two_sessions_working_the_queue_at_once_never_share_an_item(served: tupl
     assert all(v.item_id in (bob if v.user == "bob" else carol) for v in verdicts)
 
 
-def test_a_moderator_clears_the_queue_by_keyboard_in_chromium(served: tuple[Server, Path], tmp_path: Path) -> None:
+def test_a_moderator_clears_the_queue_by_keyboard_in_chromium(served: tuple[Server, str], tmp_path: Path) -> None:
     """Alice logs in and works every open item by keyboard (``r`` and ``a`` in turn) until the queue is
     empty; the store records each verdict as hers and ``review stats`` gives each rule's precision."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install playwright")
@@ -186,7 +197,7 @@ def test_a_moderator_clears_the_queue_by_keyboard_in_chromium(served: tuple[Serv
         rules_of = {item: {m.rule for m in store.item(item).decision.matches} for item, _ in pressed}
     assert mine == [(i, actions[k]) for i, k in pressed]
     # Each rule's precision is the share of its items alice removed (verdicts of other users included).
-    stats = json.loads(safeguard("review", "stats", "--db", str(db), "--json").stdout)
+    stats = json.loads(safeguard("review", "stats", "--db", db, "--json").stdout)
     by_rule = {r["rule"]: r for r in stats["rules"]}
     for rule in {r for rules in rules_of.values() for r in rules} & set(by_rule):
         mine_for_rule = [k for item, k in pressed if rule in rules_of[item]]
