@@ -1,0 +1,1 @@
+"""Running a ruleset over inputs split across processes or machines."""
