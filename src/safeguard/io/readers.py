@@ -55,6 +55,7 @@ __all__ = [
     "generated_id",
     "iter_posts",
     "normalize_format",
+    "read_jsonl_range",
     "read_records",
     "record_id",
 ]
@@ -205,6 +206,35 @@ def read_records(
     return _read_text(name, _file_lines(name, max_record_bytes), fmt, max_record_bytes)
 
 
+def read_jsonl_range(
+    source: str, fh: Any, size: int, *, first_line: int, at_start: bool, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[Record]:
+    """The records of ``size`` bytes of uncompressed JSON Lines read from ``fh`` (positioned where
+    they start, on a line start), numbered from ``first_line``: one part of ``source``, read as
+    :func:`read_records` reads the whole (``at_start``: the part opens the input)."""
+    return _read_jsonl(
+        source,
+        _bounded_lines(_Ranged(fh, size), max_record_bytes, None, at_start=at_start),
+        max_record_bytes,
+        first_line,
+    )
+
+
+class _Ranged:
+    """``readline`` of a binary stream that ends after ``size`` bytes."""
+
+    def __init__(self, fh: Any, size: int) -> None:
+        self._fh = fh
+        self._left = size
+
+    def readline(self, size: int) -> bytes:
+        if self._left <= 0:
+            return b""
+        line: bytes = self._fh.readline(min(size, self._left))
+        self._left -= len(line)
+        return line
+
+
 def record_id(record: Record, field_map: Mapping[str, str] | None = None) -> str | None:
     """The post id a record carries (following ``field_map``), or ``None``; for error records."""
     if record.data is None:
@@ -334,13 +364,13 @@ _Line = bytes | _Overlong | _Stop
 _SKIP_CHUNK = 1 << 20
 
 
-def _bounded_lines(fh: Any, limit: int, compression: str | None) -> Iterator[_Line]:
+def _bounded_lines(fh: Any, limit: int, compression: str | None, *, at_start: bool = True) -> Iterator[_Line]:
     """The lines of ``fh``, none longer than ``limit`` bytes (not counting the line end).
 
     A longer line is skipped in chunks and yields :class:`_Overlong`; if no line end comes within
     :data:`MAX_SKIP_FACTOR` times ``limit`` bytes after it, or reading fails (a truncated or corrupt
     compressed stream, an I/O error), the stream ends with a :class:`_Stop`. A byte-order mark
-    opening the first line is dropped.
+    opening the first line is dropped when ``fh`` reads from the start of its input (``at_start``).
     """
     lineno = 0
     what = f"{compression} stream" if compression else "input"
@@ -352,7 +382,7 @@ def _bounded_lines(fh: Any, limit: int, compression: str | None) -> Iterator[_Li
                 return
             lineno += 1
             if len(line) <= limit or line[-1:] == b"\n":
-                yield line[len(_BOM) :] if lineno == 1 and line.startswith(_BOM) else line
+                yield line[len(_BOM) :] if at_start and lineno == 1 and line.startswith(_BOM) else line
                 continue
             yield _Overlong()
             budget = MAX_SKIP_FACTOR * limit
@@ -406,8 +436,8 @@ _JSON_TYPES = {
 }
 
 
-def _read_jsonl(source: str, lines: Iterator[_Line], limit: int) -> Iterator[Record]:
-    for lineno, raw in enumerate(lines, start=1):
+def _read_jsonl(source: str, lines: Iterator[_Line], limit: int, first_line: int = 1) -> Iterator[Record]:
+    for lineno, raw in enumerate(lines, start=first_line):
         if not isinstance(raw, bytes):
             if isinstance(raw, _Stop):
                 yield Record(source, lineno, None, raw.reason)
