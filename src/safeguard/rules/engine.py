@@ -229,8 +229,10 @@ class Engine:
                     ran_stateful.add(name)
                 self._run(name, [states[i] for i in idx], given=advanced.get(name) if advanced else None)
         for name in self.stateful:
+            # Every post is shown to a stateful classifier, needed or not, and its signals are kept, so
+            # that what a decision records does not depend on the other posts of its batch.
             if name not in ran_stateful:
-                self._run(name, states, record=False, given=advanced.get(name) if advanced else None)
+                self._run(name, states, given=advanced.get(name) if advanced else None)
         elapsed = round((time.perf_counter() - start) * 1000.0 / max(1, len(posts)), 4)
         return [self._decision(st, elapsed) for st in states]
 
@@ -249,7 +251,6 @@ class Engine:
         name: str,
         states: list[_State],
         *,
-        record: bool = True,
         given: Sequence[Mapping[str, Any] | Failure] | None = None,
     ) -> None:
         """Run ``name`` on the posts of ``states`` (or take its ``given`` results) and learn its signals;
@@ -260,7 +261,7 @@ class Engine:
         for st, result in zip(states, given, strict=True):
             if isinstance(result, Failure):
                 self._fail(st, name, result.message)
-            elif record:
+            else:
                 self._learn(st, name, result if isinstance(result, dict) else dict(result))
 
     def classify(self, name: str, posts: list[Post]) -> list[dict[str, Any]]:

@@ -201,7 +201,9 @@ class HarmHeads:
             x = np.asarray(dense, dtype=np.float64)
             if x.shape != (n, self.dense_dim):
                 raise ValueError(f"dense features must be {n} x {self.dense_dim}, got {x.shape}")
-            out += x @ self.dense
+            # Not ``x @ self.dense``: BLAS picks its kernel by the number of rows, so a text's scores
+            # would move in the last bits with its batch; each row summed alone does not.
+            out += np.einsum("nd,dl->nl", x, self.dense)
         return out
 
     def predict_normalized(self, texts: Sequence[str], dense: npt.ArrayLike | None = None) -> FloatArray:
