@@ -66,7 +66,7 @@ def _open(path: str) -> Any:
 
         filesystem, inner = fs.FileSystem.from_uri(path)
         return io.BufferedReader(filesystem.open_input_file(inner), _CHUNK)  # lines need a buffer
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return open(path, "rb")
 
 
 def _size(path: str) -> int:

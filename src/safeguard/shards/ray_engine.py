@@ -1,0 +1,571 @@
+"""Deciding inputs with Ray Data, on one machine or a cluster, with the decisions of a one-process run.
+
+The run has three stages (see ``docs``: the README's "Beyond one machine"):
+
+1. **Read and prepare** (:class:`_Prepare`, ``map_batches`` over a pool of actors, each loading the
+   ruleset once): every part of the inputs (:mod:`safeguard.shards.splits`) is read as the
+   one-process reader reads it, and each post's per-post work for the stateful classifiers is done:
+   the duplicate band keys and comparable text, and whether ``spam`` can read the post. Out come
+   light rows: the post's place in the run, time, author and that work.
+2. **Stateful signals by grouping** (:mod:`safeguard.shards.grouped`): band keys grouped through
+   Ray give each post's nearest earlier copy; clusters grouped by their first post give sizes and
+   authors; posts grouped by author give author counts. The numbering of posts and the window
+   fronts (one pass over a timestamp per post) are made here, in this process.
+3. **Decide** (:class:`_Decide`, actors again): each part is read again, its posts' stateful
+   signals joined in, and the ruleset decides with them (:meth:`Engine.decide` with ``advanced``),
+   running every stateless classifier there.
+
+Decisions come back in input order (:func:`decide`) for the caller to write. Every stateful
+classifier the rules read needs a grouped plan (:data:`PLANS`); a ruleset with another is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safeguard import cpus
+from safeguard.errors import ConfigError, MissingDependencyError, SafeguardError
+from safeguard.io import readers
+from safeguard.rules.engine import Engine, Failure, isolated
+from safeguard.rules.loader import Ruleset, parse_ruleset
+from safeguard.shards import grouped
+from safeguard.shards.splits import Split, order, plan, read_split
+from safeguard.types import Decision, Post
+
+__all__ = ["PLANS", "Outcome", "check_ruleset", "decide"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one input record came to: a ``decision``, or the ``error`` that kept it from one."""
+
+    source: str
+    line: int
+    post_id: str | None
+    id_generated: bool
+    decision: Decision | None
+    error: str | None
+
+
+# -- the ruleset in each actor ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What an actor needs to rebuild the run's ruleset and read its inputs as this process would."""
+
+    text: str
+    file: str
+    base_dir: str
+    expected: str
+    field_map: Mapping[str, str]
+    max_record_bytes: int
+    batch_size: int
+
+
+def _engine(spec: _Spec) -> Engine:
+    cpus.share(cpus.available())  # one CPU per actor: its models run one thread
+    ruleset = parse_ruleset(spec.text, file=spec.file, base_dir=spec.base_dir)
+    if ruleset.hash != spec.expected:
+        raise SafeguardError(
+            f"the ruleset {spec.file} hashes to {ruleset.hash} in a Ray worker, not {spec.expected}: "
+            "a file it reads differs there"
+        )
+    return Engine(ruleset)
+
+
+def _chunks(split: Split, spec: _Spec) -> Iterator[list[tuple[int, Any, Post | None, str | None]]]:
+    """``(position, record, post, error)`` of each record of ``split``, ``batch_size`` at a time."""
+    chunk: list[tuple[int, Any, Post | None, str | None]] = []
+    records = read_split(split, max_record_bytes=spec.max_record_bytes)
+    for position, (record, post, error) in enumerate(readers.iter_posts(records, spec.field_map)):
+        chunk.append((position, record, post, error))
+        if len(chunk) >= spec.batch_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _rows(batch: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = batch.to_pylist()
+    return rows
+
+
+def _timestamp(post: Post) -> float:
+    return post.created_at.timestamp() if post.created_at is not None else math.nan
+
+
+# -- grouped plans, one per stateful classifier kind ------------------------------------------------
+
+
+class _DuplicatePlan:
+    """``duplicate``: the window by band-key buckets, cluster trees and cluster groups."""
+
+    def columns(self, name: str) -> dict[str, Any]:
+        import pyarrow as pa
+
+        return {f"{name}:text": pa.string(), f"{name}:keys": pa.list_(pa.uint64())}
+
+    def light(self, name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
+        ok = [p if not isinstance(p, Failure) else (None, None) for p in prepared]
+        return {f"{name}:text": [t for t, _ in ok], f"{name}:keys": [k for _, k in ok]}
+
+    def check(self, name: str, classifier: Any) -> None:
+        if classifier.state is not None:
+            raise ConfigError(
+                f"classifier {name!r}: a saved window (state:) is read and written by one process; "
+                "drop state: to run it on Ray"
+            )
+
+    def solve(self, name: str, classifier: Any, light: Any, run: _Run) -> dict[int, Any]:
+        import numpy as np
+        import pyarrow as pa
+
+        table = run.collect(light.select_columns(["order", "id", "author", "ts", f"{name}:fail"]))
+        failed = table[f"{name}:fail"].is_null().to_numpy(zero_copy_only=False)
+        ok = table.filter(pa.array(failed))
+        orders = ok["order"].to_numpy()
+        ids = ok["id"].to_pylist()
+        authors = ok["author"].to_pylist()
+        times = ok["ts"].to_numpy().tolist()
+        before, after = grouped.window_fronts(times, classifier.window, classifier.window_seconds)
+        index = run.ray.put((orders, np.asarray(before, dtype=np.int64)))
+        options = {
+            "threshold": classifier.threshold,
+            "max_candidates": classifier.max_candidates,
+            "horizon": classifier.window_seconds,
+        }
+        members = light.map_batches(_explode, fn_kwargs={"name": name, "index": index}, batch_format="pyarrow")
+        found = run.collect(
+            members.groupby("band").map_groups(_nearest, fn_kwargs=options, batch_format="pyarrow")
+        ).to_pydict()
+        nearest = grouped.best_of(zip(found.get("seq", []), found.get("best", []), found.get("score", []), strict=True))
+        roots = grouped.cluster_roots(len(orders), nearest)
+        sizes: dict[int, int] = {}
+        for root in roots:
+            sizes[root] = sizes.get(root, 0) + 1
+        shared = [seq for seq, root in enumerate(roots) if sizes[root] > 1]
+        counts = {seq: (1, int(authors[seq] is not None)) for seq, root in enumerate(roots) if sizes[root] == 1}
+        if shared:
+            clusters = run.ray.data.from_arrow(
+                pa.table(
+                    {
+                        "root": pa.array([roots[s] for s in shared], pa.int64()),
+                        "seq": pa.array(shared, pa.int64()),
+                        "author": pa.array([authors[s] for s in shared], pa.string()),
+                        "front": pa.array([after[s] for s in shared], pa.int64()),
+                    }
+                )
+            )
+            got = run.collect(clusters.groupby("root").map_groups(_clusters, batch_format="pyarrow")).to_pydict()
+            counts.update({s: (size, n) for s, size, n in zip(got["seq"], got["size"], got["authors"], strict=True)})
+        results: dict[int, Any] = {
+            o: {"failure": m}
+            for o, m in zip(table["order"].to_pylist(), table[f"{name}:fail"].to_pylist(), strict=True)
+            if m is not None
+        }
+        for seq, at in enumerate(orders.tolist()):
+            results[at] = grouped.signals(seq, ids, authors, nearest, counts)
+        return results
+
+    def advanced(self, classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
+        return [Failure(r["failure"]) if "failure" in r else r for r in results]
+
+
+class _AuthorPlan:
+    """``spam``: per-post features as in one process, author counts by author groups."""
+
+    def columns(self, name: str) -> dict[str, Any]:
+        return {}
+
+    def light(self, name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
+        return {}
+
+    def check(self, name: str, classifier: Any) -> None:
+        return None
+
+    def solve(self, name: str, classifier: Any, light: Any, run: _Run) -> dict[int, Any]:
+        table = run.collect(light.select_columns(["order", f"{name}:fail"]))
+        results: dict[int, Any] = {
+            o: ({"failure": m} if m is not None else 0)
+            for o, m in zip(table["order"].to_pylist(), table[f"{name}:fail"].to_pylist(), strict=True)
+        }
+        posted = light.map_batches(_authored, fn_kwargs={"name": name}, batch_format="pyarrow")
+        got = run.collect(
+            posted.groupby("author").map_groups(
+                _authors, fn_kwargs={"window": classifier.window}, batch_format="pyarrow"
+            )
+        ).to_pydict()
+        results.update(zip(got.get("order", []), got.get("count", []), strict=True))
+        return results
+
+    def advanced(self, classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
+        prepared = isolated(classifier.prepare, list(posts))
+        out: list[Any] = []
+        for p, r in zip(prepared, results, strict=True):
+            if isinstance(r, dict):
+                out.append(Failure(r["failure"]))
+            elif isinstance(p, Failure):
+                out.append(p)
+            else:
+                out.append({**p, "author_recent_posts": r})
+        return out
+
+
+#: Grouped plans by classifier kind: the stateful classifiers a Ray run can advance.
+PLANS: dict[str, Any] = {"duplicate": _DuplicatePlan(), "spam": _AuthorPlan()}
+
+
+def check_ruleset(ruleset: Ruleset) -> None:
+    """Raise :class:`ConfigError` unless every stateful classifier the rules read has a grouped plan."""
+    engine = Engine(ruleset)
+    for name in engine.stateful:
+        classifier = ruleset.classifiers[name]
+        plan_ = PLANS.get(classifier.kind)
+        if plan_ is None:
+            raise ConfigError(
+                f"classifier {name!r} ({classifier.kind}) keeps state across posts and has no grouped plan "
+                f"for Ray (those with one: {', '.join(sorted(PLANS))}); run it without --engine ray"
+            )
+        plan_.check(name, classifier)
+
+
+# -- functions run by Ray -----------------------------------------------------------------------------
+
+_index_cache: dict[Any, Any] = {}
+
+
+def _explode(batch: Any, name: str, index: Any) -> Any:
+    """One row per (band key, post) for the posts with band keys: seq, text, time and window front."""
+    import numpy as np
+    import pyarrow as pa
+    import ray
+
+    if index not in _index_cache:
+        _index_cache.clear()
+        _index_cache[index] = ray.get(index)
+    orders, fronts = _index_cache[index]
+    bands: list[int] = []
+    seqs: list[int] = []
+    texts: list[str] = []
+    times: list[float] = []
+    front: list[int] = []
+    columns = batch.select(["order", "ts", f"{name}:text", f"{name}:keys"]).to_pydict()
+    for at, ts, text, keys in zip(*columns.values(), strict=True):
+        if text is None or keys is None:
+            continue
+        seq = int(np.searchsorted(orders, at))
+        for key in dict.fromkeys(keys):
+            bands.append(key)
+            seqs.append(seq)
+            texts.append(text)
+            times.append(ts)
+            front.append(int(fronts[seq]))
+    return pa.table(
+        {
+            "band": pa.array(bands, pa.uint64()),
+            "seq": pa.array(seqs, pa.int64()),
+            "text": pa.array(texts, pa.string()),
+            "ts": pa.array(times, pa.float64()),
+            "front": pa.array(front, pa.int64()),
+        }
+    )
+
+
+def _nearest(group: Any, threshold: float, max_candidates: int, horizon: float | None) -> Any:
+    import pyarrow as pa
+
+    cols = group.select(["seq", "text", "ts", "front"]).to_pydict()
+    members = sorted(zip(cols["seq"], cols["text"], cols["ts"], cols["front"], strict=True))
+    hits = list(grouped.nearest_in_bucket(members, threshold=threshold, max_candidates=max_candidates, horizon=horizon))
+    return pa.table(
+        {
+            "seq": pa.array([h[0] for h in hits], pa.int64()),
+            "best": pa.array([h[1] for h in hits], pa.int64()),
+            "score": pa.array([h[2] for h in hits], pa.float64()),
+        }
+    )
+
+
+def _clusters(group: Any) -> Any:
+    import pyarrow as pa
+
+    cols = group.select(["seq", "author", "front"]).to_pydict()
+    out = list(grouped.cluster_counts(sorted(zip(cols["seq"], cols["author"], cols["front"], strict=True))))
+    return pa.table(
+        {
+            "seq": pa.array([o[0] for o in out], pa.int64()),
+            "size": pa.array([o[1] for o in out], pa.int64()),
+            "authors": pa.array([o[2] for o in out], pa.int64()),
+        }
+    )
+
+
+def _authored(batch: Any, name: str) -> Any:
+    """The rows the author counts read: a post spam could read, with an author and a time."""
+    import pyarrow.compute as pc
+
+    keep = pc.and_(
+        pc.and_(pc.is_null(batch[f"{name}:fail"]), pc.is_valid(batch["author"])),
+        pc.invert(pc.is_nan(batch["ts"])),
+    )
+    return batch.select(["order", "author", "ts"]).filter(keep)
+
+
+def _authors(group: Any, window: float) -> Any:
+    import pyarrow as pa
+
+    cols = group.select(["order", "ts"]).to_pydict()
+    rows = sorted(zip(cols["order"], cols["ts"], strict=True))
+    counts = grouped.author_counts([ts for _, ts in rows], window)
+    return pa.table({"order": pa.array([o for o, _ in rows], pa.int64()), "count": pa.array(counts, pa.int64())})
+
+
+class _Prepare:
+    """Stage 1, one per actor: read parts and do each post's per-post stateful work."""
+
+    def __init__(self, spec: _Spec) -> None:
+        self.spec = spec
+        self.engine = _engine(spec)
+        classifiers = self.engine.ruleset.classifiers
+        self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
+
+    def schema(self) -> Any:
+        import pyarrow as pa
+
+        fields: dict[str, Any] = {"order": pa.int64(), "id": pa.string(), "author": pa.string(), "ts": pa.float64()}
+        for name, (_, plan_) in self.stateful.items():
+            fields[f"{name}:fail"] = pa.string()
+            fields.update(plan_.columns(name))
+        return pa.schema(list(fields.items()))
+
+    def __call__(self, batch: Any) -> Iterator[Any]:
+        import pyarrow as pa
+
+        schema = self.schema()
+        for row in _rows(batch):
+            split = Split.from_dict(row)
+            for chunk in _chunks(split, self.spec):
+                kept = [(position, post) for position, _, post, _ in chunk if post is not None]
+                posts = [post for _, post in kept]
+                columns: dict[str, list[Any]] = {
+                    "order": [order(split.index, position) for position, _ in kept],
+                    "id": [p.id for p in posts],
+                    "author": [p.author.id for p in posts],
+                    "ts": [_timestamp(p) for p in posts],
+                }
+                for name, (classifier, plan_) in self.stateful.items():
+                    prepared = isolated(classifier.prepare, posts) if posts else []
+                    columns[f"{name}:fail"] = [p.message if isinstance(p, Failure) else None for p in prepared]
+                    columns.update(plan_.light(name, prepared))
+                yield pa.table(columns, schema=schema)
+
+
+class _Decide:
+    """Stage 3, one per actor: read parts again and decide their posts with the stateful signals."""
+
+    def __init__(self, spec: _Spec) -> None:
+        self.spec = spec
+        self.engine = _engine(spec)
+        classifiers = self.engine.ruleset.classifiers
+        self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
+
+    def __call__(self, batch: Any) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for row in _rows(batch):
+            split = Split.from_dict(row)
+            results = {
+                name: dict(zip(row["positions"], (json.loads(r) for r in row[f"r:{name}"]), strict=True))
+                for name in self.stateful
+            }
+            for chunk in _chunks(split, self.spec):
+                posts = [post for _, _, post, _ in chunk if post is not None]
+                positions = [position for position, _, post, _ in chunk if post is not None]
+                advanced = {
+                    name: plan_.advanced(classifier, posts, [results[name][p] for p in positions])
+                    for name, (classifier, plan_) in self.stateful.items()
+                }
+                decided = iter(self.engine.decide(posts, advanced=advanced) if posts else [])
+                out: dict[str, list[Any]] = {k: [] for k in ("order", "source", "line", "id", "generated", "row")}
+                for position, record, post, error in chunk:
+                    out["order"].append(order(split.index, position))
+                    out["source"].append(record.source)
+                    out["line"].append(record.line)
+                    if post is None:
+                        out["id"].append(readers.record_id(record, self.spec.field_map))
+                        out["generated"].append(False)
+                        out["row"].append(json.dumps({"error": error or "unreadable record"}))
+                    else:
+                        out["id"].append(post.id)
+                        out["generated"].append(post.id_generated)
+                        out["row"].append(json.dumps(next(decided).to_dict(), default=str))
+                yield pa.table(
+                    {
+                        "order": pa.array(out["order"], pa.int64()),
+                        "source": pa.array(out["source"], pa.string()),
+                        "line": pa.array(out["line"], pa.int64()),
+                        "id": pa.array(out["id"], pa.string()),
+                        "generated": pa.array(out["generated"], pa.bool_()),
+                        "row": pa.array(out["row"], pa.string()),
+                    }
+                )
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """Ray, this run's options, and the way results come back to this process."""
+
+    def __init__(self, ray: Any, actors: int) -> None:
+        self.ray = ray
+        self.actors = actors
+
+    def collect(self, dataset: Any) -> Any:
+        import pyarrow as pa
+
+        tables = [t for t in self.ray.get(dataset.to_arrow_refs()) if t.num_rows]
+        return pa.concat_tables(tables) if tables else pa.table({})
+
+    def pool(self) -> Any:
+        return self.ray.data.ActorPoolStrategy(size=self.actors)
+
+
+def _start_ray(address: str | None) -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise MissingDependencyError("--engine ray", "ray", "ray") from exc
+    if not ray.is_initialized():
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            configure_logging=False,
+        )
+    # Ray Data reports each stage and warns while the actors of a stage hold every CPU (as they
+    # should): the run reports its own progress instead.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    return ray
+
+
+def decide(
+    ruleset: Ruleset,
+    inputs: Sequence[str],
+    formats: Sequence[str],
+    *,
+    field_map: Mapping[str, str] | None = None,
+    max_record_bytes: int = readers.MAX_RECORD_BYTES,
+    batch_size: int = 256,
+    actors: int | None = None,
+    address: str | None = None,
+    range_bytes: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Iterator[Outcome]:
+    """Decide every record of ``inputs`` with Ray Data, yielding one :class:`Outcome` per record in
+    input order; the decisions are those of one process reading the same inputs.
+
+    ``address`` names a running Ray cluster (``"auto"``, ``"ray://host:10001"``); without it Ray starts
+    on this machine. ``actors`` is the size of each actor pool (default: the cluster's CPUs).
+    ``on_stage`` is told the name of each stage as it starts."""
+    if ruleset.text is None:
+        raise SafeguardError("a Ray run needs a ruleset loaded from its text (load_ruleset or parse_ruleset)")
+    check_ruleset(ruleset)
+    parts = plan(inputs, formats, **({"range_bytes": range_bytes} if range_bytes else {}))
+    ray = _start_ray(address)
+    size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    run = _Run(ray, size)
+    spec = _Spec(
+        text=ruleset.text,
+        file=str(ruleset.path or "<ruleset>"),
+        base_dir=str(ruleset.base_dir or Path.cwd()),
+        expected=ruleset.hash,
+        field_map=dict(field_map or {}),
+        max_record_bytes=max_record_bytes,
+        batch_size=batch_size,
+    )
+    stage = on_stage or (lambda _: None)
+    source = ray.data.from_items([p.to_dict() for p in parts], override_num_blocks=len(parts))
+    engine = Engine(ruleset)
+    results: dict[str, dict[int, Any]] = {}
+    if engine.stateful:
+        stage("reading and preparing")
+        light = source.map_batches(
+            _Prepare,
+            batch_size=1,
+            batch_format="pyarrow",
+            compute=run.pool(),
+            num_cpus=1,
+            fn_constructor_args=(spec,),
+        ).materialize()
+        for name in engine.stateful:
+            classifier = ruleset.classifiers[name]
+            stage(f"grouping {name}")
+            results[name] = PLANS[classifier.kind].solve(name, classifier, light, run)
+        del light
+    stage("deciding")
+    work = _with_results(ray, parts, results)
+    decided = work.map_batches(
+        _Decide,
+        batch_size=1,
+        batch_format="pyarrow",
+        compute=run.pool(),
+        num_cpus=1,
+        fn_constructor_args=(spec,),
+    )
+    last = -1
+    for batch in decided.iter_batches(batch_format="pyarrow", batch_size=None):
+        cols = batch.to_pydict()
+        for at, src, line, post_id, generated, row in zip(*(cols[k] for k in _OUT), strict=True):
+            if at <= last:
+                raise SafeguardError("Ray returned decisions out of input order")
+            last = at
+            data = json.loads(row)
+            if "error" in data and len(data) == 1:
+                yield Outcome(src, line, post_id, False, None, data["error"])
+            else:
+                yield Outcome(src, line, post_id, generated, Decision.from_dict(data), None)
+
+
+_OUT = ("order", "source", "line", "id", "generated", "row")
+
+
+def _with_results(ray: Any, parts: Sequence[Split], results: Mapping[str, Mapping[int, Any]]) -> Any:
+    """One row per part: the part, and for each stateful classifier its posts' results (JSON)."""
+    import pyarrow as pa
+
+    from safeguard.shards.splits import POSITION_BITS
+
+    mask = (1 << POSITION_BITS) - 1
+    per_part: list[dict[str, Any]] = [{"positions": []} | {f"r:{n}": [] for n in results} for _ in parts]
+    names = list(results)
+    if names:
+        for at in sorted(results[names[0]]):
+            row = per_part[at >> POSITION_BITS]
+            row["positions"].append(at & mask)
+            for name in names:
+                row[f"r:{name}"].append(json.dumps(results[name][at]))
+    tables = []
+    for part, row in zip(parts, per_part, strict=True):
+        columns: dict[str, Any] = {k: [v] for k, v in part.to_dict().items()}
+        columns["positions"] = pa.array([row["positions"]], pa.list_(pa.int64()))
+        for name in names:
+            columns[f"r:{name}"] = pa.array([row[f"r:{name}"]], pa.list_(pa.string()))
+        tables.append(pa.table(columns))
+    # one block per part, made here: a task to split them would wait for CPUs the actors hold
+    return ray.data.from_arrow(tables)
