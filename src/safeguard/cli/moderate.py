@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -27,7 +28,7 @@ from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.parallel import resolve_workers
 from safeguard.rules.engine import isolated
-from safeguard.types import Post
+from safeguard.types import Decision, Post
 
 InputsArg = Annotated[
     list[str], typer.Argument(help="Post dumps: JSONL, CSV, TSV or Parquet (optionally gzipped); '-' reads stdin.")
@@ -119,6 +120,22 @@ def moderate(
             "of one process.",
         ),
     ] = "1",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where posts are decided: 'local' (this machine, --workers processes) or 'ray' (Ray Data, on "
+            "this machine or the cluster at --address; needs safeguard[ray]). The decisions are the same.",
+            case_sensitive=False,
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="With --engine ray: the Ray cluster to run on ('auto', ray://HOST:10001); default: start Ray here.",
+        ),
+    ] = None,
     progress: ProgressOpt = None,
     queue: Annotated[
         str | None,
@@ -182,8 +199,24 @@ def moderate(
         _usage(f"--workers: {exc}")
     if queue_sample_allows and queue is None:
         _usage("--queue-sample-allows needs --queue DB")
+    engine = engine.lower()
+    if engine not in _ENGINES:
+        _usage(f"--engine must be one of {', '.join(_ENGINES)}, not {engine!r}")
+    if address is not None and engine != "ray":
+        _usage("--address names a Ray cluster: use it with --engine ray")
+    if engine == "ray":
+        refused = {
+            "--resume": resume,
+            "--queue": queue is not None,
+            "--from": importer is not None,
+            "--duplicate-ids error": mode == "error",
+            "standard input ('-')": "-" in inputs,
+        }
+        for what, given in refused.items():
+            if given:
+                _usage(f"--engine ray does not take {what}: run it with --engine local")
     store = _open_queue(queue) if queue is not None else None
-    moderator = load_moderator(rules, workers=worker_count)
+    moderator = load_moderator(rules, workers=worker_count if engine == "local" else 1)
     state_files = _state_files(moderator)
     check_outputs(*((str(p), "duplicate window state") for p in state_files), missing_dirs=True)
 
@@ -235,8 +268,19 @@ def moderate(
     queued = EnqueueReport()
     models = _model_revisions(moderator) if store is not None else {}
 
-    def decide(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
+    def account(decision: Decision) -> dict[str, Any]:
+        """Count a decision in the summary; the record written for it."""
         nonlocal classifier_errors
+        actions[decision.action.value] += 1
+        fired.update(decision.rules)
+        shadow.update(m.rule for m in decision.shadow)
+        classifier_errors += bool(decision.errors)
+        d = decision.to_dict()
+        if not signals:
+            d["signals"] = {}
+        return d
+
+    def decide(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
         sent: deque[list[Post]] = deque()
 
         def remembered() -> Iterator[list[Post]]:
@@ -256,17 +300,7 @@ def moderate(
                         actor="safeguard moderate",
                     )
                 )
-            out = []
-            for decision in decisions:
-                actions[decision.action.value] += 1
-                fired.update(decision.rules)
-                shadow.update(m.rule for m in decision.shadow)
-                classifier_errors += bool(decision.errors)
-                d = decision.to_dict()
-                if not signals:
-                    d["signals"] = {}
-                out.append(d)
-            yield out
+            yield [account(decision) for decision in decisions]
 
     def snapshot(seconds: float) -> dict[str, Any]:
         return {
@@ -282,25 +316,43 @@ def moderate(
     if partial is not None and ckpt is not None:
         checkpoints = _Checkpoints(ckpt, run, snapshot, checkpoint_every)
     try:
-        stats = _stream(
-            inputs,
-            output,
-            fmt,
-            field,
-            input_format,
-            batch_size,
-            progress,
-            "moderating",
-            decide,
-            counts=counts,
-            max_record_bytes=max_record_bytes,
-            importer=importer,
-            duplicate_ids=mode,
-            partial=partial,
-            skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
-            replay=_replayer(moderator) if saved is not None else None,
-            checkpoints=checkpoints,
-        )
+        if engine == "ray":
+            stats = _stream_ray(
+                moderator.ruleset,
+                inputs,
+                output,
+                fmt,
+                field,
+                input_format,
+                batch_size,
+                progress,
+                account,
+                counts=counts,
+                max_record_bytes=max_record_bytes,
+                partial=partial,
+                actors=None if workers.strip().lower() == "auto" else worker_count,
+                address=address,
+            )
+        else:
+            stats = _stream(
+                inputs,
+                output,
+                fmt,
+                field,
+                input_format,
+                batch_size,
+                progress,
+                "moderating",
+                decide,
+                counts=counts,
+                max_record_bytes=max_record_bytes,
+                importer=importer,
+                duplicate_ids=mode,
+                partial=partial,
+                skip=(int(saved["records"]), int(saved["bytes"])) if saved is not None else None,
+                replay=_replayer(moderator) if saved is not None else None,
+                checkpoints=checkpoints,
+            )
     except ReviewError as exc:
         err.print(f"[red]error:[/red] the review store failed, so the run stopped: {escape(str(exc))}")
         err.print(
@@ -606,19 +658,7 @@ def _stream(
     read = 0
     cut_off = False
     with ExitStack() as stack:
-        bar = stack.enter_context(
-            Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,} posts"),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=err,
-                disable=not show,
-                transient=False,
-            )
-        )
+        bar = stack.enter_context(_progress_bar(show))
         task = bar.add_task(verb, total=None, rate="", completed=skip_records)
         try:
             with writer:
@@ -695,6 +735,114 @@ def _stream(
             raise fail_io(exc) from None
     if checkpoints is not None and not cut_off:
         checkpoints.done()
+    return {"seconds": time.perf_counter() - started, "cut_off": cut_off}
+
+
+def _progress_bar(show: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} posts"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+        transient=False,
+    )
+
+
+_ENGINES = ("local", "ray")
+
+
+def _stream_ray(
+    ruleset: Any,
+    inputs: Sequence[str],
+    output: str,
+    out_format: str | None,
+    field: list[str] | None,
+    input_format: str | None,
+    batch_size: int,
+    progress: bool | None,
+    account: Callable[[Decision], dict[str, Any]],
+    *,
+    counts: dict[str, int],
+    max_record_bytes: int,
+    partial: str | None,
+    actors: int | None,
+    address: str | None,
+) -> dict[str, Any]:
+    """:func:`_stream` for ``--engine ray``: Ray reads and decides the inputs
+    (:mod:`safeguard.shards.ray_engine`); the records are written here, in input order."""
+    from safeguard.io import fields as io_fields
+    from safeguard.io import readers, writers
+    from safeguard.shards import ray_engine
+
+    if importlib.util.find_spec("ray") is None:
+        _usage("--engine ray needs Ray: pip install 'safeguard[ray]'")
+    try:
+        field_map = io_fields.parse_field_map(field or [])
+        formats = [input_format or readers.detect_format(name) for name in inputs]
+        ray_engine.check_ruleset(ruleset)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    show = err.is_terminal if progress is None else progress
+    started = time.perf_counter()
+    try:
+        writer = writers.open_writer(None if output == "-" else output, out_format, partial=partial)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    except (OSError, SafeguardError) as exc:
+        err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
+        raise typer.Exit(exit_codes.IO) from None
+    seen = SeenIds()
+    cut_off = False
+    with ExitStack() as stack:
+        bar = stack.enter_context(_progress_bar(show))
+        task = bar.add_task("starting Ray", total=None, rate="")
+        try:
+            with writer:
+                outcomes = ray_engine.decide(
+                    ruleset,
+                    inputs,
+                    formats,
+                    field_map=field_map,
+                    max_record_bytes=max_record_bytes,
+                    batch_size=batch_size,
+                    actors=actors,
+                    address=address,
+                    on_stage=lambda name: bar.update(task, description=name),
+                )
+                for n, outcome in enumerate(outcomes, start=1):
+                    if outcome.decision is None:
+                        counts["errors"] += 1
+                        row = writers.error_record(outcome.line, outcome.post_id, outcome.error or "")
+                    else:
+                        if not outcome.id_generated and outcome.post_id is not None and seen.seen(outcome.post_id):
+                            counts["duplicate_ids"] += 1
+                        row = {"line": outcome.line, **account(outcome.decision)}
+                        if outcome.id_generated:
+                            row["id_generated"] = True
+                    writer.write(row)
+                    counts["records"] += 1
+                    if n % batch_size == 0:
+                        rate = counts["records"] / (time.perf_counter() - started)
+                        bar.update(task, description="moderating", completed=n, rate=f"{rate:,.0f}/s")
+                bar.update(task, completed=counts["records"])
+        except BrokenPipeError:
+            _quiet_stdout()
+            cut_off = True
+        except writers.OutputNotPlacedError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(exit_codes.IO) from None
+        except ConfigError as exc:
+            if partial is not None:
+                cp.remove(partial)
+            raise fail_config(exc) from None
+        except (InputError, OSError, SafeguardError) as exc:
+            if partial is not None:
+                cp.remove(partial)
+            raise fail_io(exc) from None
     return {"seconds": time.perf_counter() - started, "cut_off": cut_off}
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,8 +334,10 @@ def _authors(group: Any, window: float) -> Any:
 class _Prepare:
     """Stage 1, one per actor: read parts and do each post's per-post stateful work."""
 
-    def __init__(self, spec: _Spec) -> None:
-        self.spec = spec
+    spec: _Spec  # set on the subclass a run makes (:func:`_bound`)
+
+    def __init__(self) -> None:
+        spec = self.spec
         self.engine = _engine(spec)
         classifiers = self.engine.ruleset.classifiers
         self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
@@ -373,8 +376,10 @@ class _Prepare:
 class _Decide:
     """Stage 3, one per actor: read parts again and decide their posts with the stateful signals."""
 
-    def __init__(self, spec: _Spec) -> None:
-        self.spec = spec
+    spec: _Spec  # set on the subclass a run makes (:func:`_bound`)
+
+    def __init__(self) -> None:
+        spec = self.spec
         self.engine = _engine(spec)
         classifiers = self.engine.ruleset.classifiers
         self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
@@ -441,7 +446,17 @@ class _Run:
         return self.ray.data.ActorPoolStrategy(size=self.actors)
 
 
+def _bound(stage: type, spec: _Spec) -> type:
+    """``stage`` with this run's ``spec``: it travels with the class, so actors take no constructor
+    arguments (Ray keeps those in its object store and warns that a restart could lose them)."""
+    return type(stage.__name__, (stage,), {"spec": spec})
+
+
 def _start_ray(address: str | None) -> Any:
+    # Ray Data reports each stage and warns while the actors of a stage hold every CPU (as they
+    # should): the run reports its own progress instead. Set before Ray reads them; a user's own wins.
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
+    logging.getLogger("ray").setLevel(logging.ERROR)
     try:
         import ray
     except ImportError as exc:
@@ -454,9 +469,6 @@ def _start_ray(address: str | None) -> Any:
             logging_level=logging.ERROR,
             configure_logging=False,
         )
-    # Ray Data reports each stage and warns while the actors of a stage hold every CPU (as they
-    # should): the run reports its own progress instead.
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -499,19 +511,23 @@ def decide(
         max_record_bytes=max_record_bytes,
         batch_size=batch_size,
     )
-    stage = on_stage or (lambda _: None)
+    try:
+        yield from _pipeline(ray, run, spec, ruleset, parts, on_stage or (lambda _: None))
+    except ray.exceptions.RayError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise SafeguardError(f"the Ray run failed: {lines[-1] if lines else type(exc).__name__}") from exc
+
+
+def _pipeline(
+    ray: Any, run: _Run, spec: _Spec, ruleset: Ruleset, parts: Sequence[Split], stage: Callable[[str], None]
+) -> Iterator[Outcome]:
     source = ray.data.from_items([p.to_dict() for p in parts], override_num_blocks=len(parts))
     engine = Engine(ruleset)
     results: dict[str, dict[int, Any]] = {}
     if engine.stateful:
         stage("reading and preparing")
         light = source.map_batches(
-            _Prepare,
-            batch_size=1,
-            batch_format="pyarrow",
-            compute=run.pool(),
-            num_cpus=1,
-            fn_constructor_args=(spec,),
+            _bound(_Prepare, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
         ).materialize()
         for name in engine.stateful:
             classifier = ruleset.classifiers[name]
@@ -521,12 +537,7 @@ def decide(
     stage("deciding")
     work = _with_results(ray, parts, results)
     decided = work.map_batches(
-        _Decide,
-        batch_size=1,
-        batch_format="pyarrow",
-        compute=run.pool(),
-        num_cpus=1,
-        fn_constructor_args=(spec,),
+        _bound(_Decide, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
     )
     last = -1
     for batch in decided.iter_batches(batch_format="pyarrow", batch_size=None):
