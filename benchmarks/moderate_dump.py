@@ -6,8 +6,12 @@ CLI in a subprocess for each size and ruleset and reports posts/s and the child'
 that stays flat as N grows shows memory is bounded by the batch, not the dump. With ``--workers 1 2``
 each run is repeated with ``--workers 2`` and its decisions are compared with the one-process run's
 (``same``: every record equal but ``elapsed_ms``); peak RSS is then that of the largest process.
+With ``--ray N`` each run is repeated with ``--engine ray --workers N`` (Ray started on this machine,
+its start included in the time) and compared the same way; its peak RSS is the CLI's alone (Ray's
+workers are not its children). ``--plant K`` gives every post a time, one minute apart, and plants K
+copy-paste campaigns (20 edited copies each, spread over the dump) for the duplicate window to find.
 
-    python benchmarks/moderate_dump.py --posts 10000 100000 [--workers 1 2]
+    python benchmarks/moderate_dump.py --posts 10000 100000 [--workers 1 2] [--ray 2] [--plant 200]
 """
 
 from __future__ import annotations
@@ -41,16 +45,29 @@ def texts() -> list[str]:
     return out
 
 
-def build_dump(path: Path, n: int, corpus: list[str]) -> None:
+def build_dump(path: Path, n: int, corpus: list[str], plant: int = 0) -> None:
+    import random
+
+    rng = random.Random(n)
+    planted: dict[int, str] = {}
+    for k in range(plant):
+        pitch = f"Campaign {k}: message me on whatsapp for the {rng.choice(corpus)[:80]} deal, only today for members"
+        for _ in range(20):
+            copy = list(pitch)
+            copy[rng.randrange(len(copy))] = rng.choice("abcdefghij")
+            planted[rng.randrange(n)] = "".join(copy)
     with path.open("w", encoding="utf-8") as fh:
         for i, text in zip(range(n), itertools.cycle(corpus)):
             author = {"id": f"u{i % 5000}", "trust_level": i % 5, "role": "member"}
-            fh.write(json.dumps({"id": f"b{i}", "text": text, "author": author}) + "\n")
+            record = {"id": f"b{i}", "text": planted.get(i, text), "author": author}
+            if plant:
+                record["created_at"] = 1_790_000_000 + 60 * i
+            fh.write(json.dumps(record) + "\n")
 
 
-def run(dump: Path, rules: Path, out: Path, workers: int = 1) -> tuple[float, float]:
+def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "local") -> tuple[float, float]:
     cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "-r", str(rules), "-o", str(out), "--no-progress"]
-    cmd += ["--workers", str(workers)]
+    cmd += ["--workers", str(workers), "--engine", engine]
     # A fresh wrapper process per run, so its children's peak RSS is this run's alone.
     wrapper = [sys.executable, "-c", _WRAPPER, *cmd]
     start = time.perf_counter()
@@ -75,6 +92,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rules", choices=sorted(RULESETS), nargs="+", default=sorted(RULESETS))
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="worker counts to run (first: baseline)")
+    parser.add_argument("--ray", type=int, default=0, help="also run --engine ray with this many actors")
+    parser.add_argument("--plant", type=int, default=0, help="copy-paste campaigns to plant (and time every post)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     corpus = texts()
@@ -82,18 +101,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted(args.posts):
             dump = Path(tmp) / f"dump_{n}.jsonl"
-            build_dump(dump, n, corpus)
+            build_dump(dump, n, corpus, args.plant)
+            runs = [("local", w) for w in args.workers] + ([("ray", args.ray)] if args.ray else [])
             for name in args.rules:
                 baseline = None
-                for workers in args.workers:
-                    out = Path(tmp) / f"out_{workers}.jsonl"
-                    seconds, peak = run(dump, RULESETS[name], out, workers)
+                for engine, workers in runs:
+                    out = Path(tmp) / f"out_{engine}_{workers}.jsonl"
+                    seconds, peak = run(dump, RULESETS[name], out, workers, engine)
                     decided = _records(out)
                     baseline = decided if baseline is None else baseline
                     results.append(
                         {
                             "rules": name,
                             "posts": n,
+                            "engine": engine,
                             "workers": workers,
                             "seconds": round(seconds, 2),
                             "posts_per_s": round(n / seconds),
@@ -104,11 +125,14 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'rules':<12} {'posts':>8} {'workers':>7} {'seconds':>8} {'posts/s':>9} {'peak RSS MB':>12} {'same':>5}")
+    print(
+        f"{'rules':<12} {'posts':>8} {'engine':>6} {'workers':>7} {'seconds':>8} {'posts/s':>9} "
+        f"{'peak RSS MB':>12} {'same':>5}"
+    )
     for r in results:
         print(
-            f"{r['rules']:<12} {r['posts']:>8} {r['workers']:>7} {r['seconds']:>8} {r['posts_per_s']:>9} "
-            f"{r['peak_rss_mb']:>12} {'yes' if r['same'] else 'NO':>5}"
+            f"{r['rules']:<12} {r['posts']:>8} {r['engine']:>6} {r['workers']:>7} {r['seconds']:>8} "
+            f"{r['posts_per_s']:>9} {r['peak_rss_mb']:>12} {'yes' if r['same'] else 'NO':>5}"
         )
 
 
