@@ -86,10 +86,12 @@ def _clean(text: str, max_chars: int) -> str:
 
 def _fold(h: npt.NDArray[np.uint64], kind: str, order: int, bits: int) -> npt.NDArray[np.int64]:
     """Bucket of each hash: fold in kind and order, multiply, keep the top ``bits`` bits."""
-    x = (h + U64((_KIND[kind] * order) & _MASK)) * U64(_MIX)
+    x = h + U64((_KIND[kind] * order) & _MASK)
+    x *= U64(_MIX)
     x ^= x >> U64(29)
     x *= U64(_KIND[kind])
-    out: npt.NDArray[np.int64] = (x >> U64(64 - bits)).astype(np.int64)
+    x >>= U64(64 - bits)
+    out: npt.NDArray[np.int64] = x.view(np.int64)  # below 2**bits: the same values, no copy
     return out
 
 
