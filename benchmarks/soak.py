@@ -8,7 +8,10 @@ that record N carries line N, that the hostile lines are error records and the o
 samples the CLI's resident memory (VmRSS) as it goes. After the warm-up (the first ``--warmup`` share of
 the posts) it fits a line to RSS against posts done and reports the slope in MiB per 100,000 posts.
 
-    python benchmarks/soak.py [--posts 1000000] [--rules rules/community.yaml] [--json OUT]
+With ``--workers N`` the CLI decides in N worker processes, and the RSS sampled is that of the CLI
+and every process under it, summed.
+
+    python benchmarks/soak.py [--posts 1000000] [--rules rules/community.yaml] [--workers N] [--json OUT]
 """
 
 from __future__ import annotations
@@ -61,6 +64,19 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def tree_rss_mib(pid: int) -> float | None:
+    """RSS of ``pid`` and every process under it, summed (None once ``pid`` is gone)."""
+    total = rss_mib(pid)
+    if total is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        children = []
+    return total + sum(tree_rss_mib(c) or 0.0 for c in children)
+
+
 def slope(points: list[tuple[int, float]]) -> float:
     """Least-squares slope of RSS (MiB) against posts, per 100,000 posts."""
     n = len(points)
@@ -80,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad-every", type=int, default=1000, help="One hostile record in this many.")
     parser.add_argument("--warmup", type=float, default=0.1, help="Share of posts before RSS is fitted.")
     parser.add_argument("--sample-every", type=float, default=2.0, help="Seconds between RSS samples.")
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes of the CLI (--workers).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the result as JSON.")
     args = parser.parse_args(argv)
 
     corpus = texts()
     expected_error = [error for _, error in records(args.posts, ["x"], args.bad_every)]
     cmd = [sys.executable, "-m", "safeguard", "moderate", "-", "-r", str(args.rules), "-o", "-", "--no-signals"]
-    cmd += ["--no-progress"]
+    cmd += ["--no-progress", "--workers", str(args.workers)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
@@ -119,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 mismatches += 1
             now = time.perf_counter()
             if now - last_sample >= args.sample_every:
-                rss = rss_mib(proc.pid)
+                rss = tree_rss_mib(proc.pid)
                 if rss is not None:
                     samples.append((done, rss))
                     print(f"{done:>9,} posts  {rss:7.1f} MiB  {done / (now - started):7.0f} posts/s", flush=True)
@@ -143,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_mib_max": round(max(y for _, y in samples), 1) if samples else None,
         "rss_slope_mib_per_100k_posts": round(slope(fitted), 3),
         "rules": str(args.rules.relative_to(ROOT) if args.rules.is_relative_to(ROOT) else args.rules),
+        "workers": args.workers,
     }
     print(json.dumps(result, indent=2))
     tail = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()[-3:]

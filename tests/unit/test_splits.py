@@ -76,3 +76,15 @@ def test_unreadable_inputs_are_input_errors(tmp_path: Path) -> None:
 
 def test_order_keeps_parts_apart() -> None:
     assert splits.order(0, 5) < splits.order(1, 0) < splits.order(1, 1) < splits.order(2, 0)
+
+
+def test_parts_are_cut_smaller_to_give_every_reader_work(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    line = json.dumps({"text": "x" * 1000}) + "\n"
+    path.write_text(line * 3000, encoding="utf-8")  # about 3 MB
+    assert len(splits.plan([str(path)], ["jsonl"])) == 1
+    two = splits.plan([str(path)], ["jsonl"], at_least=2)
+    assert len(two) == 2
+    many = splits.plan([str(path)], ["jsonl"], at_least=100)  # never below MIN_RANGE_BYTES a part
+    assert 3 <= len(many) <= 4
+    assert [r for p in many for r in splits.read_split(p)] == list(read_records(path))

@@ -498,9 +498,10 @@ def decide(
     if ruleset.text is None:
         raise SafeguardError("a Ray run needs a ruleset loaded from its text (load_ruleset or parse_ruleset)")
     check_ruleset(ruleset)
-    parts = plan(inputs, formats, **({"range_bytes": range_bytes} if range_bytes else {}))
     ray = _start_ray(address)
     size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # Four parts per actor at least, so that no actor waits long on another's last part.
+    parts = plan(inputs, formats, at_least=4 * size, **({"range_bytes": range_bytes} if range_bytes else {}))
     run = _Run(ray, size)
     spec = _Spec(
         text=ruleset.text,

@@ -25,8 +25,10 @@ __all__ = ["POSITION_BITS", "Split", "order", "plan", "read_split"]
 
 #: A record's position in its part takes the low bits of its place in the run.
 POSITION_BITS = 32
-#: Byte ranges are about this long.
+#: Byte ranges are at most about this long ...
 RANGE_BYTES = 32 * 1024 * 1024
+#: ... and, when cut smaller to give every reader work, at least this long.
+MIN_RANGE_BYTES = 1024 * 1024
 _CHUNK = 1 << 20
 _MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
@@ -81,11 +83,16 @@ def _size(path: str) -> int:
     return os.path.getsize(path)
 
 
-def plan(inputs: Sequence[str], formats: Sequence[str], *, range_bytes: int = RANGE_BYTES) -> list[Split]:
+def plan(
+    inputs: Sequence[str], formats: Sequence[str], *, range_bytes: int = RANGE_BYTES, at_least: int = 1
+) -> list[Split]:
     """The parts of ``inputs`` (``formats``: each one's format name), in input order.
 
-    Raises :class:`~safeguard.errors.InputError` for an input that cannot be read."""
-    parts: list[Split] = []
+    JSON Lines are cut into ranges of at most ``range_bytes``, and smaller (down to
+    :data:`MIN_RANGE_BYTES`) when that makes at least ``at_least`` parts in all, so that a pool of
+    readers has work for each of them. Raises :class:`~safeguard.errors.InputError` for an input that
+    cannot be read."""
+    kinds: list[tuple[str, str, int | None]] = []  # (path, format, size when cut into ranges)
     for path, fmt in zip(inputs, formats, strict=True):
         if path == "-":
             raise InputError("standard input cannot be split: name the input files")
@@ -95,9 +102,22 @@ def plan(inputs: Sequence[str], formats: Sequence[str], *, range_bytes: int = RA
             if fmt != "jsonl" or _compressed(path):
                 if not _is_uri(path):
                     readers.read_records(path, format=fmt)  # the checks read_records makes on opening
+                kinds.append((path, fmt, None))
+            else:
+                kinds.append((path, fmt, _size(path)))
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    whole = sum(1 for _, _, size in kinds if size is None)
+    cut = sum(size for _, _, size in kinds if size is not None)
+    wanted = max(1, at_least - whole)
+    step = max(1, min(range_bytes, max(MIN_RANGE_BYTES, -(-cut // wanted))))
+    parts: list[Split] = []
+    for path, fmt, size in kinds:
+        try:
+            if size is None:
                 parts.append(Split(len(parts), path, fmt))
-                continue
-            parts.extend(_ranges(path, len(parts), range_bytes))
+            else:
+                parts.extend(_ranges(path, len(parts), step))
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(parts) >= 1 << (63 - POSITION_BITS):
