@@ -316,16 +316,11 @@ def moderate(
     if partial is not None and ckpt is not None:
         checkpoints = _Checkpoints(ckpt, run, snapshot, checkpoint_every)
     try:
+        where = (inputs, output, fmt, field, input_format, batch_size, progress)
         if engine == "ray":
             stats = _stream_ray(
                 moderator.ruleset,
-                inputs,
-                output,
-                fmt,
-                field,
-                input_format,
-                batch_size,
-                progress,
+                *where,
                 account,
                 counts=counts,
                 max_record_bytes=max_record_bytes,
@@ -335,13 +330,7 @@ def moderate(
             )
         else:
             stats = _stream(
-                inputs,
-                output,
-                fmt,
-                field,
-                input_format,
-                batch_size,
-                progress,
+                *where,
                 "moderating",
                 decide,
                 counts=counts,

@@ -331,16 +331,19 @@ def _authors(group: Any, window: float) -> Any:
     return pa.table({"order": pa.array([o for o, _ in rows], pa.int64()), "count": pa.array(counts, pa.int64())})
 
 
-class _Prepare:
-    """Stage 1, one per actor: read parts and do each post's per-post stateful work."""
+class _Stage:
+    """An actor's engine, built once from the run's ``spec``, and its stateful classifiers' plans."""
 
     spec: _Spec  # set on the subclass a run makes (:func:`_bound`)
 
     def __init__(self) -> None:
-        spec = self.spec
-        self.engine = _engine(spec)
+        self.engine = _engine(self.spec)
         classifiers = self.engine.ruleset.classifiers
         self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
+
+
+class _Prepare(_Stage):
+    """Stage 1, one per actor: read parts and do each post's per-post stateful work."""
 
     def schema(self) -> Any:
         import pyarrow as pa
@@ -373,16 +376,8 @@ class _Prepare:
                 yield pa.table(columns, schema=schema)
 
 
-class _Decide:
+class _Decide(_Stage):
     """Stage 3, one per actor: read parts again and decide their posts with the stateful signals."""
-
-    spec: _Spec  # set on the subclass a run makes (:func:`_bound`)
-
-    def __init__(self) -> None:
-        spec = self.spec
-        self.engine = _engine(spec)
-        classifiers = self.engine.ruleset.classifiers
-        self.stateful = {name: (classifiers[name], PLANS[classifiers[name].kind]) for name in self.engine.stateful}
 
     def __call__(self, batch: Any) -> Iterator[Any]:
         import pyarrow as pa
