@@ -1,8 +1,8 @@
 """``safeguard moderate --engine ray``: Ray Data on this machine gives the records of a local run.
 
 Ray starts locally (two CPUs, no cluster). The generated dump plants copy-paste campaigns whose copies
-fall in different parts of the input, so the duplicate window and the author counts are only right if
-they are computed across parts.
+fall in different parts of the input and in two epochs, so the duplicate window and the author counts
+are only right if they are computed across parts and carried from one epoch to the next.
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ def test_campaigns_spanning_parts_get_the_local_decisions(tmp_path: Path, local_
     _campaign_dump(dump, 1500, seed=7)
     ruleset = load_ruleset(RULES)
     outcomes = list(
-        ray_engine.decide(ruleset, [str(dump)], ["jsonl"], batch_size=64, actors=2, range_bytes=16_000)
+        ray_engine.decide(
+            ruleset, [str(dump)], ["jsonl"], batch_size=64, actors=2, range_bytes=16_000, epoch_bytes=130_000
+        )
     )
     local: list[Decision | str] = []
     moderator = Moderator(load_ruleset(RULES))

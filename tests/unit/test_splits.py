@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import random
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_parts_read_as_the_whole(tmp_path: Path, seed: int, range_bytes: int) ->
     parts = splits.plan([str(path)], ["jsonl"], range_bytes=range_bytes)
     assert [p.index for p in parts] == list(range(len(parts)))
     assert parts[0].start == 0 and parts[-1].end == path.stat().st_size
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
     pieces = [r for part in parts for r in splits.read_split(part, max_record_bytes=200)]
     assert pieces == whole
     if range_bytes <= 64:

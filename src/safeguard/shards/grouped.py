@@ -16,13 +16,19 @@ Duplicate window, for the posts its classifier advanced (numbered ``seq`` 0, 1, 
    ``max_candidates`` posts still in its window, verified with the same ``ratio``. The nearest
    earlier near-copy over all buckets is the best of each bucket's best (:func:`best_of`), ties going
    to the later post, as in the window.
-3. :func:`cluster_roots`: a post joins the cluster of its nearest copy, so clusters are the trees of
-   "nearest earlier copy" links and each is named by its first post.
+3. A post joins the cluster of its nearest copy, so clusters are the trees of "nearest earlier
+   copy" links, each named by its first post.
 4. :func:`cluster_counts`, per cluster: the posts of the cluster in the window when each post is
    added, and their distinct authors.
 
 Author counts (:func:`author_counts`), per author: the one-pass list of that author's recent
-timestamps, kept in input order. The one-pass classifier also forgets authors across the stream (those
+timestamps, kept in input order.
+
+:class:`DuplicateByGroups` and :class:`AuthorsByGroups` run these steps over a stream given in parts
+(epochs), carrying only what the one-pass classifiers keep between posts (the posts still in the
+window, each author's recent times), so memory is bounded by an epoch and the window. Every grouping
+goes through a :data:`Grouper`: :func:`group_locally` here, Ray Data's ``groupby().map_groups()`` in
+:mod:`safeguard.shards.ray_engine`. The one-pass classifier also forgets authors across the stream (those
 whose newest post left the window, and beyond ``max_authors``); neither changes a count while
 ``created_at`` never goes backwards along the input and at most ``max_authors`` authors post within
 one window, and that is when the two agree.
@@ -31,20 +37,24 @@ one window, and that is when the two agree.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rapidfuzz.fuzz import ratio
 
 __all__ = [
+    "AuthorsByGroups",
+    "Columns",
+    "DuplicateByGroups",
+    "Grouper",
     "Member",
     "author_counts",
     "best_of",
     "cluster_counts",
-    "cluster_roots",
-    "duplicate_signals",
+    "group_locally",
     "nearest_in_bucket",
     "window_fronts",
 ]
@@ -53,15 +63,19 @@ __all__ = [
 Member = tuple[int, str, float, int]
 
 
-def window_fronts(times: Sequence[float], capacity: int, horizon: float | None) -> tuple[list[int], list[int]]:
+def window_fronts(
+    times: Sequence[float], capacity: int, horizon: float | None, start: int = 0
+) -> tuple[list[int], list[int]]:
     """For each advanced post ``i`` (``times[i]`` its timestamp, nan when unknown): the first ``seq``
     in the window when it is compared, and when it has been added. The window drops its oldest posts
     while the newest post is more than ``horizon`` seconds younger (stopping at a post with no time),
-    and its oldest when it holds ``capacity`` posts and another comes."""
+    and its oldest when it holds ``capacity`` posts and another comes. Posts before ``start`` are the
+    window as it stands (index 0 its oldest): only the posts from ``start`` on are advanced."""
     before = [0] * len(times)
     after = [0] * len(times)
     front = 0
-    for i, t in enumerate(times):
+    for i in range(start, len(times)):
+        t = times[i]
         if horizon is not None and not math.isnan(t):
             while front < i and t - times[front] > horizon:
                 front += 1
@@ -72,15 +86,18 @@ def window_fronts(times: Sequence[float], capacity: int, horizon: float | None) 
 
 
 def nearest_in_bucket(
-    members: Sequence[Member], *, threshold: float, max_candidates: int, horizon: float | None
+    members: Sequence[Member], *, threshold: float, max_candidates: int, horizon: float | None, from_seq: int = 0
 ) -> Iterator[tuple[int, int, float]]:
-    """``(seq, nearest seq, ratio)`` for each member of one bucket with a near-copy among the bucket's
-    earlier members: those still in its window, the last ``max_candidates`` of them.
+    """``(seq, nearest seq, ratio)`` for each member of one bucket from ``from_seq`` on with a
+    near-copy among the bucket's earlier members: those still in its window, the last
+    ``max_candidates`` of them.
 
     ``members`` are sorted by ``seq``, one per post (a post's band keys are distinct)."""
     seqs = [m[0] for m in members]
     cutoff = threshold * 100.0
     for p, (seq, text, ts, front) in enumerate(members):
+        if seq < from_seq:
+            continue
         lo = max(bisect.bisect_left(seqs, front, 0, p), p - max_candidates)
         n = len(text)
         best, best_score = -1, 0.0
@@ -107,17 +124,10 @@ def best_of(found: Iterable[tuple[int, int, float]]) -> dict[int, tuple[int, flo
     return best
 
 
-def cluster_roots(count: int, nearest: dict[int, tuple[int, float]]) -> list[int]:
-    """The cluster of each of ``count`` posts: that of its nearest earlier copy, else its own ``seq``."""
-    roots = list(range(count))
-    for seq in sorted(nearest):  # a post's nearest copy comes before it, so its root is already known
-        roots[seq] = roots[nearest[seq][0]]
-    return roots
-
-
 def cluster_counts(members: Sequence[tuple[int, str | None, int]]) -> Iterator[tuple[int, int, int]]:
     """``(seq, cluster size, distinct authors)`` for each post of one cluster: ``members`` are its
-    ``(seq, author, window front once added)`` sorted by ``seq``."""
+    ``(seq, author, window front once added)`` sorted by ``seq`` (posts already counted before may lead
+    with any front; their counts are yielded too, for the caller to drop)."""
     held: Counter[str | None] = Counter()
     lo = 0
     for p, (seq, author, front) in enumerate(members):
@@ -131,11 +141,11 @@ def cluster_counts(members: Sequence[tuple[int, str | None, int]]) -> Iterator[t
         yield seq, p + 1 - lo, sum(1 for a in held if a is not None)
 
 
-def author_counts(times: Sequence[float], window: float) -> list[int]:
+def author_counts(times: Sequence[float], window: float, recent: list[float] | None = None) -> list[int]:
     """One author's ``author_recent_posts``: ``times`` are the timestamps of that author's posts in
     input order; each count is of the posts within ``window`` seconds up to that one, as the one-pass
-    list of the author's recent times holds them."""
-    recent: list[float] = []
+    list of the author's recent times holds them. ``recent`` is that list as it stands (updated)."""
+    recent = [] if recent is None else recent
     out = []
     for ts in times:
         bisect.insort(recent, ts)
@@ -144,44 +154,180 @@ def author_counts(times: Sequence[float], window: float) -> list[int]:
     return out
 
 
-def duplicate_signals(
-    ids: Sequence[str],
-    authors: Sequence[str | None],
-    times: Sequence[float],
-    prepared: Sequence[tuple[str | None, list[int] | None]],
-    config: Any,
-) -> list[dict[str, Any]]:
-    """The ``duplicate`` signals of posts its classifier advances in this order, by the grouped steps
-    in one process: the plan a distributed run follows, each step here a loop over groups.
+#: Rows as named columns of equal length.
+Columns = dict[str, list[Any]]
+#: ``group(rows, key, fn)``: ``fn`` applied to the rows of each value of column ``key``, the results
+#: concatenated (in any order).
+Grouper = Callable[[Columns, str, Callable[[Columns], Columns]], Columns]
 
-    ``prepared`` is what :meth:`DuplicateClassifier.prepare` gave each post; ``config`` the classifier."""
-    n = len(ids)
-    before, after = window_fronts(times, config.window, config.window_seconds)
-    buckets: dict[int, list[Member]] = {}
-    for seq, (text, keys) in enumerate(prepared):
-        if text is not None and keys is not None:
-            for key in dict.fromkeys(keys):
-                buckets.setdefault(key, []).append((seq, text, times[seq], before[seq]))
-    found = (
-        hit
-        for members in buckets.values()
-        for hit in nearest_in_bucket(
-            members,
-            threshold=config.threshold,
-            max_candidates=config.max_candidates,
-            horizon=config.window_seconds,
+
+def group_locally(rows: Columns, key: str, fn: Callable[[Columns], Columns]) -> Columns:
+    """The :data:`Grouper` of one process."""
+    groups: dict[Any, list[int]] = {}
+    for i, value in enumerate(rows[key]):
+        groups.setdefault(value, []).append(i)
+    out: Columns = {}
+    for index in groups.values():
+        for column, values in fn({c: [v[i] for i in index] for c, v in rows.items()}).items():
+            out.setdefault(column, []).extend(values)
+    return out
+
+
+def bucket_hits(
+    rows: Columns, *, threshold: float, max_candidates: int, horizon: float | None, from_seq: int
+) -> Columns:
+    """One band-key bucket (columns seq, text, ts, front): :func:`nearest_in_bucket` as columns."""
+    members = sorted(zip(rows["seq"], rows["text"], rows["ts"], rows["front"], strict=True))
+    hits = list(
+        nearest_in_bucket(
+            members, threshold=threshold, max_candidates=max_candidates, horizon=horizon, from_seq=from_seq
         )
     )
-    nearest = best_of(found)
-    roots = cluster_roots(n, nearest)
-    clusters: dict[int, list[tuple[int, str | None, int]]] = {}
-    for seq in range(n):
-        clusters.setdefault(roots[seq], []).append((seq, authors[seq], after[seq]))
-    counts: dict[int, tuple[int, int]] = {}
-    for members in clusters.values():
-        for seq, size, distinct in cluster_counts(members):
-            counts[seq] = (size, distinct)
-    return [signals(seq, ids, authors, nearest, counts) for seq in range(n)]
+    return {"seq": [h[0] for h in hits], "best": [h[1] for h in hits], "score": [h[2] for h in hits]}
+
+
+def cluster_rows(rows: Columns, *, from_seq: int) -> Columns:
+    """One cluster (columns seq, author, front): :func:`cluster_counts` of its posts from ``from_seq``."""
+    members = sorted(zip(rows["seq"], rows["author"], rows["front"], strict=True))
+    out = [c for c in cluster_counts(members) if c[0] >= from_seq]
+    return {"seq": [c[0] for c in out], "size": [c[1] for c in out], "authors": [c[2] for c in out]}
+
+
+def author_rows(rows: Columns, *, window: float) -> Columns:
+    """One author (columns order, ts, and kept: True for the times the author's list held before):
+    the counts of the other rows, and the list once they are added (as ``recent``, on the last row)."""
+    ordered = sorted(zip(rows["kept"], rows["order"], rows["ts"], strict=True), key=lambda r: (not r[0], r[1]))
+    recent = [ts for kept, _, ts in ordered if kept]
+    new = [(at, ts) for kept, at, ts in ordered if not kept]
+    counts = author_counts([ts for _, ts in new], window, recent)
+    return {
+        "order": [at for at, _ in new],
+        "count": counts,
+        "recent": [None] * (len(new) - 1) + [recent] if new else [],
+    }
+
+
+class DuplicateByGroups:
+    """The ``duplicate`` window over a stream given in epochs, each advanced by grouping.
+
+    Between epochs it keeps what the window holds: the posts still in it, with their text, band keys
+    and cluster."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.next_seq = 0
+        #: (seq, id, author, time, text, band keys, cluster root) of the posts in the window, oldest first
+        self.window: list[tuple[int, str, str | None, float, str | None, list[int] | None, int]] = []
+
+    def advance(
+        self,
+        ids: Sequence[str],
+        authors: Sequence[str | None],
+        times: Sequence[float],
+        prepared: Sequence[tuple[str | None, list[int] | None]],
+        group: Grouper = group_locally,
+    ) -> list[dict[str, Any]]:
+        """The signals of the next posts the classifier advances, in input order."""
+        cfg = self.config
+        held = self.window
+        first = self.next_seq
+        base = first - len(held)  # seq of combined index 0
+        all_ids = [w[1] for w in held] + list(ids)
+        all_authors = [w[2] for w in held] + list(authors)
+        all_times = [w[3] for w in held] + list(times)
+        all_prepared = [(w[4], w[5]) for w in held] + list(prepared)
+        before, after = window_fronts(all_times, cfg.window, cfg.window_seconds, start=len(held))
+        bands: Columns = {"band": [], "seq": [], "text": [], "ts": [], "front": []}
+        for j, (text, keys) in enumerate(all_prepared):
+            if text is None or keys is None:
+                continue
+            for key in dict.fromkeys(keys):
+                bands["band"].append(key - (1 << 64) if key >> 63 else key)  # signed: any grouper holds it
+                bands["seq"].append(base + j)
+                bands["text"].append(text)
+                bands["ts"].append(all_times[j])
+                bands["front"].append(base + before[j])
+        options = {
+            "threshold": cfg.threshold,
+            "max_candidates": cfg.max_candidates,
+            "horizon": cfg.window_seconds,
+            "from_seq": first,
+        }
+        found = group(bands, "band", functools.partial(bucket_hits, **options))
+        nearest = best_of(zip(found.get("seq", []), found.get("best", []), found.get("score", []), strict=True))
+        roots = {w[0]: w[6] for w in held}
+        for j in range(len(held), len(all_ids)):
+            seq = base + j
+            hit = nearest.get(seq)
+            roots[seq] = roots[hit[0]] if hit is not None else seq
+        sizes: dict[int, int] = {}
+        for root in roots.values():
+            sizes[root] = sizes.get(root, 0) + 1
+        counts: dict[int, tuple[int, int]] = {}
+        shared: Columns = {"root": [], "seq": [], "author": [], "front": []}
+        for j in range(len(all_ids)):
+            seq = base + j
+            root = roots[seq]
+            if sizes[root] == 1:
+                counts[seq] = (1, int(all_authors[j] is not None))
+                continue
+            shared["root"].append(root)
+            shared["seq"].append(seq)
+            shared["author"].append(all_authors[j])
+            shared["front"].append(base + after[j])
+        if shared["seq"]:
+            got = group(shared, "root", functools.partial(cluster_rows, from_seq=first))
+            counts.update(zip(got["seq"], zip(got["size"], got["authors"], strict=True), strict=True))
+        out = [
+            signals(base + j, all_ids, all_authors, nearest, counts, base=base) for j in range(len(held), len(all_ids))
+        ]
+        if len(all_ids) > len(held):
+            keep = after[-1]
+            self.window = [
+                (base + j, all_ids[j], all_authors[j], all_times[j], *all_prepared[j], roots[base + j])
+                for j in range(keep, len(all_ids))
+            ]
+        self.next_seq = first + len(ids)
+        return out
+
+
+class AuthorsByGroups:
+    """``spam``'s author counts over a stream given in epochs, grouped by author.
+
+    Between epochs it keeps each author's recent times, and forgets an author once the newest post of
+    the stream is more than the window younger than the author's newest."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.recent: dict[str, list[float]] = {}
+        self.latest = -math.inf
+
+    def advance(
+        self, orders: Sequence[int], authors: Sequence[str], times: Sequence[float], group: Grouper = group_locally
+    ) -> dict[int, int]:
+        """The count of each post (by its place ``orders``) with an author and a time, in input order."""
+        rows: Columns = {"author": [], "order": [], "ts": [], "kept": []}
+        for author in dict.fromkeys(authors):
+            for ts in self.recent.get(author, ()):
+                rows["author"].append(author)
+                rows["order"].append(-1)
+                rows["ts"].append(ts)
+                rows["kept"].append(True)
+        rows["author"] += list(authors)
+        rows["order"] += list(orders)
+        rows["ts"] += list(times)
+        rows["kept"] += [False] * len(orders)
+        got = group(rows, "author", functools.partial(author_rows, window=self.window)) if orders else {}
+        by_order = dict(zip(got.get("order", []), got.get("count", []), strict=True))
+        last = {at: r for at, r in zip(got.get("order", []), got.get("recent", []), strict=True) if r is not None}
+        author_of = dict(zip(orders, authors, strict=True))
+        for at, recent in last.items():
+            self.recent[author_of[at]] = list(recent)
+        if times:
+            self.latest = max(self.latest, *times)
+        cutoff = self.latest - self.window
+        self.recent = {a: t for a, t in self.recent.items() if t and t[-1] >= cutoff}
+        return by_order
 
 
 def signals(
@@ -190,8 +336,11 @@ def signals(
     authors: Sequence[str | None],
     nearest: dict[int, tuple[int, float]],
     counts: dict[int, tuple[int, int]],
+    *,
+    base: int = 0,
 ) -> dict[str, Any]:
-    """The signals mapping of post ``seq``, shaped as the window gives it."""
+    """The signals mapping of post ``seq``, shaped as the window gives it (``ids`` and ``authors``
+    indexed by ``seq - base``)."""
     size, distinct = counts[seq]
     hit = nearest.get(seq)
     if hit is None:
@@ -204,10 +353,10 @@ def signals(
             "authors": distinct,
         }
     cand, score = hit
-    author, of_author = authors[seq], authors[cand]
+    author, of_author = authors[seq - base], authors[cand - base]
     return {
         "similarity": round(score / 100.0, 4),
-        "of": ids[cand] or "",
+        "of": ids[cand - base] or "",
         "of_author": of_author or "",
         "same_author": author is not None and author == of_author,
         "cluster_size": size,

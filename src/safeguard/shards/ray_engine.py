@@ -1,16 +1,19 @@
 """Deciding inputs with Ray Data, on one machine or a cluster, with the decisions of a one-process run.
 
-The run has three stages (see ``docs``: the README's "Beyond one machine"):
+The inputs are cut into parts (:mod:`safeguard.shards.splits`) and worked in epochs of consecutive
+parts (about :data:`EPOCH_BYTES` of input each), one after the other, in three stages each:
 
 1. **Read and prepare** (:class:`_Prepare`, ``map_batches`` over a pool of actors, each loading the
-   ruleset once): every part of the inputs (:mod:`safeguard.shards.splits`) is read as the
-   one-process reader reads it, and each post's per-post work for the stateful classifiers is done:
-   the duplicate band keys and comparable text, and whether ``spam`` can read the post. Out come
-   light rows: the post's place in the run, time, author and that work.
-2. **Stateful signals by grouping** (:mod:`safeguard.shards.grouped`): band keys grouped through
-   Ray give each post's nearest earlier copy; clusters grouped by their first post give sizes and
-   authors; posts grouped by author give author counts. The numbering of posts and the window
-   fronts (one pass over a timestamp per post) are made here, in this process.
+   ruleset once): every part is read as the one-process reader reads it, and each post's per-post
+   work for the stateful classifiers is done: the duplicate band keys and comparable text, and
+   whether ``spam`` can read the post. Out come light rows: the post's place in the run, id, time,
+   author and that work, collected here.
+2. **Stateful signals by grouping** (:mod:`safeguard.shards.grouped`, each grouping through Ray
+   Data's ``groupby().map_groups()``): band keys grouped give each post's nearest earlier copy;
+   clusters grouped by their first post give sizes and authors; posts grouped by author give author
+   counts. What the windows hold at the end of an epoch (the posts still in the duplicate window,
+   each author's recent times) is carried into the next, so this process holds one epoch and the
+   windows, whatever the length of the run.
 3. **Decide** (:class:`_Decide`, actors again): each part is read again, its posts' stateful
    signals joined in, and the ruleset decides with them (:meth:`Engine.decide` with ``advanced``),
    running every stateless classifier there.
@@ -39,7 +42,10 @@ from safeguard.shards import grouped
 from safeguard.shards.splits import Split, order, plan, read_split
 from safeguard.types import Decision, Post
 
-__all__ = ["PLANS", "Outcome", "check_ruleset", "decide"]
+__all__ = ["EPOCH_BYTES", "PLANS", "Outcome", "check_ruleset", "decide"]
+
+#: Input worked at once, in bytes: the epoch a Ray run reads, groups and decides before the next.
+EPOCH_BYTES = 128 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -109,107 +115,90 @@ def _timestamp(post: Post) -> float:
 
 
 class _DuplicatePlan:
-    """``duplicate``: the window by band-key buckets, cluster trees and cluster groups."""
+    """``duplicate``: its window advanced epoch by epoch by :class:`grouped.DuplicateByGroups`."""
 
-    def columns(self, name: str) -> dict[str, Any]:
+    def __init__(self, name: str, classifier: Any) -> None:
+        self.name = name
+        self.state = grouped.DuplicateByGroups(classifier)
+
+    @staticmethod
+    def columns(name: str) -> dict[str, Any]:
         import pyarrow as pa
 
         return {f"{name}:text": pa.string(), f"{name}:keys": pa.list_(pa.uint64())}
 
-    def light(self, name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
+    @staticmethod
+    def light(name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
         ok = [p if not isinstance(p, Failure) else (None, None) for p in prepared]
         return {f"{name}:text": [t for t, _ in ok], f"{name}:keys": [k for _, k in ok]}
 
-    def check(self, name: str, classifier: Any) -> None:
+    @staticmethod
+    def check(name: str, classifier: Any) -> None:
         if classifier.state is not None:
             raise ConfigError(
                 f"classifier {name!r}: a saved window (state:) is read and written by one process; "
                 "drop state: to run it on Ray"
             )
 
-    def solve(self, name: str, classifier: Any, light: Any, run: _Run) -> dict[int, Any]:
-        import numpy as np
-        import pyarrow as pa
-
-        table = run.collect(light.select_columns(["order", "id", "author", "ts", f"{name}:fail"]))
-        failed = table[f"{name}:fail"].is_null().to_numpy(zero_copy_only=False)
-        ok = table.filter(pa.array(failed))
-        orders = ok["order"].to_numpy()
-        ids = ok["id"].to_pylist()
-        authors = ok["author"].to_pylist()
-        times = ok["ts"].to_numpy().tolist()
-        before, after = grouped.window_fronts(times, classifier.window, classifier.window_seconds)
-        index = run.ray.put((orders, np.asarray(before, dtype=np.int64)))
-        options = {
-            "threshold": classifier.threshold,
-            "max_candidates": classifier.max_candidates,
-            "horizon": classifier.window_seconds,
-        }
-        members = light.map_batches(_explode, fn_kwargs={"name": name, "index": index}, batch_format="pyarrow")
-        found = run.collect(
-            members.groupby("band").map_groups(_nearest, fn_kwargs=options, batch_format="pyarrow")
-        ).to_pydict()
-        nearest = grouped.best_of(zip(found.get("seq", []), found.get("best", []), found.get("score", []), strict=True))
-        roots = grouped.cluster_roots(len(orders), nearest)
-        sizes: dict[int, int] = {}
-        for root in roots:
-            sizes[root] = sizes.get(root, 0) + 1
-        shared = [seq for seq, root in enumerate(roots) if sizes[root] > 1]
-        counts = {seq: (1, int(authors[seq] is not None)) for seq, root in enumerate(roots) if sizes[root] == 1}
-        if shared:
-            clusters = run.ray.data.from_arrow(
-                pa.table(
-                    {
-                        "root": pa.array([roots[s] for s in shared], pa.int64()),
-                        "seq": pa.array(shared, pa.int64()),
-                        "author": pa.array([authors[s] for s in shared], pa.string()),
-                        "front": pa.array([after[s] for s in shared], pa.int64()),
-                    }
-                )
-            )
-            got = run.collect(clusters.groupby("root").map_groups(_clusters, batch_format="pyarrow")).to_pydict()
-            counts.update({s: (size, n) for s, size, n in zip(got["seq"], got["size"], got["authors"], strict=True)})
-        results: dict[int, Any] = {
-            o: {"failure": m}
-            for o, m in zip(table["order"].to_pylist(), table[f"{name}:fail"].to_pylist(), strict=True)
-            if m is not None
-        }
-        for seq, at in enumerate(orders.tolist()):
-            results[at] = grouped.signals(seq, ids, authors, nearest, counts)
+    def solve(self, rows: grouped.Columns, group: grouped.Grouper) -> dict[int, Any]:
+        name = self.name
+        fails = rows[f"{name}:fail"]
+        results: dict[int, Any] = {at: {"failure": m} for at, m in zip(rows["order"], fails, strict=True) if m}
+        ok = [i for i, m in enumerate(fails) if m is None]
+        found = self.state.advance(
+            [rows["id"][i] for i in ok],
+            [rows["author"][i] for i in ok],
+            [rows["ts"][i] for i in ok],
+            [(rows[f"{name}:text"][i], rows[f"{name}:keys"][i]) for i in ok],
+            group,
+        )
+        results.update(zip((rows["order"][i] for i in ok), found, strict=True))
         return results
 
-    def advanced(self, classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
+    @staticmethod
+    def advanced(classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
         return [Failure(r["failure"]) if "failure" in r else r for r in results]
 
 
 class _AuthorPlan:
-    """``spam``: per-post features as in one process, author counts by author groups."""
+    """``spam``: per-post features as in one process, author counts by :class:`grouped.AuthorsByGroups`."""
 
-    def columns(self, name: str) -> dict[str, Any]:
+    def __init__(self, name: str, classifier: Any) -> None:
+        self.name = name
+        self.state = grouped.AuthorsByGroups(classifier.window)
+
+    @staticmethod
+    def columns(name: str) -> dict[str, Any]:
         return {}
 
-    def light(self, name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
+    @staticmethod
+    def light(name: str, prepared: Sequence[Any]) -> dict[str, list[Any]]:
         return {}
 
-    def check(self, name: str, classifier: Any) -> None:
+    @staticmethod
+    def check(name: str, classifier: Any) -> None:
         return None
 
-    def solve(self, name: str, classifier: Any, light: Any, run: _Run) -> dict[int, Any]:
-        table = run.collect(light.select_columns(["order", f"{name}:fail"]))
-        results: dict[int, Any] = {
-            o: ({"failure": m} if m is not None else 0)
-            for o, m in zip(table["order"].to_pylist(), table[f"{name}:fail"].to_pylist(), strict=True)
-        }
-        posted = light.map_batches(_authored, fn_kwargs={"name": name}, batch_format="pyarrow")
-        got = run.collect(
-            posted.groupby("author").map_groups(
-                _authors, fn_kwargs={"window": classifier.window}, batch_format="pyarrow"
+    def solve(self, rows: grouped.Columns, group: grouped.Grouper) -> dict[int, Any]:
+        fails = rows[f"{self.name}:fail"]
+        results: dict[int, Any] = {at: ({"failure": m} if m else 0) for at, m in zip(rows["order"], fails, strict=True)}
+        counted = [
+            i
+            for i, m in enumerate(fails)
+            if m is None and rows["author"][i] is not None and not math.isnan(rows["ts"][i])
+        ]
+        results.update(
+            self.state.advance(
+                [rows["order"][i] for i in counted],
+                [rows["author"][i] for i in counted],
+                [rows["ts"][i] for i in counted],
+                group,
             )
-        ).to_pydict()
-        results.update(zip(got.get("order", []), got.get("count", []), strict=True))
+        )
         return results
 
-    def advanced(self, classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
+    @staticmethod
+    def advanced(classifier: Any, posts: Sequence[Post], results: Sequence[Any]) -> list[Any]:
         prepared = isolated(classifier.prepare, list(posts))
         out: list[Any] = []
         for p, r in zip(prepared, results, strict=True):
@@ -223,7 +212,7 @@ class _AuthorPlan:
 
 
 #: Grouped plans by classifier kind: the stateful classifiers a Ray run can advance.
-PLANS: dict[str, Any] = {"duplicate": _DuplicatePlan(), "spam": _AuthorPlan()}
+PLANS: dict[str, Any] = {"duplicate": _DuplicatePlan, "spam": _AuthorPlan}
 
 
 def check_ruleset(ruleset: Ruleset) -> None:
@@ -242,93 +231,24 @@ def check_ruleset(ruleset: Ruleset) -> None:
 
 # -- functions run by Ray -----------------------------------------------------------------------------
 
-_index_cache: dict[Any, Any] = {}
 
+def _ray_grouper(run: _Run) -> grouped.Grouper:
+    """A :data:`grouped.Grouper` that groups through Ray Data (``groupby(key).map_groups(fn)``)."""
 
-def _explode(batch: Any, name: str, index: Any) -> Any:
-    """One row per (band key, post) for the posts with band keys: seq, text, time and window front."""
-    import numpy as np
-    import pyarrow as pa
-    import ray
+    def group(rows: grouped.Columns, key: str, fn: Callable[[grouped.Columns], grouped.Columns]) -> grouped.Columns:
+        import pyarrow as pa
 
-    if index not in _index_cache:
-        _index_cache.clear()
-        _index_cache[index] = ray.get(index)
-    orders, fronts = _index_cache[index]
-    bands: list[int] = []
-    seqs: list[int] = []
-    texts: list[str] = []
-    times: list[float] = []
-    front: list[int] = []
-    columns = batch.select(["order", "ts", f"{name}:text", f"{name}:keys"]).to_pydict()
-    for at, ts, text, keys in zip(*columns.values(), strict=True):
-        if text is None or keys is None:
-            continue
-        seq = int(np.searchsorted(orders, at))
-        for key in dict.fromkeys(keys):
-            bands.append(key)
-            seqs.append(seq)
-            texts.append(text)
-            times.append(ts)
-            front.append(int(fronts[seq]))
-    return pa.table(
-        {
-            "band": pa.array(bands, pa.uint64()),
-            "seq": pa.array(seqs, pa.int64()),
-            "text": pa.array(texts, pa.string()),
-            "ts": pa.array(times, pa.float64()),
-            "front": pa.array(front, pa.int64()),
-        }
-    )
+        if not rows[key]:
+            return {}
 
+        def apply(batch: Any) -> Any:
+            return pa.table(fn(batch.to_pydict()))
 
-def _nearest(group: Any, threshold: float, max_candidates: int, horizon: float | None) -> Any:
-    import pyarrow as pa
+        dataset = run.ray.data.from_arrow(pa.table(rows))
+        out: grouped.Columns = run.collect(dataset.groupby(key).map_groups(apply, batch_format="pyarrow")).to_pydict()
+        return out
 
-    cols = group.select(["seq", "text", "ts", "front"]).to_pydict()
-    members = sorted(zip(cols["seq"], cols["text"], cols["ts"], cols["front"], strict=True))
-    hits = list(grouped.nearest_in_bucket(members, threshold=threshold, max_candidates=max_candidates, horizon=horizon))
-    return pa.table(
-        {
-            "seq": pa.array([h[0] for h in hits], pa.int64()),
-            "best": pa.array([h[1] for h in hits], pa.int64()),
-            "score": pa.array([h[2] for h in hits], pa.float64()),
-        }
-    )
-
-
-def _clusters(group: Any) -> Any:
-    import pyarrow as pa
-
-    cols = group.select(["seq", "author", "front"]).to_pydict()
-    out = list(grouped.cluster_counts(sorted(zip(cols["seq"], cols["author"], cols["front"], strict=True))))
-    return pa.table(
-        {
-            "seq": pa.array([o[0] for o in out], pa.int64()),
-            "size": pa.array([o[1] for o in out], pa.int64()),
-            "authors": pa.array([o[2] for o in out], pa.int64()),
-        }
-    )
-
-
-def _authored(batch: Any, name: str) -> Any:
-    """The rows the author counts read: a post spam could read, with an author and a time."""
-    import pyarrow.compute as pc
-
-    keep = pc.and_(
-        pc.and_(pc.is_null(batch[f"{name}:fail"]), pc.is_valid(batch["author"])),
-        pc.invert(pc.is_nan(batch["ts"])),
-    )
-    return batch.select(["order", "author", "ts"]).filter(keep)
-
-
-def _authors(group: Any, window: float) -> Any:
-    import pyarrow as pa
-
-    cols = group.select(["order", "ts"]).to_pydict()
-    rows = sorted(zip(cols["order"], cols["ts"], strict=True))
-    counts = grouped.author_counts([ts for _, ts in rows], window)
-    return pa.table({"order": pa.array([o for o, _ in rows], pa.int64()), "count": pa.array(counts, pa.int64())})
+    return group
 
 
 class _Stage:
@@ -482,14 +402,17 @@ def decide(
     actors: int | None = None,
     address: str | None = None,
     range_bytes: int | None = None,
+    epoch_bytes: int = EPOCH_BYTES,
     on_stage: Callable[[str], None] | None = None,
 ) -> Iterator[Outcome]:
     """Decide every record of ``inputs`` with Ray Data, yielding one :class:`Outcome` per record in
     input order; the decisions are those of one process reading the same inputs.
 
     ``address`` names a running Ray cluster (``"auto"``, ``"ray://host:10001"``); without it Ray starts
-    on this machine. ``actors`` is the size of each actor pool (default: the cluster's CPUs).
-    ``on_stage`` is told the name of each stage as it starts."""
+    on this machine. ``actors`` is the size of each actor pool (default: the cluster's CPUs). The inputs
+    are worked in epochs of about ``epoch_bytes`` (whole parts), each read, grouped and decided in turn
+    with the windows carried from one to the next, so this process holds one epoch's light rows and
+    results at a time. ``on_stage`` is told the name of each stage as it starts."""
     if ruleset.text is None:
         raise SafeguardError("a Ray run needs a ruleset loaded from its text (load_ruleset or parse_ruleset)")
     check_ruleset(ruleset)
@@ -508,45 +431,79 @@ def decide(
         batch_size=batch_size,
     )
     try:
-        yield from _pipeline(ray, run, spec, ruleset, parts, on_stage or (lambda _: None))
+        yield from _pipeline(ray, run, spec, ruleset, parts, on_stage or (lambda _: None), epoch_bytes)
     except ray.exceptions.RayError as exc:
         lines = [line for line in str(exc).splitlines() if line.strip()]
         raise SafeguardError(f"the Ray run failed: {lines[-1] if lines else type(exc).__name__}") from exc
 
 
 def _pipeline(
-    ray: Any, run: _Run, spec: _Spec, ruleset: Ruleset, parts: Sequence[Split], stage: Callable[[str], None]
+    ray: Any,
+    run: _Run,
+    spec: _Spec,
+    ruleset: Ruleset,
+    parts: Sequence[Split],
+    stage: Callable[[str], None],
+    epoch_bytes: int,
 ) -> Iterator[Outcome]:
-    source = ray.data.from_items([p.to_dict() for p in parts], override_num_blocks=len(parts))
     engine = Engine(ruleset)
-    results: dict[str, dict[int, Any]] = {}
-    if engine.stateful:
-        stage("reading and preparing")
-        light = source.map_batches(
-            _bound(_Prepare, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
-        ).materialize()
-        for name in engine.stateful:
-            classifier = ruleset.classifiers[name]
-            stage(f"grouping {name}")
-            results[name] = PLANS[classifier.kind].solve(name, classifier, light, run)
-        del light
-    stage("deciding")
-    work = _with_results(ray, parts, results)
-    decided = work.map_batches(
-        _bound(_Decide, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
-    )
+    plans = {name: PLANS[ruleset.classifiers[name].kind](name, ruleset.classifiers[name]) for name in engine.stateful}
+    group = _ray_grouper(run)
     last = -1
-    for batch in decided.iter_batches(batch_format="pyarrow", batch_size=None):
-        cols = batch.to_pydict()
-        for at, src, line, post_id, generated, row in zip(*(cols[k] for k in _OUT), strict=True):
-            if at <= last:
-                raise SafeguardError("Ray returned decisions out of input order")
-            last = at
-            data = json.loads(row)
-            if "error" in data and len(data) == 1:
-                yield Outcome(src, line, post_id, False, None, data["error"])
-            else:
-                yield Outcome(src, line, post_id, generated, Decision.from_dict(data), None)
+    for epoch in _epochs(parts, epoch_bytes):
+        source = ray.data.from_items([p.to_dict() for p in epoch], override_num_blocks=len(epoch))
+        results: dict[str, dict[int, Any]] = {}
+        if plans:
+            stage("reading and preparing")
+            light = source.map_batches(
+                _bound(_Prepare, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
+            )
+            rows = run.collect(light)
+            columns: grouped.Columns = rows.sort_by("order").to_pydict() if rows.num_rows else {}
+            del rows
+            for name, plan_ in plans.items():
+                stage(f"grouping {name}")
+                results[name] = plan_.solve(columns, group) if columns else {}
+            del columns
+        stage("deciding")
+        work = _with_results(ray, epoch, results)
+        del results
+        decided = work.map_batches(
+            _bound(_Decide, spec), batch_size=1, batch_format="pyarrow", compute=run.pool(), num_cpus=1
+        )
+        for batch in decided.iter_batches(batch_format="pyarrow", batch_size=None):
+            cols = batch.to_pydict()
+            for at, src, line, post_id, generated, row in zip(*(cols[k] for k in _OUT), strict=True):
+                if at <= last:
+                    raise SafeguardError("Ray returned decisions out of input order")
+                last = at
+                data = json.loads(row)
+                if "error" in data and len(data) == 1:
+                    yield Outcome(src, line, post_id, False, None, data["error"])
+                else:
+                    yield Outcome(src, line, post_id, generated, Decision.from_dict(data), None)
+
+
+def _epochs(parts: Sequence[Split], epoch_bytes: int) -> Iterator[list[Split]]:
+    """Consecutive parts of about ``epoch_bytes`` of input at most (a part larger alone)."""
+    epoch: list[Split] = []
+    size = 0
+    for part in parts:
+        length = part.end - part.start if part.end >= 0 else _file_size(part.path, epoch_bytes)
+        if epoch and size + length > epoch_bytes:
+            yield epoch
+            epoch, size = [], 0
+        epoch.append(part)
+        size += length
+    if epoch:
+        yield epoch
+
+
+def _file_size(path: str, unknown: int) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return unknown
 
 
 _OUT = ("order", "source", "line", "id", "generated", "row")
@@ -559,7 +516,7 @@ def _with_results(ray: Any, parts: Sequence[Split], results: Mapping[str, Mappin
     from safeguard.shards.splits import POSITION_BITS
 
     mask = (1 << POSITION_BITS) - 1
-    per_part: list[dict[str, Any]] = [{"positions": []} | {f"r:{n}": [] for n in results} for _ in parts]
+    per_part: dict[int, dict[str, Any]] = {p.index: {"positions": []} | {f"r:{n}": [] for n in results} for p in parts}
     names = list(results)
     if names:
         for at in sorted(results[names[0]]):
@@ -568,7 +525,8 @@ def _with_results(ray: Any, parts: Sequence[Split], results: Mapping[str, Mappin
             for name in names:
                 row[f"r:{name}"].append(json.dumps(results[name][at]))
     tables = []
-    for part, row in zip(parts, per_part, strict=True):
+    for part in parts:
+        row = per_part[part.index]
         columns: dict[str, Any] = {k: [v] for k, v in part.to_dict().items()}
         columns["positions"] = pa.array([row["positions"]], pa.list_(pa.int64()))
         for name in names:
