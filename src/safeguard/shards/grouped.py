@@ -12,10 +12,10 @@ Duplicate window, for the posts its classifier advanced (numbered ``seq`` 0, 1, 
 1. :func:`window_fronts`: the oldest ``seq`` still in the window when post ``i`` is compared
    (``before``) and once it is added (``after``). Eviction is first-in first-out, by count and by
    ``window_seconds``, so this is one scan over the timestamps alone.
-2. :func:`nearest_in_bucket`, per band key: a post's candidates in a bucket are the bucket's last
-   ``max_candidates`` posts still in its window, verified with the same ``ratio``. The nearest
-   earlier near-copy over all buckets is the best of each bucket's best (:func:`best_of`), ties going
-   to the later post, as in the window.
+2. :func:`candidates_in_bucket`, per band key: a post's candidates in a bucket are the bucket's last
+   ``max_candidates`` posts still in its window (and of a length that can reach the threshold). The
+   nearest earlier near-copy is the candidate over all buckets with the best ``ratio``, ties going to
+   the later post, as in the window (:func:`nearest`).
 3. A post joins the cluster of its nearest copy, so clusters are the trees of "nearest earlier
    copy" links, each named by its first post.
 4. :func:`cluster_counts`, per cluster: the posts of the cluster in the window when each post is
@@ -52,15 +52,16 @@ __all__ = [
     "Grouper",
     "Member",
     "author_counts",
-    "best_of",
+    "candidates_in_bucket",
     "cluster_counts",
     "group_locally",
-    "nearest_in_bucket",
+    "nearest",
     "window_fronts",
 ]
 
-#: One post in a bucket: (seq, comparable text, timestamp or nan, window front when it is compared).
-Member = tuple[int, str, float, int]
+#: One post in a bucket: (seq, length of its comparable text, timestamp or nan, window front when it
+#: is compared).
+Member = tuple[int, int, float, int]
 
 
 def window_fronts(
@@ -85,39 +86,38 @@ def window_fronts(
     return before, after
 
 
-def nearest_in_bucket(
+def candidates_in_bucket(
     members: Sequence[Member], *, threshold: float, max_candidates: int, horizon: float | None, from_seq: int = 0
-) -> Iterator[tuple[int, int, float]]:
-    """``(seq, nearest seq, ratio)`` for each member of one bucket from ``from_seq`` on with a
-    near-copy among the bucket's earlier members: those still in its window, the last
-    ``max_candidates`` of them.
+) -> Iterator[tuple[int, int]]:
+    """``(seq, candidate seq)`` for each member of one bucket from ``from_seq`` on and each of the
+    bucket's earlier members it is compared with: those still in its window, the last
+    ``max_candidates`` of them, of a length that can reach ``threshold`` and within ``horizon``.
 
     ``members`` are sorted by ``seq``, one per post (a post's band keys are distinct)."""
     seqs = [m[0] for m in members]
     cutoff = threshold * 100.0
-    for p, (seq, text, ts, front) in enumerate(members):
+    for p, (seq, n, ts, front) in enumerate(members):
         if seq < from_seq:
             continue
-        lo = max(bisect.bisect_left(seqs, front, 0, p), p - max_candidates)
-        n = len(text)
-        best, best_score = -1, 0.0
-        for cand, other, cand_ts, _ in members[lo:p]:
-            m = len(other)
+        for cand, m, cand_ts, _ in members[max(bisect.bisect_left(seqs, front, 0, p), p - max_candidates) : p]:
             if 200.0 * min(n, m) / (n + m) < cutoff:
                 continue
             if horizon is not None and ts - cand_ts > horizon:
                 continue
-            score = ratio(text, other, score_cutoff=cutoff)
-            if score and (score > best_score or (score == best_score and cand > best)):
-                best, best_score = cand, score
-        if best >= 0:
-            yield seq, best, best_score
+            yield seq, cand
 
 
-def best_of(found: Iterable[tuple[int, int, float]]) -> dict[int, tuple[int, float]]:
-    """The nearest copy of each post over all its buckets: the highest ratio, then the later post."""
+def nearest(
+    pairs: Iterable[tuple[int, int]], text: Callable[[int], str], threshold: float
+) -> dict[int, tuple[int, float]]:
+    """The nearest copy of each post among its candidates (over all its buckets): the highest ratio
+    of at least ``threshold``, then the later post, as the window verifies them."""
+    cutoff = threshold * 100.0
     best: dict[int, tuple[int, float]] = {}
-    for seq, cand, score in found:
+    for seq, cand in set(pairs):
+        score = ratio(text(seq), text(cand), score_cutoff=cutoff)
+        if not score:
+            continue
         held = best.get(seq)
         if held is None or score > held[1] or (score == held[1] and cand > held[0]):
             best[seq] = (cand, score)
@@ -173,17 +173,17 @@ def group_locally(rows: Columns, key: str, fn: Callable[[Columns], Columns]) -> 
     return out
 
 
-def bucket_hits(
+def bucket_pairs(
     rows: Columns, *, threshold: float, max_candidates: int, horizon: float | None, from_seq: int
 ) -> Columns:
-    """One band-key bucket (columns seq, text, ts, front): :func:`nearest_in_bucket` as columns."""
-    members = sorted(zip(rows["seq"], rows["text"], rows["ts"], rows["front"], strict=True))
-    hits = list(
-        nearest_in_bucket(
+    """One band-key bucket (columns seq, length, ts, front): :func:`candidates_in_bucket` as columns."""
+    members = sorted(zip(rows["seq"], rows["length"], rows["ts"], rows["front"], strict=True))
+    pairs = list(
+        candidates_in_bucket(
             members, threshold=threshold, max_candidates=max_candidates, horizon=horizon, from_seq=from_seq
         )
     )
-    return {"seq": [h[0] for h in hits], "best": [h[1] for h in hits], "score": [h[2] for h in hits]}
+    return {"seq": [p[0] for p in pairs], "cand": [p[1] for p in pairs]}
 
 
 def cluster_rows(rows: Columns, *, from_seq: int) -> Columns:
@@ -237,14 +237,15 @@ class DuplicateByGroups:
         all_times = [w[3] for w in held] + list(times)
         all_prepared = [(w[4], w[5]) for w in held] + list(prepared)
         before, after = window_fronts(all_times, cfg.window, cfg.window_seconds, start=len(held))
-        bands: Columns = {"band": [], "seq": [], "text": [], "ts": [], "front": []}
+        # Buckets carry lengths, not texts: candidates are verified here, a few per copy.
+        bands: Columns = {"band": [], "seq": [], "length": [], "ts": [], "front": []}
         for j, (text, keys) in enumerate(all_prepared):
             if text is None or keys is None:
                 continue
             for key in dict.fromkeys(keys):
                 bands["band"].append(key - (1 << 64) if key >> 63 else key)  # signed: any grouper holds it
                 bands["seq"].append(base + j)
-                bands["text"].append(text)
+                bands["length"].append(len(text))
                 bands["ts"].append(all_times[j])
                 bands["front"].append(base + before[j])
         options = {
@@ -253,12 +254,19 @@ class DuplicateByGroups:
             "horizon": cfg.window_seconds,
             "from_seq": first,
         }
-        found = group(bands, "band", functools.partial(bucket_hits, **options))
-        nearest = best_of(zip(found.get("seq", []), found.get("best", []), found.get("score", []), strict=True))
+        found = group(bands, "band", functools.partial(bucket_pairs, **options))
+        del bands
+
+        def text_of(seq: int) -> str:
+            text = all_prepared[seq - base][0]
+            assert text is not None
+            return text
+
+        nearest_of = nearest(zip(found.get("seq", []), found.get("cand", []), strict=True), text_of, cfg.threshold)
         roots = {w[0]: w[6] for w in held}
         for j in range(len(held), len(all_ids)):
             seq = base + j
-            hit = nearest.get(seq)
+            hit = nearest_of.get(seq)
             roots[seq] = roots[hit[0]] if hit is not None else seq
         sizes: dict[int, int] = {}
         for root in roots.values():
@@ -279,7 +287,8 @@ class DuplicateByGroups:
             got = group(shared, "root", functools.partial(cluster_rows, from_seq=first))
             counts.update(zip(got["seq"], zip(got["size"], got["authors"], strict=True), strict=True))
         out = [
-            signals(base + j, all_ids, all_authors, nearest, counts, base=base) for j in range(len(held), len(all_ids))
+            signals(base + j, all_ids, all_authors, nearest_of, counts, base=base)
+            for j in range(len(held), len(all_ids))
         ]
         if len(all_ids) > len(held):
             keep = after[-1]

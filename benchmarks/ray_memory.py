@@ -1,0 +1,65 @@
+"""Memory of the driver of a Ray run over many epochs: it should level off, not grow with the posts.
+
+Builds the dump of ``moderate_dump.py`` (real forum posts, every post timed, planted campaigns), runs
+:func:`safeguard.shards.ray_engine.decide` in this process with small epochs, and prints this
+process's resident memory (VmRSS) and the posts decided as each epoch starts, then at the end. Ray's
+own processes (actors, the object store) are not counted: the actors of each epoch's pools end with it.
+
+    python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from moderate_dump import build_dump, texts  # noqa: E402
+from soak import rss_mib  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=200_000)
+    parser.add_argument("--epoch-mb", type=float, default=16.0)
+    parser.add_argument("--actors", type=int, default=2)
+    parser.add_argument("--plant", type=int, default=200)
+    args = parser.parse_args(argv)
+    import os
+
+    from safeguard.rules.loader import load_ruleset
+    from safeguard.shards import ray_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "dump.jsonl"
+        build_dump(dump, args.posts, texts(), args.plant)
+        print(f"{args.posts:,} posts, {dump.stat().st_size / 1e6:.0f} MB, epochs of {args.epoch_mb} MB")
+        ruleset = load_ruleset(ROOT / "rules" / "community.yaml")
+        done = 0
+        started = time.perf_counter()
+
+        def stage(name: str) -> None:
+            if name == "reading and preparing":
+                rss = rss_mib(os.getpid())
+                print(f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB", flush=True)
+
+        for _ in ray_engine.decide(
+            ruleset,
+            [str(dump)],
+            ["jsonl"],
+            actors=args.actors,
+            epoch_bytes=int(args.epoch_mb * 1024 * 1024),
+            on_stage=stage,
+        ):
+            done += 1
+        seconds = time.perf_counter() - started
+        print(f"end at {done:>9,} posts  driver RSS {rss_mib(os.getpid()):7.1f} MiB  ({done / seconds:.0f} posts/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
