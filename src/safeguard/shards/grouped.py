@@ -254,8 +254,13 @@ class DuplicateByGroups:
             "horizon": cfg.window_seconds,
             "from_seq": first,
         }
+        # A band key only one post has gives no candidates: group only the shared ones.
+        shared_keys = Counter(bands["band"])
+        kept = [i for i, key in enumerate(bands["band"]) if shared_keys[key] > 1]
+        del shared_keys
+        bands = {column: [values[i] for i in kept] for column, values in bands.items()}
         found = group(bands, "band", functools.partial(bucket_pairs, **options))
-        del bands
+        del bands, kept
 
         def text_of(seq: int) -> str:
             text = all_prepared[seq - base][0]

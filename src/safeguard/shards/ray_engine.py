@@ -39,7 +39,7 @@ from safeguard.io import readers
 from safeguard.rules.engine import Engine, Failure, isolated
 from safeguard.rules.loader import Ruleset, parse_ruleset
 from safeguard.shards import grouped
-from safeguard.shards.splits import Split, order, plan, read_split
+from safeguard.shards.splits import MIN_RANGE_BYTES, RANGE_BYTES, Split, order, plan, read_split
 from safeguard.types import Decision, Post
 
 __all__ = ["EPOCH_BYTES", "PLANS", "Outcome", "check_ruleset", "decide"]
@@ -418,8 +418,10 @@ def decide(
     check_ruleset(ruleset)
     ray = _start_ray(address)
     size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    # Four parts per actor at least, so that no actor waits long on another's last part.
-    parts = plan(inputs, formats, at_least=4 * size, **({"range_bytes": range_bytes} if range_bytes else {}))
+    # Four parts per actor at least, in the run and in each epoch, so that no actor waits long on
+    # another's last part.
+    per_epoch = max(MIN_RANGE_BYTES, epoch_bytes // (4 * size))
+    parts = plan(inputs, formats, at_least=4 * size, range_bytes=min(range_bytes or RANGE_BYTES, per_epoch))
     run = _Run(ray, size)
     spec = _Spec(
         text=ruleset.text,
