@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DUMP = ROOT / "examples" / "community_dump.jsonl"
-
-
-def moderate(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "safeguard", "moderate", *args, "--rules", str(ROOT / "rules" / "community.yaml")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
-
-
-def records(path: Path) -> list[dict[str, object]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    for row in rows:
-        row.pop("elapsed_ms", None)
-    return rows
+from _moderate_cli import DUMP, moderate, records
 
 
 def test_two_workers_write_the_records_of_one(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from _moderate_cli import DUMP, RULES, records
+from _moderate_cli import moderate as run_moderate
 
 from safeguard import Moderator
 from safeguard.io.readers import iter_posts, read_records
@@ -26,28 +28,9 @@ from safeguard.types import Decision
 
 ray = pytest.importorskip("ray")
 
-ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "rules" / "community.yaml"
-DUMP = ROOT / "examples" / "community_dump.jsonl"
-
 
 def moderate(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "safeguard", "moderate", *args, "--rules", str(RULES)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
-
-
-def records(path: Path) -> list[dict[str, object]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    for row in rows:
-        row.pop("elapsed_ms", None)
-    return rows
+    return run_moderate(*args, timeout=600)
 
 
 def summary_lines(stderr: str) -> list[str]:

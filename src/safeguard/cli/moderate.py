@@ -634,15 +634,7 @@ def _stream(
     show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
     skip_records, skip_bytes = skip if skip is not None else (0, None)
-    try:
-        writer = writers.open_writer(
-            None if output == "-" else output, out_format, partial=partial, resume_at=skip_bytes
-        )
-    except ConfigError as exc:
-        raise fail_config(exc) from None
-    except (OSError, SafeguardError) as exc:
-        err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
-        raise typer.Exit(exit_codes.IO) from None
+    writer = _open_writer(output, out_format, partial, skip_bytes)
     seen = SeenIds()
     read = 0
     cut_off = False
@@ -727,6 +719,19 @@ def _stream(
     return {"seconds": time.perf_counter() - started, "cut_off": cut_off}
 
 
+def _open_writer(output: str, out_format: str | None, partial: str | None, resume_at: int | None) -> Any:
+    """The decision writer of ``output`` ('-': stdout), or the exit for a bad format or an unwritable file."""
+    from safeguard.io import writers
+
+    try:
+        return writers.open_writer(None if output == "-" else output, out_format, partial=partial, resume_at=resume_at)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    except (OSError, SafeguardError) as exc:
+        err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
+        raise typer.Exit(exit_codes.IO) from None
+
+
 def _progress_bar(show: bool) -> Progress:
     return Progress(
         SpinnerColumn(),
@@ -777,13 +782,7 @@ def _stream_ray(
         raise fail_config(exc) from None
     show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
-    try:
-        writer = writers.open_writer(None if output == "-" else output, out_format, partial=partial)
-    except ConfigError as exc:
-        raise fail_config(exc) from None
-    except (OSError, SafeguardError) as exc:
-        err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
-        raise typer.Exit(exit_codes.IO) from None
+    writer = _open_writer(output, out_format, partial, None)
     seen = SeenIds()
     cut_off = False
     with ExitStack() as stack:
