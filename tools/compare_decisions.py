@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,15 @@ def main() -> int:
         f"{len(here)} decisions ({fired} with a rule fired, {errors} with errors, "
         f"{sum(1 for d in here if d['exempt'])} exempt): {len(differ)} differ from {args.base}"
     )
+    moved = Counter(f"{a['action']} -> {b['action']}" for a, b in differ if a["action"] != b["action"])
+    rules = Counter(
+        f"{sorted(m['rule'] for m in a['matches'])} -> {sorted(m['rule'] for m in b['matches'])}"
+        for a, b in differ
+        if a["matches"] != b["matches"] and [m["rule"] for m in a["matches"]] != [m["rule"] for m in b["matches"]]
+    )
+    print(f"actions moved: {dict(moved) or 'none'}")
+    for change, n in rules.most_common(10):
+        print(f"  rules {change}: {n}")
     for a, b in differ[:5]:
         print(f"post {a['post_id']}:")
         for key, x, y in _differences(a, b):
