@@ -1,0 +1,1 @@
+"""Community insights from the moderation stream: what members ask, complain about and praise."""
