@@ -76,4 +76,5 @@ def check_classifier(classifier: Classifier, posts: Sequence[Post] = SAMPLE_POST
 
 
 def _is_score(key: str) -> bool:
-    return not any(part in key for part in ("count", "length", "days", "ratio_raw", "size"))
+    # Counts, lengths and polarities (a sentiment runs from -1 to 1) are floats that are not probabilities.
+    return not any(part in key for part in ("count", "length", "days", "ratio_raw", "size", "sentiment"))

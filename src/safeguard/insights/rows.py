@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from safeguard.classifiers.feedback.kinds import KINDS
+
 __all__ = ["KINDS", "STAFF_ROLES", "PostRow", "week_of"]
 
-#: What a post is for, as the ``feedback`` classifier names it.
-KINDS: tuple[str, ...] = ("question", "complaint", "praise", "suggestion", "answer", "other")
 #: Author roles that speak for the community's owner: a reply from one of them is a staff reply.
 STAFF_ROLES: frozenset[str] = frozenset({"staff", "moderator", "admin"})
 

@@ -1,0 +1,205 @@
+"""The feedback classifier: kinds, sentiment, aspects, gazetteer names and codes, and its use in rules."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from safeguard import Moderator
+from safeguard.classifiers.base import get_classifier_class
+from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
+from safeguard.classifiers.feedback.gazetteer import find_codes, load_gazetteer, parse_gazetteer
+from safeguard.classifiers.feedback.sentiment import CHUNK, MAX_CHARS, chunks
+from safeguard.errors import ConfigError
+from safeguard.testing import check_classifier
+from safeguard.types import Author, Post
+
+GAZETTEER = """type,id,name,aliases
+product,SKU-10442,Vortex 5.7L Dual Basket Air Fryer,Vortex air fryer|Vortex dual basket
+product,SKU-20011,Aura KX-4410 Kettle,KX-4410
+store,S014,Leeds Kirkstall,Leeds store|Kirkstall store
+store,S020,Leeds White Rose,White Rose store|Leeds store
+"""
+
+
+@pytest.fixture(scope="module")
+def feedback() -> FeedbackClassifier:
+    c = FeedbackClassifier()
+    c.load()
+    return c
+
+
+def one(c: FeedbackClassifier, text: str, **kw: object) -> dict:
+    return c.classify([Post(id="p", text=text, **kw)])[0]  # type: ignore[arg-type]
+
+
+def test_follows_the_classifier_protocol_and_is_registered(feedback: FeedbackClassifier) -> None:
+    check_classifier(feedback)
+    assert get_classifier_class("feedback") is FeedbackClassifier
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "extra"),
+    [
+        ("Does anyone know if the Vortex basket is dishwasher safe?", "question", {}),
+        ("Third time my delivery was cancelled. Absolutely ridiculous, nobody answers the phone.", "complaint", {}),
+        ("Why is it so hard to get a refund from you people??", "complaint", {}),
+        ("Huge thanks to the Leeds team, brilliant service and the kettle is great.", "praise", {}),
+        ("It would be great if the app let me change my delivery slot after ordering.", "suggestion", {}),
+        (
+            "Try descaling it with citric acid every couple of weeks, that fixed it for me.",
+            "answer",
+            {"parent_id": "q1"},
+        ),
+        ("lol same", "other", {"parent_id": "q1"}),
+    ],
+)
+def test_clear_posts_get_their_kind(feedback: FeedbackClassifier, text: str, kind: str, extra: dict) -> None:
+    signals = one(feedback, text, **extra)
+    assert signals["kind"] == kind, signals["kinds"]
+    assert set(signals["kinds"]) == set(KINDS)
+    assert sum(signals["kinds"].values()) == pytest.approx(1.0)
+    assert signals["kind_score"] == max(signals["kinds"].values())
+
+
+def test_sentiment_has_a_sign_and_knows_shopping_words(feedback: FeedbackClassifier) -> None:
+    assert one(feedback, "Love it, works brilliantly, thank you!")["sentiment"] > 0.5
+    assert one(feedback, "Awful. Broken on arrival and nobody cares.")["sentiment"] < -0.3
+    # "flimsy" and "overpriced" are not in VADER's own lexicon
+    assert one(feedback, "The lid is flimsy and overpriced.")["sentiment"] < -0.3
+
+
+def test_long_posts_are_read_in_chunks_in_bounded_time(feedback: FeedbackClassifier) -> None:
+    text = "The kettle is great. " * 50 + "It is awful and broken. " * 50
+    pieces = chunks(text)
+    assert all(len(p) <= CHUNK for p in pieces) and "".join(pieces) == text
+    assert all(p.endswith(". ") for p in pieces[:-1])  # cut at sentence ends
+    huge = "terrible awful bad " * 200_000
+    assert len("".join(chunks(huge))) == MAX_CHARS
+    started = time.perf_counter()
+    assert one(feedback, huge)["sentiment"] < -0.5
+    assert time.perf_counter() - started < 5.0
+
+
+def test_aspects_come_with_their_evidence(feedback: FeedbackClassifier) -> None:
+    s = one(feedback, "My refund still hasn't come through and the courier lost the parcel.")
+    assert s["aspects"] == ["delivery", "returns"]  # the shipped order, not the order in the text
+    assert "refund" in s["evidence"]["returns"] and "courier" in s["evidence"]["delivery"]
+    assert set(s["aspects"]) <= set(ASPECTS)
+
+
+def test_weak_terms_count_only_in_shopping_talk(feedback: FeedbackClassifier) -> None:
+    # "store" and "app" have other senses; alone they name nothing
+    assert one(feedback, "I store my data in a Postgres table and the app reads it.")["aspects"] == []
+    shopping = one(feedback, "Ordered online, went to the store to collect and the app showed the wrong time.")
+    assert {"store", "website"} <= set(shopping["aspects"])
+
+
+def test_gazetteer_names_products_and_stores(tmp_path: Path) -> None:
+    path = tmp_path / "gazetteer.csv"
+    path.write_text(GAZETTEER, encoding="utf-8")
+    c = FeedbackClassifier(gazetteer=str(path))
+    s = one(c, "My vortex air fryer from the Leeds store is peeling. The KX-4410 is fine though.")
+    assert s["products"] == ["SKU-10442", "SKU-20011"]
+    assert s["stores"] == ["S014", "S020"]  # an alias two stores share names both
+    assert s["codes"] == ["KX-4410"]
+    assert one(c, "Nothing about products here.")["products"] == []
+
+
+def test_relative_gazetteer_paths_resolve_against_base_dir(tmp_path: Path) -> None:
+    (tmp_path / "g.csv").write_text(GAZETTEER, encoding="utf-8")
+    c = FeedbackClassifier(gazetteer="g.csv", base_dir=tmp_path)
+    assert one(c, "the kirkstall store")["stores"] == ["S014"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("kind,id,name\nproduct,1,a\n", 1, "lacks column(s) type"),
+        ("type,id,name\nproduct,1,a\nwarehouse,2,b\n", 3, "type must be one of product, store"),
+        ("type,id,name\nproduct,,a\n", 2, "needs an id and a name"),
+        ("type,id,name\nproduct,1,a,extra\n", 2, "more fields than the header"),
+    ],
+)
+def test_gazetteer_errors_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_gazetteer(text, file="g.csv")
+    assert message in str(info.value)
+    assert info.value.problems[0].line == line and info.value.problems[0].file == "g.csv"
+
+
+def test_gazetteer_file_limits(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read gazetteer"):
+        load_gazetteer(tmp_path / "missing.csv")
+    with pytest.raises(ConfigError, match="cannot read gazetteer"):
+        load_gazetteer(tmp_path)  # a directory, not a regular file
+    bom = tmp_path / "bom.csv"
+    bom.write_text("\ufeff" + GAZETTEER, encoding="utf-8")
+    assert "Leeds store" in load_gazetteer(bom).names["stores"]
+
+
+def test_codes_are_model_numbers_not_units() -> None:
+    text = "Is the KX-4410 better than the UE55TU7000? 5.7L, 4K, 1080p, 2nd, SKU 104421, model no. wm8420, OK, USB"
+    assert find_codes(text) == ["KX-4410", "UE55TU7000", "104421", "WM8420"]
+    started = time.perf_counter()
+    find_codes("A1" * 300_000)  # a run of capitals and digits stays linear
+    assert time.perf_counter() - started < 2.0
+
+
+def test_title_is_read_with_the_text(feedback: FeedbackClassifier) -> None:
+    s = one(feedback, "Bought it in August, it is flaking already.", title="Air fryer coating peeling")
+    assert "quality" in s["aspects"]
+    assert s["evidence"]["quality"] == ["peeling", "flaking"] or set(s["evidence"]["quality"]) == {"peeling", "flaking"}
+
+
+def test_options_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        FeedbackClassifier(aspects={})
+    with pytest.raises(ValueError, match="not an identifier"):
+        FeedbackClassifier(aspects={"bad name": ["x"]})
+    with pytest.raises(ValueError, match="list of terms"):
+        FeedbackClassifier(aspects={"x": 3})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="unknown option"):
+        FeedbackClassifier(colour="red")  # type: ignore[call-arg]
+    custom = FeedbackClassifier(aspects={"sizing": ["too small", "~ fit"]})
+    assert one(custom, "The jacket is too small.")["aspects"] == ["sizing"]
+    assert one(custom, "It does not fit.")["aspects"] == []  # weak, and no shopping word
+    assert one(custom, "Bought a jacket, it does not fit.")["aspects"] == ["sizing"]
+
+
+def test_rules_read_feedback_signals(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        """
+ruleset: feedback-rules
+version: 1
+classifiers:
+  feedback: {}
+rules:
+  - id: angry-complaint
+    when: feedback.kind == "complaint" && feedback.sentiment < -0.5
+    action: hold
+    reason: an angry complaint for staff to answer
+  - id: delivery-question
+    when: feedback.kind == "question" && "delivery" in feedback.aspects
+    action: hold
+    reason: a delivery question
+""",
+        encoding="utf-8",
+    )
+    moderator = Moderator.from_file(rules)
+    angry = moderator.moderate({"id": "a", "text": "Third cancelled delivery. Disgusting, useless service."})
+    question = moderator.moderate({"id": "q", "text": "Does anyone know if delivery slots can be changed?"})
+    calm = moderator.moderate({"id": "c", "text": "Lovely weather today."})
+    assert angry.rules == ["angry-complaint"] and question.rules == ["delivery-question"]
+    assert calm.action.value == "allow"
+
+
+def test_staff_replies_are_not_questions_to_answer(feedback: FeedbackClassifier) -> None:
+    staff = Author(id="s1", role="staff")
+    s = one(
+        feedback, "Hi Meg, I've pushed your case to the front. You should hear back today.", parent_id="x", author=staff
+    )
+    assert s["kind"] == "answer"
