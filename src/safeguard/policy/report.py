@@ -10,7 +10,6 @@ text from the input (post text, rule ids, reasons) is HTML-escaped.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import math
 import re
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from safeguard.htmlpage import CSS, escape, nice_max
 from safeguard.policy.records import KEPT_ERRORS, RecordError
 from safeguard.types import Post
 
@@ -216,55 +216,9 @@ def _values(values: Any) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------------
 
-_CSS = """
-:root { --fg: #1d232b; --muted: #5f6b7a; --line: #dde3ea; --bg: #f6f8fa; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
-       background: var(--bg); }
-header { background: #22303f; color: #fff; padding: 20px 32px; }
-header h1 { margin: 0 0 4px; font-size: 22px; }
-header p { margin: 0; color: #c8d3df; }
-main { padding: 8px 32px 40px; max-width: 1240px; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
-h2 { font-size: 17px; margin: 0 0 12px; }
-h3 { font-size: 14px; margin: 16px 0 6px; }
-.cards { display: flex; gap: 12px; flex-wrap: wrap; }
-.card { flex: 1 1 150px; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
-.card .n { font-size: 24px; font-weight: 600; }
-.card .l { color: var(--muted); }
-.allow { border-top: 4px solid #2e7d32; } .hold { border-top: 4px solid #f0a500; }
-.remove { border-top: 4px solid #c62828; } .err { border-top: 4px solid #8c8c8c; }
-.note { color: var(--muted); font-style: italic; }
-.legend span { display: inline-block; margin-right: 14px; }
-.legend i { display: inline-block; width: 11px; height: 11px; margin-right: 5px; vertical-align: -1px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(290px, 1fr)); gap: 12px; }
-.grid figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px 8px; }
-figcaption { font-weight: 600; font-size: 13px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: top; }
-th { color: var(--muted); font-weight: 600; }
-td.text { white-space: pre-wrap; word-break: break-word; max-width: 560px; }
-code { font-size: 12px; word-break: break-all; }
-svg text { font: 11px system-ui, sans-serif; fill: #3b4652; }
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]+", "-", name).strip("-") or "signal"
-
-
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if value <= m * exp:
-            return float(m * exp)
-    return float(10 * exp)
 
 
 def _timeline_svg(report: Report) -> str:
@@ -284,7 +238,7 @@ def _timeline_svg(report: Report) -> str:
             buckets[key][i] += counts[i]
     width, height, left, right, top, bottom = 1120, 280, 48, 12, 12, 42
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max(sum(c) for c in buckets.values()))
+    top_value = nice_max(max(sum(c) for c in buckets.values()))
     n = len(buckets)
     slot = plot_w / n
     bar = max(1.0, slot * 0.8)
@@ -339,10 +293,10 @@ def _rules_svg(report: Report) -> str:
         color = COLORS["shadow"] if shadow_only else COLORS.get(report.rule_actions.get(rule, ""), "#4a6fa5")
         label = rule + (" (shadow)" if shadow_only else "")
         w = max(2.0, plot_w * count / top_value)
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{_e(label)}</text>')
+        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(label)}</text>')
         parts.append(
             f'<rect class="rule-bar" x="{left}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" fill="{color}">'
-            f"<title>{_e(label)}: {count}</title></rect>"
+            f"<title>{escape(label)}: {count}</title></rect>"
         )
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 16}">{count:,}</text>')
     parts.append("</svg>")
@@ -372,8 +326,9 @@ def _histogram_svg(name: str, values: array[float]) -> str:
     scale = math.log1p(peak)
     bar = plot_w / BINS
     parts = [
-        f'<svg id="chart-score-{_e(_slug(name))}" class="chart histogram" role="img" viewBox="0 0 {width} {height}" '
-        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{_e(name)}</title>',
+        f'<svg id="chart-score-{escape(_slug(name))}" class="chart histogram" role="img" '
+        f'viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(name)}</title>',
         f'<line x1="{left}" x2="{width - 6}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
         f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:,}</text>',
     ]
@@ -400,9 +355,9 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{_e(title)}</h1><p>{report.decisions:,} decisions"
-        + (f" &middot; ruleset {', '.join(_e(r) for r in sorted(report.rulesets))}" if report.rulesets else "")
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1><p>{report.decisions:,} decisions"
+        + (f" &middot; ruleset {', '.join(escape(r) for r in sorted(report.rulesets))}" if report.rulesets else "")
         + "</p></header><main>",
         '<section id="summary"><h2>Decisions</h2><div class="cards">',
     ]
@@ -451,7 +406,7 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
         if shadows:
             out.append(
                 '<p class="note">Also fired in shadow mode: '
-                + ", ".join(f"{_e(r)} ({n:,})" for r, n in shadows)
+                + ", ".join(f"{escape(r)} ({n:,})" for r, n in shadows)
                 + "</p>"
             )
     else:
@@ -467,7 +422,7 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
         )
         for name, values in signals:
             out.append(
-                f'<figure><figcaption>{_e(name)} <span class="note">({len(values):,} posts)</span></figcaption>'
+                f'<figure><figcaption>{escape(name)} <span class="note">({len(values):,} posts)</span></figcaption>'
                 f"{_histogram_svg(name, values)}</figure>"
             )
         out.append("</div>")
@@ -484,7 +439,7 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
     for rule in sorted(report.examples):
         acting, shadow = report.fires[rule]
         out.append(
-            f'<h3 id="rule-{_e(_slug(rule))}">{_e(rule)} <span class="note">'
+            f'<h3 id="rule-{escape(_slug(rule))}">{escape(rule)} <span class="note">'
             f"({acting:,} fired{f', {shadow:,} shadow' if shadow else ''})</span></h3>"
         )
         out.append("<table><tr><th>post</th><th>decision</th><th>reason</th><th>text</th><th>values</th></tr>")
@@ -492,19 +447,19 @@ def render_html(report: Report, *, title: str = "safeguard moderation report") -
             text = e.text
             if text is not None and len(text) > EXAMPLE_TEXT:
                 text = text[: EXAMPLE_TEXT - 3] + "..."
-            shown = _e(text) if text is not None else '<span class="note">(pass --posts for the text)</span>'
+            shown = escape(text) if text is not None else '<span class="note">(pass --posts for the text)</span>'
             out.append(
-                f"<tr><td>{_e(e.post_id)}"
-                + (f'<br><span class="note">{_e(e.created_at)}</span>' if e.created_at else "")
-                + f"</td><td>{_e(e.action)}{' (shadow)' if e.shadow else ''}</td><td>{_e(e.reason or '')}</td>"
-                f'<td class="text">{shown}</td><td><code>{_e(e.values)}</code></td></tr>'
+                f"<tr><td>{escape(e.post_id)}"
+                + (f'<br><span class="note">{escape(e.created_at)}</span>' if e.created_at else "")
+                + f"</td><td>{escape(e.action)}{' (shadow)' if e.shadow else ''}</td><td>{escape(e.reason or '')}</td>"
+                f'<td class="text">{shown}</td><td><code>{escape(e.values)}</code></td></tr>'
             )
         out.append("</table>")
     out.append("</section>")
     if report.unreadable:
         out.append('<section id="unreadable"><h2>Unreadable records</h2><table><tr><th>line</th><th>error</th></tr>')
         for r in report.unreadable[:50]:
-            out.append(f"<tr><td>{_e(r.line)}</td><td>{_e(r.error)}</td></tr>")
+            out.append(f"<tr><td>{escape(r.line)}</td><td>{escape(r.error)}</td></tr>")
         out.append("</table></section>")
     out.append("</main></body></html>")
     return "\n".join(out) + "\n"
