@@ -443,3 +443,25 @@ def test_saving_never_replaces_a_symlink_or_a_device(tmp_path: Path, kind: str) 
     if kind == "symlink":
         assert path.is_symlink() and target.read_text(encoding="utf-8") == "keep me"
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_copy_flood_from_many_accounts_costs_the_same_per_post() -> None:
+    """The cluster's author count is kept, not recounted per post: a campaign of copies from thousands
+    of accounts (the shape of a spam flood) must not slow each post down as it grows."""
+    import time
+
+    from safeguard.types import Author
+
+    text = "Win a free phone today, click the link in my profile to claim it now before it is gone!"
+    c = DuplicateClassifier(window=30_000)
+    posts = [Post(id=f"p{i}", text=text, author=Author(id=f"u{i}" if i % 10 else None)) for i in range(12_000)]
+    out: list[dict] = []
+    seconds = []
+    for part in range(4):
+        started = time.perf_counter()
+        out += [s for i in range(0, 3_000, 500) for s in c.classify(posts[part * 3_000 + i : part * 3_000 + i + 500])]
+        seconds.append(time.perf_counter() - started)
+    # the last 3,000 copies join a cluster seven times larger than the first 3,000 did, at no more cost
+    assert seconds[3] < 2.5 * seconds[0] + 0.2, seconds
+    assert out[-1]["cluster_size"] == 12_000
+    assert out[-1]["authors"] == 12_000 - 1_200  # every tenth post has no author id: not an author

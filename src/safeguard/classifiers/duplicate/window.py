@@ -117,7 +117,8 @@ class Window:
             "of_author": of_author or "",
             "same_author": best >= 0 and author is not None and author == of_author,
             "cluster_size": size[0],
-            "authors": sum(1 for a in by_author if a is not None),
+            # distinct known authors: the unknown author (None) is one key of by_author at most
+            "authors": len(by_author) - (None in by_author),
         }
 
     def _nearest(self, text: str, ts: float, keys: list[int]) -> tuple[int, float]:
