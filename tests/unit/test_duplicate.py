@@ -454,14 +454,14 @@ def test_a_copy_flood_from_many_accounts_costs_the_same_per_post() -> None:
 
     text = "Win a free phone today, click the link in my profile to claim it now before it is gone!"
     c = DuplicateClassifier(window=30_000)
-    posts = [Post(id=f"p{i}", text=text, author=Author(id=f"u{i}" if i % 10 else None)) for i in range(12_000)]
+    posts = [Post(id=f"p{i}", text=text, author=Author(id=f"u{i}" if i % 10 else None)) for i in range(20_000)]
     out: list[dict] = []
     seconds = []
-    for part in range(4):
+    for part in range(5):
         started = time.perf_counter()
-        out += [s for i in range(0, 3_000, 500) for s in c.classify(posts[part * 3_000 + i : part * 3_000 + i + 500])]
+        out += [s for i in range(0, 4_000, 500) for s in c.classify(posts[part * 4_000 + i : part * 4_000 + i + 500])]
         seconds.append(time.perf_counter() - started)
-    # the last 3,000 copies join a cluster seven times larger than the first 3,000 did, at no more cost
-    assert seconds[3] < 2.5 * seconds[0] + 0.2, seconds
-    assert out[-1]["cluster_size"] == 12_000
-    assert out[-1]["authors"] == 12_000 - 1_200  # every tenth post has no author id: not an author
+    # the last 4,000 copies join a cluster nine times larger than the first 4,000 did, at no more cost
+    assert seconds[4] < 2 * seconds[0] + 0.1, seconds
+    assert out[-1]["cluster_size"] == 20_000
+    assert out[-1]["authors"] == 20_000 - 2_000  # every tenth post has no author id: not an author
