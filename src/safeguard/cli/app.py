@@ -137,6 +137,7 @@ def dump_json(data: Any) -> str:
 
 # Commands register themselves on import.
 from safeguard.cli import bench as _bench  # noqa: E402,F401
+from safeguard.cli import insights as _insights  # noqa: E402,F401
 from safeguard.cli import moderate as _moderate  # noqa: E402,F401
 from safeguard.cli import policy as _policy  # noqa: E402,F401
 from safeguard.cli import review as _review  # noqa: E402,F401

@@ -34,6 +34,7 @@ class PostRow:
     aspects: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     stores: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()  # model numbers and SKUs found by pattern
     action: str | None = None  # the moderation decision, when the pass moderated
     rules: tuple[str, ...] = ()  # the rules that fired (acting ones)
 

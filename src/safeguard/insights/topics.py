@@ -71,6 +71,8 @@ _STOPWORD_TEXT = """
     certain true big small little time times people person guy point case example examples kind sort stuff
     mean means meant work works worked working two three four five six seven eight nine ten second third
     yesterday today tomorrow anyway lol haha
+    day days week weeks month months year years hour hours minute minutes morning afternoon evening night
+    tonight weekend sorry
 """
 #: Words that never make a term: English function words, contractions, and the filler of forum posts
 #: (greetings, thanks, hedges, generic verbs) that every topic shares and so would name none of them.
@@ -384,6 +386,20 @@ def _check(
         raise ValueError(f"now must be a datetime or None, got {type(now).__name__}")
 
 
+def _covered(rows: Sequence[PostRow], now: datetime | None, last_week: date) -> float:
+    """How many of the last week's days the data reaches, over seven (1/7 to 1): the last week's posts are
+    read as a rate, so a dump that ends on a Tuesday does not make every topic look as if it shrank."""
+    if now is not None:
+        end = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+    else:
+        end = max(row.created_at for row in rows if row.created_at is not None)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=timezone.utc)
+    start = datetime(last_week.year, last_week.month, last_week.day, tzinfo=timezone.utc)
+    days = math.ceil((end - start).total_seconds() / 86400)  # days begun: a post on Wednesday covers three
+    return min(7, max(1, days)) / 7
+
+
 def _weeks(rows: Sequence[PostRow], now: datetime | None) -> tuple[list[date], _IntArray, int]:
     """Every week of the range, each post's week index (-1 undated) and the index of the "last" week."""
     starts = [week_of(row.created_at) if row.created_at is not None else None for row in rows]
@@ -437,14 +453,17 @@ def find_topics(
     every reported topic is at least as big as its least-used term is allowed to be.
 
     ``growth`` compares the last week (the last week any post has, or the week of ``now``) with the mean
-    of the earlier weeks, +1 smoothed; ``emerging`` means growth >= ``emerging_factor`` on at least
-    ``min_emerging`` posts last week. Posts without ``created_at`` count in ``posts`` only.
+    of the earlier weeks, +1 smoothed, reading a last week the data covers only in part as a rate (its
+    posts over the share of its days up to ``now``, or the latest post); ``emerging`` means growth >=
+    ``emerging_factor`` on at least ``min_emerging`` posts last week. Posts without ``created_at`` count
+    in ``posts`` only.
     """
     _check(max_topics, min_posts, max_share, merge_overlap, emerging_factor, min_emerging, now)
     n = len(rows)
     weeks, week_index, last = _weeks(rows, now)
     if n == 0:
         return Topics(topics=[], assigned={}, weeks=weeks)
+    covered = _covered(rows, now, weeks[last]) if last >= 0 else 1.0
     floor = min_posts if min_posts is not None else max(3, math.ceil(n * 0.001))
 
     index = _Index(rows, floor, max_share * n)
@@ -475,7 +494,7 @@ def find_topics(
         members = np.flatnonzero(assignment == t)
         dated = week_index[members]
         per_week = np.bincount(dated[dated >= 0], minlength=len(weeks))
-        growth, emerging = _trend(per_week, last, emerging_factor, min_emerging)
+        growth, emerging = _trend(per_week, last, emerging_factor, min_emerging, covered)
         topics.append(
             Topic(
                 id=renumber[t],
@@ -493,11 +512,14 @@ def find_topics(
     return Topics(topics=topics, assigned=assigned, weeks=weeks)
 
 
-def _trend(per_week: _IntArray, last: int, factor: float, min_emerging: int) -> tuple[float, bool]:
-    """Growth of the last week over the mean of the earlier ones, and whether that makes it emerging."""
+def _trend(
+    per_week: _IntArray, last: int, factor: float, min_emerging: int, covered: float = 1.0
+) -> tuple[float, bool]:
+    """Growth of the last week (its posts over ``covered``, the share of it the data spans) over the mean
+    of the earlier ones, and whether that makes it emerging."""
     if last <= 0:
         # One week (or none): nothing to compare with, so no trend.
         return 1.0, False
     latest = int(per_week[last])
-    growth = (latest + 1) / (float(per_week[:last].mean()) + 1)
+    growth = (latest / covered + 1) / (float(per_week[:last].mean()) + 1)
     return growth, growth >= factor and latest >= min_emerging

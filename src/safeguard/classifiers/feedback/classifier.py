@@ -20,31 +20,41 @@ term of any aspect, a gazetteer name, a code or a shopping word (:data:`SHOPPING
 with the text.
 
 Options: ``gazetteer`` (a CSV path), ``aspects`` (name to terms or list file; replaces the shipped
-table), ``base_dir`` (what relative paths resolve against).
+table), ``kind_model`` (a kind model file from ``tools/train_feedback.py``, or ``rules`` for the hand-set
+scores of :mod:`.kinds` alone; default: the shipped model, or the hand-set scores when none is
+shipped), ``base_dir`` (what relative paths resolve against).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.feedback.gazetteer import Gazetteer, find_codes, load_gazetteer
 from safeguard.classifiers.feedback.kinds import (
     CUES,
+    DENSE_FEATURES,
     KINDS,
     KindEvidence,
+    dense_features,
     has_answer_markup,
     instructions,
     kind_scores,
     question_shape,
+    softmax,
 )
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
 from safeguard.classifiers.text import normalize_many
+from safeguard.classifiers.toxicity.heads import HarmHeads
+from safeguard.errors import ConfigError
 from safeguard.files import config_path
 from safeguard.types import Post
 
@@ -86,6 +96,8 @@ SHOPPING_WORDS: tuple[str, ...] = (
     "refund",
     "delivery",
 )
+#: The shipped kind model (``tools/train_feedback.py`` writes it).
+KIND_MODEL = "kinds.npz"
 _STAFF_ROLES = frozenset({"staff", "moderator", "admin"})
 _WEAK = "~ "
 _KIND_LISTS = tuple(f"cue_{k}" for k in CUES)
@@ -122,10 +134,18 @@ class FeedbackClassifier(Classifier):
         name: str | None = None,
         gazetteer: str | os.PathLike[str] | None = None,
         aspects: Mapping[str, Sequence[str] | str] | None = None,
+        kind_model: str | os.PathLike[str] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(name=name, **params)
+        if kind_model == "rules":
+            self.kind_model: Path | None = None
+        elif kind_model is None:
+            shipped = _data(KIND_MODEL)
+            self.kind_model = shipped if shipped.is_file() else None
+        else:
+            self.kind_model = config_path(kind_model, "kind_model", base_dir)
         self.gazetteer_path = config_path(gazetteer, "gazetteer", base_dir) if gazetteer is not None else None
         if aspects is None:
             self.aspect_sources: dict[str, tuple[str, ...] | Path] = dict(_shipped_aspects())
@@ -146,12 +166,20 @@ class FeedbackClassifier(Classifier):
         self._weak: dict[str, frozenset[str]] = {}
         self._gazetteer = Gazetteer()
         self._polarity: Polarity | None = None
+        self._kinds: HarmHeads | None = None
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["aspects"] = list(self.aspect_sources)
         info["gazetteer"] = str(self.gazetteer_path) if self.gazetteer_path else None
+        info["kind_model"] = str(self.kind_model) if self.kind_model else "rules"
         return info
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The retailer's names this instance looks for (empty without a ``gazetteer`` file); loads first."""
+        self.load()
+        return self._gazetteer
 
     def _load(self) -> None:
         polarity = Polarity()
@@ -169,19 +197,48 @@ class FeedbackClassifier(Classifier):
             self._gazetteer = load_gazetteer(self.gazetteer_path)
             for signal, names in self._gazetteer.terms().items():
                 lists[f"gaz_{signal}"] = names
+        if self.kind_model is not None:
+            self._kinds = load_kind_model(self.kind_model)
         self._matcher = TermMatcher(lists)
         self._polarity = polarity
 
-    def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
-        """One signals mapping per post, in order."""
+    def read(self, posts: Sequence[Post]) -> list[Reading]:
+        """What the classifier reads of each post before deciding its kind (the kind model's inputs)."""
         self.load()
-        assert self._matcher is not None
         texts = [_joined(p) for p in posts]
         normalized = normalize_many(texts)
-        return [self._one(p, raw, norm) for p, raw, (norm, _) in zip(posts, texts, normalized, strict=True)]
+        return [self._read(p, raw, norm) for p, raw, (norm, _) in zip(posts, texts, normalized, strict=True)]
 
-    def _one(self, post: Post, raw: str, norm: str) -> dict[str, Any]:
-        assert self._matcher is not None
+    def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
+        """One signals mapping per post, in order."""
+        readings = self.read(posts)
+        if self._kinds is not None and readings:
+            margins = self._kinds.margins(
+                [r.normalized for r in readings], np.array([dense_features(r.evidence) for r in readings])
+            )
+            scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins]
+        else:
+            scores = [kind_scores(r.evidence) for r in readings]
+        out = []
+        for r, probs in zip(readings, scores, strict=True):
+            kind = max(KINDS, key=lambda k: probs[k])  # ties go to the earlier kind in KINDS
+            out.append(
+                {
+                    "kind": kind,
+                    "kind_score": probs[kind],
+                    "kinds": probs,
+                    "sentiment": r.evidence.sentiment,
+                    "aspects": list(r.aspects),
+                    "evidence": r.aspects,
+                    "products": r.products,
+                    "stores": r.stores,
+                    "codes": r.codes,
+                }
+            )
+        return out
+
+    def _read(self, post: Post, raw: str, norm: str) -> Reading:
+        assert self._matcher is not None and self._polarity is not None
         found = self._matcher.find(norm)
         gaz = self._gazetteer
         products = gaz.ids("products", found.get("gaz_products", ()))
@@ -197,40 +254,54 @@ class FeedbackClassifier(Classifier):
                 evidence[aspect] = terms
             else:
                 weak_only[aspect] = terms
+        # weak terms count only where the post reads as shopping
         if weak_only and (evidence or products or stores or codes or found.get("shopping")):
             evidence.update(weak_only)
         evidence = {a: evidence[a] for a in self.aspect_sources if a in evidence}
-        assert self._polarity is not None
-        sentiment = self._polarity(raw)
         marks, sentences, ends = question_shape(norm)
-        words = len(norm.split())
         role = post.author.role if post.author is not None else None
-        scores = kind_scores(
-            KindEvidence(
-                **{cue: len(found.get(f"cue_{cue}", ())) for cue in CUES},
-                question_marks=marks,
-                question_sentences=sentences,
-                ends_with_question=ends,
-                answer_markup=has_answer_markup(raw),
-                instructions=instructions(norm),
-                sentiment=sentiment,
-                reply=post.parent_id is not None,
-                staff=role in _STAFF_ROLES,
-                words=words,
-            )
+        kind_evidence = KindEvidence(
+            **{cue: len(found.get(f"cue_{cue}", ())) for cue in CUES},
+            question_marks=marks,
+            question_sentences=sentences,
+            ends_with_question=ends,
+            answer_markup=has_answer_markup(raw),
+            instructions=instructions(norm),
+            sentiment=self._polarity(raw),
+            reply=post.parent_id is not None,
+            staff=role in _STAFF_ROLES,
+            words=len(norm.split()),
         )
-        kind = max(KINDS, key=lambda k: scores[k])  # ties go to the earlier kind in KINDS
-        return {
-            "kind": kind,
-            "kind_score": scores[kind],
-            "kinds": scores,
-            "sentiment": sentiment,
-            "aspects": list(evidence),
-            "evidence": evidence,
-            "products": products,
-            "stores": stores,
-            "codes": codes,
-        }
+        return Reading(norm, kind_evidence, evidence, products, stores, codes)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One post as the classifier read it: its normalised text, the evidence of its kind, the aspects with
+    the phrases that named them, and the retailer's names and codes in it."""
+
+    normalized: str
+    evidence: KindEvidence
+    aspects: dict[str, list[str]]
+    products: list[str]
+    stores: list[str]
+    codes: list[str]
+
+
+def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
+    """A kind model written by ``tools/train_feedback.py``; ConfigError when the file is not one for
+    this version's evidence (its labels and dense features must match :data:`KINDS` and
+    :data:`DENSE_FEATURES`)."""
+    try:
+        heads = HarmHeads.load(Path(path))
+    except ValueError as exc:
+        raise ConfigError(f"cannot read kind model {os.fspath(path)}: {exc}", file=os.fspath(path)) from None
+    if heads.labels != KINDS or tuple(heads.meta.get("dense_features", ())) != DENSE_FEATURES:
+        raise ConfigError(
+            f"{os.fspath(path)} is not a kind model for this version (labels or features differ)",
+            file=os.fspath(path),
+        )
+    return heads
 
 
 def _joined(post: Post) -> str:

@@ -68,6 +68,8 @@ class Gazetteer:
     """Names to look for, per signal (``products``, ``stores``): each name maps to the ids it stands for."""
 
     names: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: The display name of each id (its row's ``name``), per signal.
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -96,26 +98,31 @@ def parse_gazetteer(text: str, *, file: str = "<gazetteer>") -> Gazetteer:
         raise _error(file, 1, f"gazetteer header lacks column(s) {', '.join(missing)} (has: {', '.join(header)})")
     reader.fieldnames = header
     names: dict[str, dict[str, list[str]]] = {signal: {} for signal in ENTRY_TYPES.values()}
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            raise _error(file, line, "more fields than the header has")
-        kind = (row.get("type") or "").strip().lower()
-        ident = (row.get("id") or "").strip()
-        name = (row.get("name") or "").strip()
-        if not kind and not ident and not name:
-            continue
-        if kind not in ENTRY_TYPES:
-            raise _error(file, line, f"type must be one of {', '.join(ENTRY_TYPES)}, got {kind!r}")
-        if not ident or not name:
-            raise _error(file, line, "every row needs an id and a name")
-        aliases = [a.strip() for a in (row.get("aliases") or "").split("|")]
-        for term in (name, *aliases):
-            if len(term) > _MAX_FIELD:
-                raise _error(file, line, f"a name longer than {_MAX_FIELD} characters")
-            if term:
-                names[ENTRY_TYPES[kind]].setdefault(term, []).append(ident)
-    return Gazetteer({s: {n: tuple(dict.fromkeys(i)) for n, i in table.items()} for s, table in names.items()})
+    labels: dict[str, dict[str, str]] = {signal: {} for signal in ENTRY_TYPES.values()}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise _error(file, line, "more fields than the header has")
+            kind = (row.get("type") or "").strip().lower()
+            ident = (row.get("id") or "").strip()
+            name = (row.get("name") or "").strip()
+            if not kind and not ident and not name:
+                continue
+            if kind not in ENTRY_TYPES:
+                raise _error(file, line, f"type must be one of {', '.join(ENTRY_TYPES)}, got {kind!r}")
+            if not ident or not name:
+                raise _error(file, line, "every row needs an id and a name")
+            labels[ENTRY_TYPES[kind]].setdefault(ident, name)
+            aliases = [a.strip() for a in (row.get("aliases") or "").split("|")]
+            for term in (name, *aliases):
+                if len(term) > _MAX_FIELD:
+                    raise _error(file, line, f"a name longer than {_MAX_FIELD} characters")
+                if term:
+                    names[ENTRY_TYPES[kind]].setdefault(term, []).append(ident)
+    except csv.Error as exc:
+        raise _error(file, reader.line_num, f"not valid CSV: {exc}") from None
+    return Gazetteer({s: {n: tuple(dict.fromkeys(i)) for n, i in table.items()} for s, table in names.items()}, labels)
 
 
 def load_gazetteer(path: str | os.PathLike[str]) -> Gazetteer:

@@ -16,7 +16,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["CUES", "KINDS", "KindEvidence", "has_answer_markup", "instructions", "kind_scores", "question_shape"]
+__all__ = [
+    "CUES",
+    "DENSE_FEATURES",
+    "KINDS",
+    "KindEvidence",
+    "dense_features",
+    "has_answer_markup",
+    "instructions",
+    "kind_scores",
+    "question_shape",
+    "raw_scores",
+    "softmax",
+]
 
 #: What a post is for.
 KINDS: tuple[str, ...] = ("question", "complaint", "praise", "suggestion", "answer", "other")
@@ -147,6 +159,18 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "pathetic",
         "lied",
         "fobbed off",
+        "on hold",
+        "cut off",
+        "snapped",
+        "junk",
+        "sneaky",
+        "waste",
+        "nothing",
+        "round and round",
+        "couldn't find",
+        "didn't",
+        "won't be",
+        "nobody asked",
     ),
     # Thanks and compliments.
     "praise": (
@@ -230,6 +254,17 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "needs an option",
         "need an option",
         "an option to",
+        "can we get",
+        "can we have",
+        "could we get",
+        "could we have",
+        "any chance",
+        "is it possible to add",
+        "please can you",
+        "should be able to",
+        "should cover",
+        "should include",
+        "let us",
     ),
     # Giving a fix, information or advice.
     "answer": (
@@ -340,7 +375,58 @@ def _saturating(n: int, per: float, cap: float) -> float:
 
 
 def kind_scores(e: KindEvidence) -> dict[str, float]:
-    """Probabilities of the six kinds (in :data:`KINDS` order) from a post's evidence.
+    """Probabilities of the six kinds (in :data:`KINDS` order) from a post's evidence alone: the
+    softmax of :func:`raw_scores`."""
+    return softmax(raw_scores(e))
+
+
+def softmax(raw: Mapping[str, float]) -> dict[str, float]:
+    """Probabilities from scores, in :data:`KINDS` order."""
+    top = max(raw.values())
+    exp = {k: math.exp(raw[k] - top) for k in KINDS}
+    total = sum(exp.values())
+    return {k: exp[k] / total for k in KINDS}
+
+
+#: Names of :func:`dense_features`, in order (a trained kind model's file records them).
+DENSE_FEATURES: tuple[str, ...] = (
+    *(f"score_{k}" for k in KINDS),
+    *(f"cue_{c}" for c in CUES),
+    "question_marks",
+    "question_sentences",
+    "ends_with_question",
+    "answer_markup",
+    "instructions",
+    "negative",
+    "positive",
+    "reply",
+    "staff",
+    "log_words",
+)
+
+
+def dense_features(e: KindEvidence) -> list[float]:
+    """The evidence as numbers for a trained model: the hand-set scores of :func:`raw_scores` first (so a
+    model starts from what they know), then every count and flag they are made of."""
+    raw = raw_scores(e)
+    return [
+        *(raw[k] for k in KINDS),
+        *(float(min(getattr(e, c), 4)) for c in CUES),
+        float(min(e.question_marks, 4)),
+        float(min(e.question_sentences, 4)),
+        float(e.ends_with_question),
+        float(e.answer_markup),
+        float(min(e.instructions, 4)),
+        max(0.0, -e.sentiment),
+        max(0.0, e.sentiment),
+        float(e.reply),
+        float(e.staff),
+        math.log1p(e.words),
+    ]
+
+
+def raw_scores(e: KindEvidence) -> dict[str, float]:
+    """Hand-set scores of the six kinds from a post's evidence (higher is more likely).
 
     Weights, in words: a question is asked (question marks, question-shaped sentences, phrases that ask
     for help) and not vented; a complaint is negative, or names bad experiences, or vents; praise is
@@ -356,20 +442,21 @@ def kind_scores(e: KindEvidence) -> dict[str, float]:
         + (0.6 if e.ends_with_question else 0.0)
         + _saturating(e.ask, 1.6, 3.2)
         - _saturating(e.vent, 1.6, 3.2)
+        - _saturating(e.suggest, 1.0, 2.0)  # "could you add ...?" asks for a change, not for information
         - (0.8 if e.staff else 0.0)
     )
     complaint = (
-        1.4 * negative
-        + _saturating(e.complain, 0.7, 2.8)
+        2.5 * negative
+        + _saturating(e.complain, 0.8, 3.2)
         + _saturating(e.vent, 1.4, 2.8)
-        - 1.0 * positive
+        - 1.2 * positive
         + (0.3 if e.question_marks and negative > 0.3 else 0.0)
     )
-    praise = 1.6 * positive + _saturating(e.praise, 0.9, 2.7) - 1.2 * negative - _saturating(e.complain, 0.5, 1.5)
+    praise = 2.0 * positive + _saturating(e.praise, 0.9, 2.7) - 1.5 * negative - _saturating(e.complain, 0.5, 1.5)
     # staff advise ("you should hear back today"); they do not propose changes to themselves
     suggestion = _saturating(e.suggest, 2.2, 3.6) - (1.5 if e.staff else 0.0)
     answer = (
-        (1.0 if e.reply else -1.0)
+        (0.4 if e.reply else -1.0)
         + _saturating(e.answer, 0.6, 2.4)
         + (0.8 if e.answer_markup else 0.0)
         + (_saturating(e.instructions, 0.7, 1.4) if e.reply else 0.0)
@@ -377,8 +464,8 @@ def kind_scores(e: KindEvidence) -> dict[str, float]:
         + (0.4 if e.words > 60 else 0.0)
         - (0.6 if e.question_marks else 0.0)
     )
-    other = 1.2 + (0.8 if e.words <= 6 and not e.question_marks else 0.0)
-    raw = {
+    other = 1.1 + (0.8 if e.words <= 6 and not e.question_marks else 0.0)
+    return {
         "question": question,
         "complaint": complaint,
         "praise": praise,
@@ -386,7 +473,3 @@ def kind_scores(e: KindEvidence) -> dict[str, float]:
         "answer": answer,
         "other": other,
     }
-    top = max(raw.values())
-    exp = {k: math.exp(v - top) for k, v in raw.items()}
-    total = sum(exp.values())
-    return {k: exp[k] / total for k in KINDS}
