@@ -28,6 +28,7 @@ shipped), ``base_dir`` (what relative paths resolve against).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -96,6 +97,8 @@ SHOPPING_WORDS: tuple[str, ...] = (
     "refund",
     "delivery",
 )
+#: An amount of money: a currency sign and a number, or a number and a currency's name.
+_MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,12}(?![\d$])|\b\d[\d,.]{0,12}\s?(?:quid|pounds|dollars|euros)\b")
 #: The shipped kind model (``tools/train_feedback.py`` writes it).
 KIND_MODEL = "kinds.npz"
 _STAFF_ROLES = frozenset({"staff", "moderator", "admin"})
@@ -254,6 +257,13 @@ class FeedbackClassifier(Classifier):
                 evidence[aspect] = terms
             else:
                 weak_only[aspect] = terms
+        money = _MONEY.findall(norm)
+        if money and "price" in self._weak:
+            # an amount of money is a weak price term: "£179" in a sale post, not "ten a g"
+            if "price" in evidence:
+                evidence["price"] = [*evidence["price"], *money]
+            else:
+                weak_only["price"] = [*weak_only.get("price", []), *money]
         # weak terms count only where the post reads as shopping
         if weak_only and (evidence or products or stores or codes or found.get("shopping")):
             evidence.update(weak_only)
