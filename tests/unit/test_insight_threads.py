@@ -257,7 +257,11 @@ def test_short_threads_are_left_out_and_results_sort_by_score() -> None:
     small = [row(f"b{i}", thread="b", at=i, author=f"m{i}", sentiment=ANGRY) for i in range(4)]
     found = escalating_threads([*short, *small, *heated_thread()])
     assert [t.thread_id for t in found] == ["hot", "b"]
-    assert len(escalating_threads(short, min_posts=2)) == 1
+    # three posts have a later half of one: a single angry reply is not a trend (MIN_NEGATIVE_LATE)
+    assert escalating_threads(short, min_posts=2) == ()
+    assert (
+        len(escalating_threads([*short, row("s3", thread="s", at=3, author="m3", sentiment=ANGRY)], min_posts=2)) == 1
+    )
 
 
 # -- FAQ candidates -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = [
     "FAQ_MIN_CHARS",
     "FAQ_NUM_PERM",
     "FAQ_SHINGLE",
+    "MIN_NEGATIVE_LATE",
     "NEGATIVE_SENTIMENT",
     "SNIPPET_CHARS",
     "EscalatingThread",
@@ -47,8 +48,11 @@ __all__ = [
     "unanswered_questions",
 ]
 
-#: A post at or below this sentiment counts as negative (VADER's own cut-off for a negative compound score).
-NEGATIVE_SENTIMENT = -0.05
+#: A post at or below this sentiment counts as negative. VADER's own cut-off (-0.05) calls a post
+#: negative for one mildly negative word; a thread "turning sour" needs posts that are clearly so.
+NEGATIVE_SENTIMENT = -0.3
+#: Negative posts the later half of a thread needs before it can be escalating: one angry reply is not a trend.
+MIN_NEGATIVE_LATE = 2
 #: A later half at least this negative escalates whatever the earlier half was: a thread that opened
 #: angry and stayed angry needs someone as much as one that turned.
 ANGRY_SHARE = 0.6
@@ -524,6 +528,8 @@ def _escalating(index: _Index, *, min_posts: int, rise: float, min_members: int)
         early = _negative_share(posts[:half])
         late = _negative_share(posts[n - half :])
         if not (late - early >= rise - _EPSILON or late >= ANGRY_SHARE - _EPSILON):
+            continue
+        if round(late * half) < MIN_NEGATIVE_LATE:
             continue
         found.append(
             EscalatingThread(
