@@ -2,7 +2,8 @@
 
     python benchmarks/insights_speed.py [--posts 100000] [--workers 1 2] [--rules lists-only]
 
-Posts: Reddit comments and Stack Exchange posts from ``../shared/eval`` (alternating), given made-up
+Posts: Reddit comments and Stack Exchange posts from ``../shared/eval`` (alternating until the smaller set
+runs out), given made-up
 threads (five posts each: an opener and four replies), authors and dates (twelve weeks), so every view
 of the page has work to do. Each run writes the page and the JSON; the time includes reading the dump,
 the feedback classifier, topics, threads and writing. ``--rules`` adds moderation in the same pass
@@ -30,13 +31,15 @@ RULES = {"none": None, "lists-only": ROOT / "benchmarks" / "rules" / "lists_only
 
 def write_dump(path: Path, n: int) -> int:
     sources = [read_eval("reddit_comp551_comments.jsonl"), read_eval("stackexchange_posts_comments.jsonl")]
-    start = dt.datetime(2026, 7, 6, tzinfo=dt.UTC)
+    start = dt.datetime(2026, 7, 6, tzinfo=dt.timezone.utc)
     made = 0
     with path.open("w", encoding="utf-8") as fh:
-        while made < n:
-            rec = next(sources[made % 2], None)
+        while made < n and sources:
+            # alternate between the sources; when one runs out, the other goes on alone
+            rec = next(sources[made % len(sources)], None)
             if rec is None:
-                break
+                sources.pop(made % len(sources))
+                continue
             thread = made // 5
             created = start + dt.timedelta(seconds=(made * 7_257_600) // n)  # twelve weeks
             post = {

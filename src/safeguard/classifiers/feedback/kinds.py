@@ -266,6 +266,40 @@ CUES: Mapping[str, tuple[str, ...]] = {
         "should include",
         "let us",
     ),
+    # Giving an opinion, joking or agreeing: the talk of a thread that neither asks nor answers.
+    "opine": (
+        "i think",
+        "i don't think",
+        "i feel like",
+        "imo",
+        "imho",
+        "in my opinion",
+        "personally",
+        "honestly",
+        "i guess",
+        "i bet",
+        "i hope",
+        "lol",
+        "lmao",
+        "haha",
+        "to be fair",
+        "tbh",
+        "i mean",
+        "i'd rather",
+        "wouldn't be surprised",
+        "i doubt",
+        "overrated",
+        "underrated",
+        "agreed",
+        "i agree",
+        "disagree",
+        "exactly",
+        "so true",
+        "you're right",
+        "no way",
+        "same here",
+        "+1",
+    ),
     # Giving a fix, information or advice.
     "answer": (
         "you can",
@@ -342,6 +376,7 @@ class KindEvidence:
     praise: int = 0
     suggest: int = 0
     answer: int = 0
+    opine: int = 0
     question_marks: int = 0
     question_sentences: int = 0
     ends_with_question: bool = False
@@ -464,7 +499,7 @@ def raw_scores(e: KindEvidence) -> dict[str, float]:
         + (0.4 if e.words > 60 else 0.0)
         - (0.6 if e.question_marks else 0.0)
     )
-    other = 1.1 + (0.8 if e.words <= 6 and not e.question_marks else 0.0)
+    other = 1.1 + (0.8 if e.words <= 6 and not e.question_marks else 0.0) + _saturating(e.opine, 0.5, 1.0)
     return {
         "question": question,
         "complaint": complaint,
