@@ -3,14 +3,14 @@
     python tools/train_feedback.py [--data tools/data/feedback_train.jsonl] [-o PATH] [--seed 0]
 
 Training data: ``tools/data/feedback_train.jsonl``, forum posts invented for the purpose, and
-``tools/data/feedback_train_real.jsonl``, real comments from two permissively licensed sets of
-``../shared/train`` (Hickey et al.'s Reddit comments, MIT; Civil Comments via Toxic Spans, CC0), joined by id;
-both labelled by the guide in ``tests/fixtures/feedback/README.md`` (see ``tools/data/README*.md``). Features:
-hashed word 1-2-grams and character 3-5-grams of the normalised text (the harm model's extractor) and the
-hand-set evidence of :mod:`safeguard.classifiers.feedback.kinds` (cue phrases, question shape, sentiment,
-reply, staff). One logistic head per kind (scikit-learn, balanced class weights); the classifier turns the six
-margins into probabilities with a softmax. The regularisation strength is chosen by kind macro-F1 on the
-``dev`` half of the hand-labelled set (``tests/fixtures/feedback``), whose ``test`` half nothing reads. Writes
+``tools/data/feedback_train_real.jsonl``, real Reddit comments from a permissively licensed set of
+``../shared/train`` (Hickey et al., MIT), joined by id; both labelled by the guide in
+``tests/fixtures/feedback/README.md`` (see ``tools/data/README*.md``). Features: hashed word 1-2-grams and
+character 3-5-grams of the normalised text (the harm model's extractor) and the hand-set evidence of
+:mod:`safeguard.classifiers.feedback.kinds` (cue phrases, question shape, sentiment, reply, staff). One
+logistic head per kind (scikit-learn, balanced class weights); the classifier turns the six margins into
+probabilities with a softmax. The regularisation strength is chosen by kind macro-F1 on the ``dev`` half of
+the hand-labelled set (``tests/fixtures/feedback``), whose ``test`` half nothing reads. Writes
 ``src/safeguard/classifiers/feedback/data/kinds.npz`` (no pickles). Needs ``safeguard[train]``; deterministic;
 under a minute on 2 cores.
 """
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tools" / "data" / "feedback_train.jsonl"
 REAL = ROOT / "tools" / "data" / "feedback_train_real.jsonl"
 OUT = ROOT / "src" / "safeguard" / "classifiers" / "feedback" / "data" / KIND_MODEL
-TRAINED_ON = "tools/data/feedback_train.jsonl (invented), tools/data/feedback_train_real.jsonl (labelled comments)"
+TRAINED_ON = "tools/data/feedback_train.jsonl (invented); tools/data/feedback_train_real.jsonl (Reddit, labelled)"
 EXTRACTOR = HashedNgrams(bits=16, char_orders=(3, 4, 5), word_orders=(1, 2), max_chars=2000)
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 

@@ -40,28 +40,50 @@ def test_follows_the_classifier_protocol_and_is_registered(feedback: FeedbackCla
     assert get_classifier_class("feedback") is FeedbackClassifier
 
 
-@pytest.mark.parametrize(
-    ("text", "kind", "extra"),
-    [
-        ("Does anyone know if the Vortex basket is dishwasher safe?", "question", {}),
-        ("Third time my delivery was cancelled. Absolutely ridiculous, nobody answers the phone.", "complaint", {}),
-        ("Why is it so hard to get a refund from you people??", "complaint", {}),
-        ("Huge thanks to the Leeds team, brilliant service and the kettle is great.", "praise", {}),
-        ("It would be great if the app let me change my delivery slot after ordering.", "suggestion", {}),
-        (
-            "Try descaling it with citric acid every couple of weeks, that fixed it for me.",
-            "answer",
-            {"parent_id": "q1"},
-        ),
-        ("lol same", "other", {"parent_id": "q1"}),
-    ],
-)
-def test_clear_posts_get_their_kind(feedback: FeedbackClassifier, text: str, kind: str, extra: dict) -> None:
-    signals = one(feedback, text, **extra)
+CLEAR = [
+    ("Does anyone know if the Vortex basket is dishwasher safe?", "question", {}),
+    ("Third time my delivery was cancelled. Absolutely ridiculous, nobody answers the phone.", "complaint", {}),
+    ("Why is it so hard to get a refund from you people??", "complaint", {}),
+    ("Huge thanks to the Leeds team, brilliant service and the kettle is great.", "praise", {}),
+    ("It would be great if the app let me change my delivery slot after ordering.", "suggestion", {}),
+    (
+        "Try descaling it with citric acid every couple of weeks, that fixed it for me.",
+        "answer",
+        {"parent_id": "q1"},
+    ),
+    ("lol same", "other", {"parent_id": "q1"}),
+]
+
+
+@pytest.fixture(scope="module")
+def by_rules() -> FeedbackClassifier:
+    c = FeedbackClassifier(kind_model="rules")
+    c.load()
+    return c
+
+
+@pytest.mark.parametrize(("text", "kind", "extra"), CLEAR)
+def test_clear_posts_get_their_kind_from_the_cues(
+    by_rules: FeedbackClassifier, text: str, kind: str, extra: dict
+) -> None:
+    signals = one(by_rules, text, **extra)
     assert signals["kind"] == kind, signals["kinds"]
     assert set(signals["kinds"]) == set(KINDS)
     assert sum(signals["kinds"].values()) == pytest.approx(1.0)
     assert signals["kind_score"] == max(signals["kinds"].values())
+
+
+def test_the_shipped_kind_model_is_used_and_reads_clear_posts(feedback: FeedbackClassifier) -> None:
+    assert feedback.describe()["kind_model"].endswith("kinds.npz")
+    right = [one(feedback, text, **extra)["kind"] == kind for text, kind, extra in CLEAR]
+    assert sum(right) >= len(CLEAR) - 1, right  # the model may read one borderline case (venting) otherwise
+
+
+def test_a_kind_model_for_other_features_is_refused(tmp_path: Path) -> None:
+    bogus = tmp_path / "kinds.npz"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="cannot read kind model"):
+        FeedbackClassifier(kind_model=str(bogus)).load()
 
 
 def test_sentiment_has_a_sign_and_knows_shopping_words(feedback: FeedbackClassifier) -> None:

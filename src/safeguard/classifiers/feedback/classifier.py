@@ -257,15 +257,9 @@ class FeedbackClassifier(Classifier):
                 evidence[aspect] = terms
             else:
                 weak_only[aspect] = terms
-        money = _MONEY.findall(norm)
-        if money and "price" in self._weak:
-            # an amount of money is a weak price term: "£179" in a sale post, not "ten a g"
-            if "price" in evidence:
-                evidence["price"] = [*evidence["price"], *money]
-            else:
-                weak_only["price"] = [*weak_only.get("price", []), *money]
-        # weak terms count only where the post reads as shopping
-        if weak_only and (evidence or products or stores or codes or found.get("shopping")):
+        # weak terms count only where the post reads as shopping (an amount of money included: "£179")
+        shopping = evidence or products or stores or codes or found.get("shopping") or _MONEY.search(norm)
+        if weak_only and shopping:
             evidence.update(weak_only)
         evidence = {a: evidence[a] for a in self.aspect_sources if a in evidence}
         marks, sentences, ends = question_shape(norm)
