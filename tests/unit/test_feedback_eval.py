@@ -1,0 +1,67 @@
+"""The feedback classifier against its hand-labelled set (``tests/fixtures/feedback``): the set is what its
+README says it is, and the shipped classifier keeps the figures it was shipped with on the ``test`` half.
+Without ``../shared/eval`` the real posts have no text and only the invented ones are scored."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
+from safeguard.datasets import eval_path
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = ROOT / "tests" / "fixtures" / "feedback" / "labels.jsonl"
+
+
+def _evaluation() -> Any:
+    spec = importlib.util.spec_from_file_location("feedback_eval", ROOT / "benchmarks" / "feedback_eval.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scored() -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    evaluation = _evaluation()
+    posts, labels, _ = evaluation.load_labels("test")
+    return evaluation, labels, FeedbackClassifier().classify(posts)
+
+
+def test_the_labelled_set_is_what_its_readme_says() -> None:
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) == 340 and len({r["id"] for r in rows}) == 340
+    for r in rows:
+        assert r["kind"] in KINDS and set(r["aspects"]) <= set(ASPECTS)
+        digest = int(hashlib.sha256(("feedback-v1:" + r["id"]).encode()).hexdigest(), 16)
+        assert r["split"] == ("dev" if digest % 2 == 0 else "test")
+        assert ("text" in r) == (r["source"] == "invented")  # real texts stay in ../shared/eval
+
+
+def test_kind_macro_f1_holds_on_the_test_half(scored: tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+    evaluation, labels, signals = scored
+    result = evaluation.kind_scores([s["kind"] for s in signals], [r["kind"] for r in labels])
+    # shipped at 0.782 on all 175 test posts (0.798 on the invented ones alone): a drop below 0.75 is a regression
+    assert result["macro_f1"] >= 0.75, result
+
+
+def test_aspect_precision_holds_on_the_test_half(
+    scored: tuple[Any, list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    evaluation, labels, signals = scored
+    precision, recall, _, _ = evaluation.aspect_scores([s["aspects"] for s in signals], [r["aspects"] for r in labels])[
+        "micro"
+    ]
+    assert precision >= 0.75 and recall >= 0.5, (precision, recall)  # shipped at 0.784 and 0.548
+
+
+@pytest.mark.skipif(eval_path("uci_review_sentences.jsonl") is None, reason="../shared/eval not found")
+def test_sentiment_ranks_the_uci_review_sentences() -> None:
+    result = _evaluation().sentiment_auc(FeedbackClassifier())
+    assert result is not None and result[0] >= 0.90, result
