@@ -18,6 +18,7 @@ import gzip
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from safeguard.errors import SafeguardError
 from safeguard.io.readers import Record, iter_posts
@@ -163,6 +164,50 @@ def normalize(data: bytes) -> None:
         assert isinstance(normalized, str)
 
 
+def gazetteer(data: bytes) -> None:
+    """Gazetteer CSV: names by product and store, or a ConfigError with the file and line."""
+    from safeguard.classifiers.feedback.gazetteer import load_gazetteer
+    from safeguard.errors import ConfigError
+
+    try:
+        found = load_gazetteer(_write("gazetteer.csv", data))
+    except ConfigError as exc:
+        assert exc.problems and exc.problems[0].file.endswith("gazetteer.csv"), exc
+        return
+    for signal, names in found.names.items():
+        assert signal in ("products", "stores")
+        assert all(ids and all(i in found.labels[signal] for i in ids) for ids in names.values())
+
+
+def feedback(data: bytes) -> None:
+    """The feedback classifier: a batch gives what one post at a time gives, kinds sum to one, sentiment
+    stays in [-1, 1], for any text."""
+    from safeguard.types import Post
+
+    text = data.decode("utf-8", "surrogateescape")
+    posts = [Post(id="a", text=text), Post(id="b", text=text.upper(), parent_id="a"), Post(id="c", text="ok " + text)]
+    classifier = _feedback_classifier()
+    batch = classifier.classify(posts)
+    assert batch == [classifier.classify([p])[0] for p in posts]
+    for signals in batch:
+        assert abs(sum(signals["kinds"].values()) - 1.0) < 1e-6
+        assert -1.0 <= signals["sentiment"] <= 1.0
+        assert set(signals["aspects"]) == set(signals["evidence"])
+
+
+#: One classifier for every call of :func:`feedback` (loading it is the slow part).
+_FEEDBACK: Any = None
+
+
+def _feedback_classifier() -> Any:
+    global _FEEDBACK
+    if _FEEDBACK is None:
+        from safeguard.classifiers.feedback import FeedbackClassifier
+
+        _FEEDBACK = FeedbackClassifier()
+    return _FEEDBACK
+
+
 #: Every target, by name.
 TARGETS: dict[str, Target] = {
     "jsonl": jsonl,
@@ -173,4 +218,6 @@ TARGETS: dict[str, Target] = {
     "ruleset": ruleset,
     "testfile": testfile,
     "normalize": normalize,
+    "gazetteer": gazetteer,
+    "feedback": feedback,
 }

@@ -43,7 +43,7 @@ def _jsonl(rows: list[dict[str, object]], junk: list[bytes]) -> bytes:
 @SETTINGS
 @given(st.binary(max_size=2000))
 def test_readers_survive_random_bytes(data: bytes) -> None:
-    for name in ("jsonl", "compressed", "csv", "parquet", "importers"):
+    for name in ("jsonl", "compressed", "csv", "parquet", "importers", "gazetteer", "feedback"):
         TARGETS[name](data)
 
 
