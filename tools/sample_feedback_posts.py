@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from safeguard.datasets import eval_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-EVAL_DIR_ENV = "SAFEGUARD_EVAL_DIR"
 SALT = "feedback-v1:"
 SOURCES = ("reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl")
 MIN_CHARS = 20
@@ -38,15 +38,8 @@ PER_SOURCE = 70
 
 
 def default_eval_dir() -> Path:
-    """``$SAFEGUARD_EVAL_DIR``, else the first ``shared/eval`` beside the checkout or one of its parents."""
-    env = os.environ.get(EVAL_DIR_ENV)
-    if env:
-        return Path(env)
-    for base in (ROOT, *ROOT.parents):
-        candidate = base.parent / "shared" / "eval"
-        if candidate.is_dir():
-            return candidate
-    return ROOT.parent / "shared" / "eval"
+    """Where the project looks for ``shared/eval`` (see :mod:`safeguard.datasets`), or where it would be."""
+    return eval_dir() or ROOT.parent / "shared" / "eval"
 
 
 def sort_key(post_id: str) -> str:

@@ -3,7 +3,7 @@
 The sampling rule, deterministic and free of any random state:
 
 1. From ``hickey_reddit_counterspeech.jsonl`` and ``toxic_spans_civil_comments.jsonl`` in ``shared/train``
-   (``$SAFEGUARD_TRAIN_DIR``, else ``shared/train`` beside the checkout or beside one of its parent folders), keep the
+   (beside the evaluation sets' folder, as ``safeguard`` finds it; or ``--train-dir``), keep the
    rows whose ``text`` is 15 to 1,500 characters long (both ends included, counted in Unicode code points as Python's
    ``len`` counts them).
 2. Order each file's kept rows by ``sha256(("kind-train-v1:" + id).encode()).hexdigest()`` (ascending hex string).
@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from safeguard.classifiers.toxicity.harmdata import train_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_DIR_ENV = "SAFEGUARD_TRAIN_DIR"
 SALT = "kind-train-v1:"
 MIN_CHARS = 15
 MAX_CHARS = 1500
@@ -41,15 +41,8 @@ SOURCES: dict[str, int] = {
 
 
 def default_train_dir() -> Path:
-    """``$SAFEGUARD_TRAIN_DIR``, else the first ``shared/train`` beside the checkout or one of its parents."""
-    env = os.environ.get(TRAIN_DIR_ENV)
-    if env:
-        return Path(env)
-    for base in (ROOT, *ROOT.parents):
-        candidate = base.parent / "shared" / "train"
-        if candidate.is_dir():
-            return candidate
-    return ROOT.parent / "shared" / "train"
+    """Where the project looks for ``shared/train`` (see :mod:`safeguard.datasets`), or where it would be."""
+    return train_dir() or ROOT.parent / "shared" / "train"
 
 
 def sort_key(row_id: str) -> str:
