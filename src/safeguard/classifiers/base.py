@@ -130,6 +130,8 @@ class Classifier:
 _registry: dict[str, type[Classifier]] = {}
 _registry_lock = threading.Lock()
 _entry_points_loaded = False
+#: Entry points that could not be loaded: kind -> why (raised by get_classifier_class for that kind).
+_broken: dict[str, str] = {}
 
 
 def register(cls: type[Classifier]) -> type[Classifier]:
@@ -158,15 +160,23 @@ def _load_entry_points() -> None:
         for ep in found:
             if ep.name in _registry:
                 continue
+            # A plugin that cannot be loaded is kept as its error, raised when a ruleset asks for that kind:
+            # one broken plugin must not stop rulesets that never use it.
             try:
                 cls = ep.load()
             except ImportError as exc:
-                raise SafeguardError(f"classifier plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
-            _validate_class(cls)
+                _broken[ep.name] = f"classifier plugin {ep.name!r} ({ep.value}) failed to import: {exc}"
+                continue
+            try:
+                _validate_class(cls)
+            except SafeguardError as exc:
+                _broken[ep.name] = str(exc)
+                continue
             if cls.kind != ep.name:
-                raise SafeguardError(
+                _broken[ep.name] = (
                     f"classifier plugin {ep.value} is registered as {ep.name!r} but its kind is {cls.kind!r}"
                 )
+                continue
             _registry[ep.name] = cls
         _entry_points_loaded = True
     _register_builtins()
@@ -175,6 +185,7 @@ def _load_entry_points() -> None:
 def _register_builtins() -> None:
     # Built-ins are entry points too; this covers running from a source tree that was not installed.
     from safeguard.classifiers.duplicate import DuplicateClassifier
+    from safeguard.classifiers.feedback import FeedbackClassifier
     from safeguard.classifiers.lists import ListsClassifier
     from safeguard.classifiers.pii import PIIClassifier
     from safeguard.classifiers.spam import SpamClassifier
@@ -191,6 +202,7 @@ def _register_builtins() -> None:
             SpamClassifier,
             PIIClassifier,
             DuplicateClassifier,
+            FeedbackClassifier,
         ):
             _registry.setdefault(cls.kind, cls)
 
@@ -207,5 +219,7 @@ def get_classifier_class(kind: str) -> type[Classifier]:
     try:
         return _registry[kind]
     except KeyError:
+        if kind in _broken:
+            raise SafeguardError(_broken[kind]) from None
         known = ", ".join(sorted(_registry))
         raise ConfigError(f"unknown classifier kind {kind!r} (known: {known})") from None
