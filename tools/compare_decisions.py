@@ -32,6 +32,16 @@ CORPORA = ["reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl"
 
 _CHILD = r"""
 import json, sys
+from importlib import metadata
+# The installed entry points are this checkout's: they may name built-in classifiers an older tree lacks.
+# Each tree registers its own built-ins, so the child sees only third-party entry points.
+_all = metadata.entry_points
+def _third_party(**kw):
+    found = _all(**kw)
+    if kw.get("group") != "safeguard.classifiers":
+        return found
+    return metadata.EntryPoints([ep for ep in found if not ep.value.startswith("safeguard.")])
+metadata.entry_points = _third_party
 from safeguard import Moderator
 posts = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
 batch = int(sys.argv[3])
