@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from safeguard.classifiers.feedback import FeedbackClassifier
-from safeguard.insights.rows import PostRow
+from safeguard.insights.rows import PostRow, utc
+from safeguard.rules.engine import Failure, isolated
 from safeguard.types import Decision, Post
 
 __all__ = ["KEPT_ERRORS", "Collected", "collect", "row_of"]
@@ -43,18 +44,13 @@ def _classify(posts: list[Post]) -> list[dict[str, Any] | str]:
 
 
 def classify_isolated(classifier: FeedbackClassifier, posts: Sequence[Post]) -> list[dict[str, Any] | str]:
-    """Signals per post, or the error message of a post the classifier failed on (the batch is retried
-    post by post so one bad post does not cost the others their signals)."""
-    try:
-        return list(classifier.classify(posts))
-    except Exception:
-        out: list[dict[str, Any] | str] = []
-        for post in posts:
-            try:
-                out.extend(classifier.classify([post]))
-            except Exception as exc:
-                out.append(f"post {post.id!r}: feedback failed: {type(exc).__name__}: {exc}")
-        return out
+    """Signals per post, or the error message of a post the classifier failed on, isolated as the engine
+    isolates a classifier (:func:`~safeguard.rules.engine.isolated`: one bad post costs only itself)."""
+    results = isolated(classifier.classify, list(posts))
+    return [
+        f"post {post.id!r}: feedback failed: {r.message}" if isinstance(r, Failure) else r
+        for post, r in zip(posts, results, strict=True)
+    ]
 
 
 @dataclass
@@ -78,9 +74,7 @@ def _outcome(decision: Decision) -> Outcome:
 
 def row_of(post: Post, signals: Mapping[str, Any], outcome: Outcome | None = None) -> PostRow:
     """The row of one post from its feedback signals and, when moderated, its outcome."""
-    created = post.created_at
-    if created is not None and created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+    created = utc(post.created_at) if post.created_at is not None else None
     author = post.author
     return PostRow(
         id=post.id,
@@ -105,11 +99,9 @@ def row_of(post: Post, signals: Mapping[str, Any], outcome: Outcome | None = Non
 def _in_range(post: Post, since: datetime | None, until: datetime | None) -> bool:
     if since is None and until is None:
         return True
-    created = post.created_at
-    if created is None:
+    if post.created_at is None:
         return False
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+    created = utc(post.created_at)
     return (since is None or created >= since) and (until is None or created < until)
 
 

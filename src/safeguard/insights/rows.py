@@ -7,14 +7,11 @@ moderation decision, when the pass moderates too); the views never see a :class:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
-from safeguard.classifiers.feedback.kinds import KINDS
+from safeguard.classifiers.feedback.kinds import KINDS, STAFF_ROLES
 
-__all__ = ["KINDS", "STAFF_ROLES", "PostRow", "week_of"]
-
-#: Author roles that speak for the community's owner: a reply from one of them is a staff reply.
-STAFF_ROLES: frozenset[str] = frozenset({"staff", "moderator", "admin"})
+__all__ = ["KINDS", "STAFF_ROLES", "PostRow", "iso", "utc", "week_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +44,17 @@ def week_of(moment: datetime | date) -> date:
     """The Monday that starts the (ISO, UTC) week of ``moment``."""
     day = moment.date() if isinstance(moment, datetime) else moment
     return day - timedelta(days=day.weekday())
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is read as UTC already, so a stray one never stops a pass."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso(value: datetime | date | None) -> str | None:
+    """How the insights JSON writes a moment (ISO 8601 in UTC, ``Z``) or a day (``YYYY-MM-DD``)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    return value.isoformat()

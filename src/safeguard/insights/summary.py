@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from safeguard.insights.rows import KINDS, PostRow, week_of
+from safeguard.insights.rows import KINDS, PostRow, iso, week_of
 from safeguard.insights.threads import thread_insights
 from safeguard.insights.topics import find_topics
 
@@ -50,14 +50,6 @@ class InsightsOptions:
             raise ValueError(f"emerging_factor must be above 1, got {self.emerging_factor!r}")
         if not (0 < self.faq_threshold <= 1):
             raise ValueError(f"faq_threshold must be in (0, 1], got {self.faq_threshold!r}")
-
-
-def _iso(moment: datetime | date | None) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, datetime):
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.isoformat()
 
 
 def _weeks(rows: Sequence[PostRow], now: datetime | None) -> list[date]:
@@ -123,7 +115,7 @@ def _snippet(row: PostRow) -> dict[str, Any]:
     return {
         "title": row.title,
         "text": text,
-        "created_at": _iso(row.created_at),
+        "created_at": iso(row.created_at),
         "thread_id": row.thread_id,
         "author": row.author_id,
         "kind": row.kind,
@@ -245,7 +237,7 @@ def summarize(
                 if i is not None:
                     weekly[r.action][i] += 1
         moderation = {
-            "days": [_iso(d) for d in days_of],
+            "days": [iso(d) for d in days_of],
             "daily": daily,
             "weekly": weekly,
             "totals": {a: totals.get(a, 0) for a in ACTIONS},
@@ -258,10 +250,10 @@ def summarize(
         "posts": len(rows),
         "errors": errors,
         "undated": len(rows) - len(dated),
-        "first": _iso(min(dated)) if dated else None,
-        "last": _iso(max(dated)) if dated else None,
-        "now": _iso(now),
-        "weeks": [_iso(w) for w in weeks],
+        "first": iso(min(dated)) if dated else None,
+        "last": iso(max(dated)) if dated else None,
+        "now": iso(now),
+        "weeks": [iso(w) for w in weeks],
         "kinds": kinds,
         "sentiment": {
             "mean": round(sum(r.sentiment for r in rows) / len(rows), 4) if rows else 0.0,

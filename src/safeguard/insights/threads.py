@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from safeguard.insights.rows import PostRow
+from safeguard.insights.rows import PostRow, iso, utc
 
 __all__ = [
     "ANGRY_SHARE",
@@ -107,11 +107,11 @@ class UnansweredQuestion:
         return {
             "post_id": self.post_id,
             "thread_id": self.thread_id,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
             "author_id": self.author_id,
             "hours_open": round(self.hours_open, 2),
             "answered_late": self.answered_late,
-            "late_reply_at": _iso(self.late_reply_at),
+            "late_reply_at": iso(self.late_reply_at),
             "staff_replied": self.staff_replied,
         }
 
@@ -135,7 +135,7 @@ class UnansweredReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "now": _iso(self.now),
+            "now": iso(self.now),
             "hours": self.hours,
             "asked": self.asked,
             "answered": self.answered,
@@ -174,7 +174,7 @@ class EscalatingThread:
             "members": self.members,
             "negative_early": round(self.negative_early, 4),
             "negative_late": round(self.negative_late, 4),
-            "last_activity": _iso(self.last_activity),
+            "last_activity": iso(self.last_activity),
             "score": round(self.score, 4),
         }
 
@@ -207,8 +207,8 @@ class FaqCandidate:
             "title": self.title,
             "snippet": self.snippet,
             "post_ids": list(self.post_ids),
-            "first_at": _iso(self.first_at),
-            "last_at": _iso(self.last_at),
+            "first_at": iso(self.first_at),
+            "last_at": iso(self.last_at),
         }
 
 
@@ -371,7 +371,7 @@ def _index(rows: Iterable[PostRow]) -> _Index:
         if row.created_at is None:
             undated[key].append(row)
             continue
-        at = _utc(row.created_at)
+        at = utc(row.created_at)
         dated[key].append((at, i, row))
         if latest is None or at > latest:
             latest = at
@@ -579,7 +579,7 @@ def _faq(index: _Index, *, threshold: float, min_size: int) -> tuple[FaqCandidat
         if row.created_at is None:
             undated.append(row)
         else:
-            dated.append((_utc(row.created_at), i, row))
+            dated.append((utc(row.created_at), i, row))
     dated.sort(key=lambda e: (e[0], e[1]))
     questions: list[tuple[datetime | None, PostRow]] = [(at, row) for at, _, row in dated]
     questions += [(None, row) for row in undated]
@@ -646,16 +646,6 @@ def _snippet(text: str) -> str:
 
 
 # -- options and dates --------------------------------------------------------------------------------
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return _utc(value).isoformat().replace("+00:00", "Z")
 
 
 def _is_number(value: Any) -> bool:

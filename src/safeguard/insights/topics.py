@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from safeguard.insights.rows import PostRow, week_of
+from safeguard.insights.rows import PostRow, utc, week_of
 
 __all__ = ["STOPWORDS", "Topic", "Topics", "find_topics", "post_terms"]
 
@@ -389,12 +389,7 @@ def _check(
 def _covered(rows: Sequence[PostRow], now: datetime | None, last_week: date) -> float:
     """How many of the last week's days the data reaches, over seven (1/7 to 1): the last week's posts are
     read as a rate, so a dump that ends on a Tuesday does not make every topic look as if it shrank."""
-    if now is not None:
-        end = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
-    else:
-        end = max(row.created_at for row in rows if row.created_at is not None)
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=timezone.utc)
+    end = utc(now if now is not None else max(row.created_at for row in rows if row.created_at is not None))
     start = datetime(last_week.year, last_week.month, last_week.day, tzinfo=timezone.utc)
     days = math.ceil((end - start).total_seconds() / 86400)  # days begun: a post on Wednesday covers three
     return min(7, max(1, days)) / 7

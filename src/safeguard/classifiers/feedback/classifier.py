@@ -43,6 +43,7 @@ from safeguard.classifiers.feedback.kinds import (
     CUES,
     DENSE_FEATURES,
     KINDS,
+    STAFF_ROLES,
     KindEvidence,
     dense_features,
     has_answer_markup,
@@ -101,7 +102,6 @@ SHOPPING_WORDS: tuple[str, ...] = (
 _MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,12}(?![\d$])|\b\d[\d,.]{0,12}\s?(?:quid|pounds|dollars|euros)\b")
 #: The shipped kind model (``tools/train_feedback.py`` writes it).
 KIND_MODEL = "kinds.npz"
-_STAFF_ROLES = frozenset({"staff", "moderator", "admin"})
 _WEAK = "~ "
 _KIND_LISTS = tuple(f"cue_{k}" for k in CUES)
 
@@ -273,7 +273,7 @@ class FeedbackClassifier(Classifier):
             instructions=instructions(norm),
             sentiment=self._polarity(raw),
             reply=post.parent_id is not None,
-            staff=role in _STAFF_ROLES,
+            staff=role in STAFF_ROLES,
             words=len(norm.split()),
         )
         return Reading(norm, kind_evidence, evidence, products, stores, codes)

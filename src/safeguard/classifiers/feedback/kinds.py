@@ -20,6 +20,7 @@ __all__ = [
     "CUES",
     "DENSE_FEATURES",
     "KINDS",
+    "STAFF_ROLES",
     "KindEvidence",
     "dense_features",
     "has_answer_markup",
@@ -32,6 +33,8 @@ __all__ = [
 
 #: What a post is for.
 KINDS: tuple[str, ...] = ("question", "complaint", "praise", "suggestion", "answer", "other")
+#: Author roles that speak for the community's owner: staff write answers and announcements, not questions.
+STAFF_ROLES: frozenset[str] = frozenset({"staff", "moderator", "admin"})
 
 #: Cue phrases per kind of evidence, matched as whole words on normalised text (the ``lists`` matcher).
 CUES: Mapping[str, tuple[str, ...]] = {
