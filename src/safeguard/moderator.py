@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from safeguard.errors import InputError
 from safeguard.parallel import Workers
@@ -26,6 +26,7 @@ from safeguard.types import Decision, Post, lookup_path, parse_id
 __all__ = ["Moderator"]
 
 PostLike = Post | Mapping[str, Any] | str
+T = TypeVar("T")
 
 
 class Moderator:
@@ -62,8 +63,20 @@ class Moderator:
         return self._engine.stateful
 
     def load(self) -> Moderator:
-        """Load every classifier a rule reads now rather than on the first post. Returns ``self``."""
-        self._engine.load()
+        """Load every classifier a rule reads now rather than on the first post. Returns ``self``.
+
+        With ``workers`` above 1 the worker processes start and load them (a model that cannot load
+        raises here, as in one process), and this process loads only the stateful ones it advances.
+        """
+        if self.workers == 1:
+            self._engine.load()
+            return self
+        if self._pool is None:
+            self._pool = Workers(self.ruleset, self.workers)
+        self._pool.start()  # the workers load while this process does
+        for name in self._engine.stateful:
+            self.ruleset.classifiers[name].load()
+        self._pool.ready()
         return self
 
     def moderate(self, post: PostLike) -> Decision:
@@ -105,16 +118,37 @@ class Moderator:
             for item in chunks.popleft():
                 yield item if isinstance(item, Decision) else next(decided)
 
-    def decide_batches(self, batches: Iterable[Sequence[PostLike]]) -> Iterator[list[Decision]]:
+    @overload
+    def decide_batches(self, batches: Iterable[Sequence[PostLike]]) -> Iterator[list[Decision]]: ...
+
+    @overload
+    def decide_batches(
+        self, batches: Iterable[Sequence[PostLike]], *, finish: Callable[[list[Post], list[Decision]], list[T]]
+    ) -> Iterator[list[T]]: ...
+
+    def decide_batches(
+        self,
+        batches: Iterable[Sequence[PostLike]],
+        *,
+        finish: Callable[[list[Post], list[Decision]], list[Any]] | None = None,
+    ) -> Iterator[list[Any]]:
         """The decisions of each batch in turn, batches decided as :meth:`moderate_batch` would; with
-        ``workers`` above 1, several at once in worker processes (reading ahead a few batches)."""
+        ``workers`` above 1, several at once in worker processes (reading ahead a few batches).
+
+        ``finish(posts, decisions)``, when given, runs where the batch was decided and its result is
+        yielded instead of the decisions: with workers, it turns them into what the caller keeps
+        (encoded records, say) in the worker, so the decisions need not travel back. It must be
+        picklable then (a module-level function, or a ``functools.partial`` of one).
+        """
         if self.workers == 1:
             for batch in batches:
-                yield self.moderate_batch(batch)
+                posts = [to_post(p) for p in batch]
+                decisions = self._engine.decide(posts)
+                yield decisions if finish is None else finish(posts, decisions)
             return
         if self._pool is None:
             self._pool = Workers(self.ruleset, self.workers)
-        yield from self._pool.map([to_post(p) for p in batch] for batch in batches)
+        yield from self._pool.map(([to_post(p) for p in batch] for batch in batches), finish=finish)
 
     def _input_error(self, item: object, error: InputError) -> Decision:
         found, value = lookup_path(item, "id") if isinstance(item, Mapping) else (False, None)

@@ -16,16 +16,21 @@ order:
 
 Batches are the batches a one-process run would decide, so every decision is the same (its
 ``elapsed_ms`` aside). At most ``2 x workers`` batches are in flight, so memory is bounded by the
-batch size and the window, whatever the length of the stream. Workers rebuild the ruleset from its
-text and refuse to start when it no longer hashes the same (a list file changed under the run).
+batch size and the window, whatever the length of the stream; this process advances a batch as soon
+as its preparation comes back, while earlier batches are still being decided.
+
+What a caller keeps of the decisions can be made in the worker too (``finish``: the CLI encodes each
+record there), so decisions need not be sent back. Workers rebuild the ruleset from its text and load
+every classifier when they start; this process loads only the stateful ones. A worker that cannot
+(a list file changed under the run, a model that does not load) makes :meth:`Workers.ready` raise.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -38,8 +43,12 @@ from safeguard.types import Decision, Post
 
 __all__ = ["Workers", "resolve_workers"]
 
-# The engine of this worker process, built once by _start.
+#: What becomes of a batch's decisions in the worker that made them (see ``Moderator.decide_batches``).
+Finish = Callable[[list[Post], list[Decision]], list[Any]]
+
+# The engine of this worker process, built and loaded once by _start, or why it could not load.
 _engine: Engine | None = None
+_load_error: str | None = None
 
 
 def resolve_workers(value: int | str) -> int:
@@ -57,25 +66,40 @@ def resolve_workers(value: int | str) -> int:
 
 
 def _start(text: str, file: str, base_dir: str, expected: str, workers: int) -> None:
-    global _engine
+    global _engine, _load_error
     cpus.share(workers)  # one worker's models use its part of the CPUs, not all of them
-    ruleset = parse_ruleset(text, file=file, base_dir=base_dir)
-    if ruleset.hash != expected:
-        raise SafeguardError(
-            f"the ruleset {file} hashes to {ruleset.hash} in a worker, not {expected}: a file it reads changed"
-        )
-    _engine = Engine(ruleset)
+    try:  # what fails here is said by _loaded and raised by the parent process
+        ruleset = parse_ruleset(text, file=file, base_dir=base_dir)
+        if ruleset.hash != expected:
+            raise SafeguardError(
+                f"the ruleset {file} hashes to {ruleset.hash} in a worker, not {expected}: a file it reads changed"
+            )
+        _engine = Engine(ruleset)
+        _engine.load()
+    except SafeguardError as exc:
+        _load_error = str(exc)
+
+
+def _loaded() -> str | None:
+    """Why this worker's classifiers could not load, or None."""
+    return _load_error
+
+
+def _ready() -> Engine:
+    if _engine is None or _load_error is not None:
+        raise SafeguardError(f"a worker process could not load the ruleset: {_load_error}")
+    return _engine
 
 
 def _prepare(posts: list[Post]) -> dict[str, list[Any]]:
-    assert _engine is not None
-    classifiers = _engine.ruleset.classifiers
-    return {name: isolated(classifiers[name].prepare, posts) for name in _engine.stateful}
+    engine = _ready()
+    classifiers = engine.ruleset.classifiers
+    return {name: isolated(classifiers[name].prepare, posts) for name in engine.stateful}
 
 
-def _decide(posts: list[Post], advanced: dict[str, list[Any]]) -> list[Decision]:
-    assert _engine is not None
-    return _engine.decide(posts, advanced=advanced)
+def _decide(posts: list[Post], advanced: dict[str, list[Any]], finish: Finish | None) -> list[Any]:
+    decisions = _ready().decide(posts, advanced=advanced)
+    return decisions if finish is None else finish(posts, decisions)
 
 
 class Workers:
@@ -91,6 +115,7 @@ class Workers:
         self.workers = workers
         self.stateful = Engine(ruleset).stateful
         self._pool: ProcessPoolExecutor | None = None
+        self._started: Future[str | None] | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -105,6 +130,25 @@ class Workers:
                 initargs=(rs.text, str(rs.path or "<ruleset>"), base_dir, rs.hash, self.workers),
             )
         return self._pool
+
+    def start(self) -> None:
+        """Start the worker processes loading their classifiers, without waiting (see :meth:`ready`)."""
+        if self._started is None:
+            self._started = self._executor().submit(_loaded)
+
+    def ready(self) -> None:
+        """Wait until a worker has loaded every classifier; raises
+        :class:`~safeguard.errors.SafeguardError` when it could not (each loads the same files)."""
+        self.start()
+        assert self._started is not None
+        try:
+            error = self._started.result()
+        except BrokenProcessPool as exc:
+            self.close()
+            raise SafeguardError(f"a worker process failed: {exc}") from exc
+        if error is not None:
+            self.close()
+            raise SafeguardError(f"a worker process could not load the ruleset: {error}")
 
     def _advance(self, posts: list[Post], prepared: dict[str, list[Any]]) -> dict[str, list[Any]]:
         """Each stateful classifier's results for ``posts``, advanced here in order; a post whose
@@ -121,11 +165,12 @@ class Workers:
                 results[i] = result
         return results
 
-    def map(self, batches: Iterable[Sequence[Post]]) -> Iterator[list[Decision]]:
-        """The decisions of each batch, in order, as :meth:`Engine.decide` would give them batch by batch."""
+    def map(self, batches: Iterable[Sequence[Post]], finish: Finish | None = None) -> Iterator[list[Any]]:
+        """The decisions of each batch, in order, as :meth:`Engine.decide` would give them batch by
+        batch; with ``finish`` (picklable), ``finish(posts, decisions)`` of each, run in the worker."""
         pool = self._executor()
         prepares: deque[tuple[list[Post], Future[dict[str, list[Any]]]]] = deque()
-        decides: deque[Future[list[Decision]]] = deque()
+        decides: deque[Future[list[Any]]] = deque()
         source = iter(batches)
         exhausted = False
         try:
@@ -139,10 +184,13 @@ class Workers:
                     if self.stateful:
                         prepares.append((posts, pool.submit(_prepare, posts)))
                     else:
-                        decides.append(pool.submit(_decide, posts, {}))
+                        decides.append(pool.submit(_decide, posts, {}, finish))
+                if prepares and decides and not prepares[0][1].done() and not decides[0].done():
+                    first: list[Future[Any]] = [prepares[0][1], decides[0]]
+                    wait(first, return_when=FIRST_COMPLETED)
                 if prepares and (prepares[0][1].done() or not decides):
                     posts, prepared = prepares.popleft()
-                    decides.append(pool.submit(_decide, posts, self._advance(posts, prepared.result())))
+                    decides.append(pool.submit(_decide, posts, self._advance(posts, prepared.result()), finish))
                 elif decides:
                     yield decides.popleft().result()
                 elif exhausted:
@@ -161,6 +209,7 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._started = None
 
     def __enter__(self) -> Workers:
         return self

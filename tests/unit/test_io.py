@@ -470,6 +470,50 @@ def test_jsonl_writer_datetimes_and_surrogates(tmp_path: Path) -> None:
     assert obj["odd"] == "\ud800"
 
 
+@pytest.mark.parametrize("name", ["d.jsonl", "d.csv", "d.tsv", "d.parquet", "d.jsonl.gz"])
+def test_encoded_records_write_as_the_records_do(tmp_path: Path, name: str) -> None:
+    """A record encoded ahead (in a worker) and written with its line comes out as the record would."""
+    from safeguard.io.writers import decision_record
+
+    decision = make_decision()
+    odd = Decision(post_id="p\ud800", action=Action.ALLOW, signals={"text": {"normalized": "bad \udc00"}})
+    made, direct = tmp_path / "made", tmp_path / "direct"
+    made.mkdir()
+    direct.mkdir()
+    with open_writer(made / name) as writer:
+        for line, d, generated in ((1, decision, False), (2, odd, True), (3, decision, True)):
+            record = decision_record(d, id_generated=generated, encode=type(writer).encode, signals=line != 3)
+            assert record.action == d.action.value and record.rules == tuple(d.rules)
+            assert record.failed == bool(d.errors) and record.decision is None
+            writer.write_encoded(record.record, {"line": line})
+        writer.write(error_record(4, "x", "bad record"))
+    with open_writer(direct / name) as writer:
+        for line, d, generated in ((1, decision, False), (2, odd, True), (3, decision, True)):
+            row = {"line": line, **d.to_dict(), **({"id_generated": True} if generated else {})}
+            if line == 3:
+                row["signals"] = {}
+            writer.write(row)
+        writer.write(error_record(4, "x", "bad record"))
+    if name.endswith(".parquet"):
+        assert pq.read_table(made / name).to_pylist() == pq.read_table(direct / name).to_pylist()
+    else:
+        assert (made / name).read_bytes() == (direct / name).read_bytes()
+    assert writer.count == 4
+
+
+def test_encoded_jsonl_to_a_stream_that_cannot_take_utf8() -> None:
+    from safeguard.io.writers import JsonlWriter
+
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    writer = JsonlWriter(None)
+    writer._text = stream
+    writer.write_encoded(JsonlWriter.encode({"post_id": "naïve ✓"}), {"line": 7})
+    stream.flush()
+    text = stream.buffer.getvalue().decode("ascii")  # type: ignore[attr-defined]
+    assert json.loads(text) == {"line": 7, "post_id": "naïve ✓"}
+    assert text == '{"line":7,"post_id":"na\\u00efve \\u2713"}\n'
+
+
 def test_writer_aborts_on_exception(tmp_path: Path) -> None:
     out = tmp_path / "d.jsonl"
     with pytest.raises(RuntimeError), open_writer(out) as writer:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -120,6 +122,72 @@ def test_shipped_policy_with_workers_matches_one_process() -> None:
         got = decided(two, posts, 50)
     assert got == expected
     assert {row["action"] for row in expected} == {"allow", "hold", "remove"}
+
+
+def where_decided(posts: list[Post], decisions: list[Any]) -> list[tuple[int, str, str]]:
+    """A ``finish``: the process that decided each post, with its id and action."""
+    return [(os.getpid(), p.id, d.action.value) for p, d in zip(posts, decisions, strict=True)]
+
+
+def test_finish_runs_where_the_batch_was_decided(rules: Path) -> None:
+    items = stream(300)
+    batches = [items[i : i + 40] for i in range(0, len(items), 40)]
+    with Moderator.from_file(rules) as one:
+        here = [row for rows in one.decide_batches(batches, finish=where_decided) for row in rows]
+    with Moderator.from_file(rules, workers=2) as two:
+        there = [row for rows in two.decide_batches(batches, finish=where_decided) for row in rows]
+    assert [(i, a) for _, i, a in here] == [(i, a) for _, i, a in there]
+    assert [i for _, i, _ in here] == [item["id"] for item in items]
+    assert {a for _, _, a in here} == {"allow", "hold", "remove"}
+    assert {pid for pid, _, _ in here} == {os.getpid()}
+    assert os.getpid() not in {pid for pid, _, _ in there}
+
+
+def test_encoded_records_from_workers_equal_one_process(rules: Path) -> None:
+    from safeguard.io.writers import JsonlWriter, decision_records
+
+    items = stream(300)
+    batches = [items[i : i + 64] for i in range(0, len(items), 64)]
+    finish = functools.partial(decision_records, encode=JsonlWriter.encode, signals=False)
+
+    def lines(moderator: Moderator) -> list[dict[str, Any]]:
+        out = []
+        for records in moderator.decide_batches(batches, finish=finish):
+            for record in records:
+                row = json.loads(record.record)
+                assert row.pop("elapsed_ms") >= 0 and row["signals"] == {}
+                out.append((record.action, record.rules, row))
+        return out
+
+    with Moderator.from_file(rules) as one, Moderator.from_file(rules, workers=2) as two:
+        assert lines(two) == lines(one)
+
+
+def test_the_parent_loads_only_the_stateful_classifiers(rules: Path) -> None:
+    with Moderator.from_file(rules, workers=2) as moderator:
+        moderator.load()
+        loaded = {name for name, c in moderator.ruleset.classifiers.items() if c.loaded}
+        assert loaded == set(moderator.stateful) == {"duplicate", "spam"}
+        assert moderator.moderate_batch(stream(3))  # this process still decides on its own
+
+
+def test_a_worker_that_cannot_load_fails_at_load(tmp_path: Path) -> None:
+    """A list file that changes after the parent read the ruleset: the workers read another ruleset."""
+    terms = tmp_path / "terms.txt"
+    terms.write_text("kettle\n", encoding="utf-8")
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "ruleset: t\nversion: 1\nlists:\n  words: terms.txt\nrules:\n"
+        "  - id: word\n    when: size(lists.words) > 0\n    action: hold\n",
+        encoding="utf-8",
+    )
+    moderator = Moderator.from_file(path, workers=2)
+    terms.write_text("teapot\n", encoding="utf-8")
+    with pytest.raises(SafeguardError, match="could not load the ruleset.*a file it reads changed"):
+        moderator.load()
+    with pytest.raises(SafeguardError, match="a file it reads changed"):  # not loaded first: on the first batch
+        list(moderator.moderate_many([{"id": "a", "text": "kettle"}]))
+    moderator.close()
 
 
 def test_workers_refuse_a_ruleset_without_its_text(rules: Path) -> None:

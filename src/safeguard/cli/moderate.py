@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -26,9 +27,10 @@ from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_confi
 from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
+from safeguard.io.writers import DecisionRecord
 from safeguard.parallel import resolve_workers
 from safeguard.rules.engine import isolated
-from safeguard.types import Decision, Post
+from safeguard.types import Post
 
 InputsArg = Annotated[
     list[str], typer.Argument(help="Post dumps: JSONL, CSV, TSV or Parquet (optionally gzipped); '-' reads stdin.")
@@ -268,29 +270,30 @@ def moderate(
     queued = EnqueueReport()
     models = _model_revisions(moderator) if store is not None else {}
 
-    def account(decision: Decision) -> dict[str, Any]:
-        """Count a decision in the summary; the record written for it."""
+    def account(record: DecisionRecord) -> Any:
+        """Count a decision in the summary; its record, encoded for the writer."""
         nonlocal classifier_errors
-        actions[decision.action.value] += 1
-        fired.update(decision.rules)
-        shadow.update(m.rule for m in decision.shadow)
-        classifier_errors += bool(decision.errors)
-        d = decision.to_dict()
-        if not signals:
-            d["signals"] = {}
-        return d
+        actions[record.action] += 1
+        fired.update(record.rules)
+        shadow.update(record.shadow)
+        classifier_errors += record.failed
+        return record.record
 
-    def decide(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
+    def decide(batches: Iterator[list[Post]], encode: Callable[[Any], Any]) -> Iterator[list[Any]]:
         sent: deque[list[Post]] = deque()
 
         def remembered() -> Iterator[list[Post]]:
             for posts in batches:
-                sent.append(posts)
+                if store is not None:
+                    sent.append(posts)
                 yield posts
 
-        for decisions in moderator.decide_batches(remembered()):
-            posts = sent.popleft()
+        # Each batch's records are made where it was decided: in the worker processes with --workers.
+        finish = functools.partial(writers.decision_records, encode=encode, signals=signals, keep=store is not None)
+        for records in moderator.decide_batches(remembered(), finish=finish):
             if store is not None:
+                posts = sent.popleft()
+                decisions = [r.decision for r in records]
                 queued.add(
                     store.enqueue(
                         zip(posts, decisions, strict=True),
@@ -300,7 +303,7 @@ def moderate(
                         actor="safeguard moderate",
                     )
                 )
-            yield [account(decision) for decision in decisions]
+            yield [account(record) for record in records]
 
     def snapshot(seconds: float) -> dict[str, Any]:
         return {
@@ -322,6 +325,7 @@ def moderate(
                 moderator.ruleset,
                 *where,
                 account,
+                signals=signals,
                 counts=counts,
                 max_record_bytes=max_record_bytes,
                 partial=partial,
@@ -418,10 +422,13 @@ def classify(
         )
         raise typer.Exit(exit_codes.CONFIG)
 
-    def run(batches: Iterator[list[Post]]) -> Iterator[list[dict[str, Any]]]:
+    def run(batches: Iterator[list[Post]], encode: Callable[[Any], Any]) -> Iterator[list[Any]]:
         for posts in batches:
             rows = moderator.classify(posts, only=names or None)
-            yield [{"id": p.id, "signals": row} for p, row in zip(posts, rows, strict=True)]
+            yield [
+                encode({"id": p.id, "signals": row, **({"id_generated": True} if p.id_generated else {})})
+                for p, row in zip(posts, rows, strict=True)
+            ]
 
     counts = {"records": 0, "errors": 0, "duplicate_ids": 0}
     stats = _stream(
@@ -598,7 +605,7 @@ def _stream(
     batch_size: int,
     progress: bool | None,
     verb: str,
-    process: Callable[[Iterator[list[Post]]], Iterator[list[dict[str, Any]]]],
+    process: Callable[[Iterator[list[Post]], Callable[[Any], Any]], Iterator[list[Any]]],
     *,
     counts: dict[str, int],
     max_record_bytes: int = MAX_RECORD_BYTES,
@@ -611,8 +618,9 @@ def _stream(
 ) -> dict[str, Any]:
     """Read every input, process posts in batches, write one record per input record, in order.
 
-    ``process`` turns the stream of batches into a stream of result lists, one result per post, in
-    order; it may read a few batches ahead (worker processes).
+    ``process(batches, encode)`` turns the stream of batches into a stream of record lists, one
+    record per post, in order, each made by ``encode`` (the writer's :meth:`~safeguard.io.writers.
+    DecisionWriter.encode`); it may read a few batches ahead (worker processes).
 
     ``importer`` names the ``--from`` importer that reads every input instead of the readers.
     ``counts`` (records, errors, duplicate_ids) is updated in place. With ``partial``, records go to
@@ -680,18 +688,17 @@ def _stream(
                             f"the inputs hold {read:,} records, fewer than the {skip_records:,} the checkpoint counts"
                         )
 
-                for results_of_batch in process(batches()):
+                for results_of_batch in process(batches(), type(writer).encode):
                     pending = chunks.popleft()
                     results = iter(results_of_batch)
                     for record, post, error in pending:
                         if post is None:
                             counts["errors"] += 1
-                            row = writers.error_record(record.line, readers.record_id(record, field_map), error or "")
+                            writer.write(
+                                writers.error_record(record.line, readers.record_id(record, field_map), error or "")
+                            )
                         else:
-                            row = next(results)
-                            if post.id_generated:
-                                row["id_generated"] = True
-                        writer.write({"line": record.line, **row} if "line" not in row else row)
+                            writer.write_encoded(next(results), {"line": record.line})
                     counts["records"] += len(pending)
                     elapsed = time.perf_counter() - started
                     rate = (counts["records"] - skip_records) / elapsed
@@ -758,8 +765,9 @@ def _stream_ray(
     input_format: str | None,
     batch_size: int,
     progress: bool | None,
-    account: Callable[[Decision], dict[str, Any]],
+    account: Callable[[DecisionRecord], Any],
     *,
+    signals: bool,
     counts: dict[str, int],
     max_record_bytes: int,
     partial: str | None,
@@ -783,6 +791,7 @@ def _stream_ray(
     show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
     writer = _open_writer(output, out_format, partial, None)
+    encode = type(writer).encode
     seen = SeenIds()
     cut_off = False
     with ExitStack() as stack:
@@ -804,14 +813,14 @@ def _stream_ray(
                 for n, outcome in enumerate(outcomes, start=1):
                     if outcome.decision is None:
                         counts["errors"] += 1
-                        row = writers.error_record(outcome.line, outcome.post_id, outcome.error or "")
+                        writer.write(writers.error_record(outcome.line, outcome.post_id, outcome.error or ""))
                     else:
                         if not outcome.id_generated and outcome.post_id is not None and seen.seen(outcome.post_id):
                             counts["duplicate_ids"] += 1
-                        row = {"line": outcome.line, **account(outcome.decision)}
-                        if outcome.id_generated:
-                            row["id_generated"] = True
-                    writer.write(row)
+                        made = writers.decision_record(
+                            outcome.decision, id_generated=outcome.id_generated, encode=encode, signals=signals
+                        )
+                        writer.write_encoded(account(made), {"line": outcome.line})
                     counts["records"] += 1
                     if n % batch_size == 0:
                         rate = counts["records"] / (time.perf_counter() - started)

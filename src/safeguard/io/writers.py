@@ -28,22 +28,26 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from safeguard.errors import ConfigError, SafeguardError
 from safeguard.io.readers import detect_format, normalize_format
+from safeguard.types import Decision, Post
 
 __all__ = [
     "FLAT_COLUMNS",
     "PARQUET_ROW_GROUP",
     "CsvWriter",
+    "DecisionRecord",
     "DecisionWriter",
     "JsonlWriter",
     "OutputNotPlacedError",
     "ParquetWriter",
+    "decision_record",
+    "decision_records",
     "dumps_json",
     "error_record",
     "flatten",
@@ -64,6 +68,63 @@ _SEP = "; "
 def error_record(line: int | None, post_id: str | None, error: str) -> dict[str, Any]:
     """The output record for an input record that produced no decision."""
     return {"line": line, "id": post_id, "error": error}
+
+
+class DecisionRecord(NamedTuple):
+    """What a run keeps of one decision: the counts of its summary, and its record encoded for the
+    writer (see :meth:`DecisionWriter.encode`). Made where the post was decided, so a worker process
+    encodes the record and sends back text rather than the decision."""
+
+    action: str
+    rules: tuple[str, ...]
+    shadow: tuple[str, ...]
+    #: Some classifier failed on the post.
+    failed: bool
+    record: Any
+    #: The decision itself, where it was asked for (``keep``).
+    decision: Decision | None = None
+
+
+def decision_record(
+    decision: Decision,
+    *,
+    id_generated: bool = False,
+    encode: Callable[[Mapping[str, Any]], Any] | None = None,
+    signals: bool = True,
+    keep: bool = False,
+) -> DecisionRecord:
+    """The :class:`DecisionRecord` of ``decision``: its record is ``decision.to_dict()``, with empty
+    ``signals`` unless ``signals``, ``"id_generated": true`` for a post whose id was made up, passed
+    through ``encode`` (default: :meth:`DecisionWriter.encode`)."""
+    row = decision.to_dict()
+    if not signals:
+        row["signals"] = {}
+    if id_generated:
+        row["id_generated"] = True
+    return DecisionRecord(
+        decision.action.value,
+        tuple(decision.rules),
+        tuple(m.rule for m in decision.shadow),
+        bool(decision.errors),
+        (encode or DecisionWriter.encode)(row),
+        decision if keep else None,
+    )
+
+
+def decision_records(
+    posts: Sequence[Post],
+    decisions: Sequence[Decision],
+    *,
+    encode: Callable[[Mapping[str, Any]], Any] | None = None,
+    signals: bool = True,
+    keep: bool = False,
+) -> list[DecisionRecord]:
+    """:func:`decision_record` of each decision of a batch, in order (a ``finish`` for
+    :meth:`safeguard.Moderator.decide_batches`)."""
+    return [
+        decision_record(d, id_generated=p.id_generated, encode=encode, signals=signals, keep=keep)
+        for p, d in zip(posts, decisions, strict=True)
+    ]
 
 
 def _json_default(obj: Any) -> Any:
@@ -203,6 +264,17 @@ class DecisionWriter:
             raise ValueError("write to a closed DecisionWriter")
         self._write(record)
         self.count += 1
+
+    @staticmethod
+    def encode(record: Mapping[str, Any]) -> Any:
+        """``record`` in the form :meth:`write_encoded` takes. A pure function, so it can run ahead of
+        writing in another process (a worker that decided the post); here the record itself."""
+        return record
+
+    def write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None = None) -> None:
+        """Write a record made by :meth:`encode`, with the fields of ``lead`` first (its input
+        ``line``): the same output as :meth:`write` of ``{**lead, **record}``."""
+        self.write({**lead, **encoded} if lead else encoded)
 
     def close(self) -> None:
         """Flush everything and move the finished file into place. Idempotent."""
@@ -388,8 +460,24 @@ class _TextStreamWriter(DecisionWriter):
 class JsonlWriter(_TextStreamWriter):
     """JSON Lines: one compact JSON object per line (see :func:`dumps_json`)."""
 
+    @staticmethod
+    def encode(record: Mapping[str, Any]) -> Any:
+        """The record's line of JSON (most of the cost of writing it)."""
+        return dumps_json(record)
+
     def _write(self, record: Mapping[str, Any]) -> None:
         write_json_line(self._text, record)
+
+    def write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None = None) -> None:
+        if self._closed:
+            raise ValueError("write to a closed DecisionWriter")
+        if lead:  # both are compact JSON objects: '{"line":3,' + '"post_id":...}'
+            encoded = dumps_json(lead)[:-1] + "," + encoded[1:]
+        try:
+            self._text.write(encoded + "\n")
+        except UnicodeEncodeError:  # a stream whose encoding is not UTF-8
+            write_json_line(self._text, json.loads(encoded))
+        self.count += 1
 
 
 class CsvWriter(_TextStreamWriter):
