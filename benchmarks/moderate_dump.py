@@ -10,8 +10,12 @@ With ``--ray N`` each run is repeated with ``--engine ray --workers N`` (Ray sta
 its start included in the time) and compared the same way; its peak RSS is the CLI's alone (Ray's
 workers are not its children). ``--plant K`` gives every post a time, one minute apart, and plants K
 copy-paste campaigns (20 edited copies each, spread over the dump) for the duplicate window to find.
+``speedup`` is the first configuration's seconds over this one's, in the same round (``--rounds R``
+repeats every configuration R times, interleaved, on a machine whose speed drifts); ``CPU s`` is the
+user and system time of the CLI and its worker processes (one process may use more than one core: the
+model tier's ONNX Runtime threads).
 
-    python benchmarks/moderate_dump.py --posts 10000 100000 [--workers 1 2] [--ray 2] [--plant 200]
+    python benchmarks/moderate_dump.py --posts 10000 100000 [--workers 1 2] [--ray 2] [--plant 200] [--rounds R]
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ def build_dump(path: Path, n: int, corpus: list[str], plant: int = 0) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
-def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "local") -> tuple[float, float]:
+def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "local") -> tuple[float, float, float]:
+    """Seconds, peak RSS (MB) and CPU seconds (user + system of the CLI and its worker processes) of one run."""
     cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "-r", str(rules), "-o", str(out), "--no-progress"]
     cmd += ["--workers", str(workers), "--engine", engine]
     # A fresh wrapper process per run, so its children's peak RSS is this run's alone.
@@ -75,14 +80,15 @@ def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "loc
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"moderate failed ({proc.returncode}):\n{proc.stderr}")
-    peak_kb = int(proc.stdout.strip().splitlines()[-1])
-    return seconds, peak_kb / 1024.0
+    peak_kb, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return seconds, int(peak_kb) / 1024.0, float(cpu)
 
 
 _WRAPPER = """
 import resource, subprocess, sys
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 sys.exit(code)
 """
 
@@ -94,6 +100,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="worker counts to run (first: baseline)")
     parser.add_argument("--ray", type=int, default=0, help="also run --engine ray with this many actors")
     parser.add_argument("--plant", type=int, default=0, help="copy-paste campaigns to plant (and time every post)")
+    parser.add_argument("--rounds", type=int, default=1, help="run each configuration this many times, interleaved")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     corpus = texts()
@@ -105,34 +112,41 @@ def main() -> None:
             runs = [("local", w) for w in args.workers] + ([("ray", args.ray)] if args.ray else [])
             for name in args.rules:
                 baseline = None
-                for engine, workers in runs:
-                    out = Path(tmp) / f"out_{engine}_{workers}.jsonl"
-                    seconds, peak = run(dump, RULESETS[name], out, workers, engine)
-                    decided = _records(out)
-                    baseline = decided if baseline is None else baseline
-                    results.append(
-                        {
-                            "rules": name,
-                            "posts": n,
-                            "engine": engine,
-                            "workers": workers,
-                            "seconds": round(seconds, 2),
-                            "posts_per_s": round(n / seconds),
-                            "peak_rss_mb": round(peak, 1),
-                            "same": decided == baseline,
-                        }
-                    )
+                for round_ in range(1, args.rounds + 1):
+                    first = None
+                    for engine, workers in runs:
+                        out = Path(tmp) / f"out_{engine}_{workers}.jsonl"
+                        seconds, peak, cpu = run(dump, RULESETS[name], out, workers, engine)
+                        decided = _records(out)
+                        baseline = decided if baseline is None else baseline
+                        first = seconds if first is None else first
+                        results.append(
+                            {
+                                "rules": name,
+                                "posts": n,
+                                "round": round_,
+                                "engine": engine,
+                                "workers": workers,
+                                "seconds": round(seconds, 2),
+                                "posts_per_s": round(n / seconds),
+                                "speedup": round(first / seconds, 2),
+                                "cpu_seconds": round(cpu, 1),
+                                "peak_rss_mb": round(peak, 1),
+                                "same": decided == baseline,
+                            }
+                        )
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(
-        f"{'rules':<12} {'posts':>8} {'engine':>6} {'workers':>7} {'seconds':>8} {'posts/s':>9} "
-        f"{'peak RSS MB':>12} {'same':>5}"
+        f"{'rules':<12} {'posts':>8} {'round':>5} {'engine':>6} {'workers':>7} {'seconds':>8} {'posts/s':>9} "
+        f"{'speedup':>7} {'CPU s':>7} {'peak RSS MB':>12} {'same':>5}"
     )
     for r in results:
         print(
-            f"{r['rules']:<12} {r['posts']:>8} {r['engine']:>6} {r['workers']:>7} {r['seconds']:>8} "
-            f"{r['posts_per_s']:>9} {r['peak_rss_mb']:>12} {'yes' if r['same'] else 'NO':>5}"
+            f"{r['rules']:<12} {r['posts']:>8} {r['round']:>5} {r['engine']:>6} {r['workers']:>7} {r['seconds']:>8} "
+            f"{r['posts_per_s']:>9} {r['speedup']:>7} {r['cpu_seconds']:>7} {r['peak_rss_mb']:>12} "
+            f"{'yes' if r['same'] else 'NO':>5}"
         )
 
 

@@ -5,7 +5,10 @@ Builds the dump of ``moderate_dump.py`` (real forum posts, every post timed, pla
 process's resident memory (VmRSS) and the posts decided as each epoch starts, then at the end. Ray's
 own processes (actors, the object store) are not counted: the actors of each epoch's pools end with it.
 
-    python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2]
+    python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2] [--rules FILE]
+
+``--rules benchmarks/rules/stateful_only.yaml`` keeps the two stateful classifiers of the shipped
+policy and drops the harm models, so a million posts take minutes rather than an hour.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epoch-mb", type=float, default=16.0)
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--plant", type=int, default=200)
+    parser.add_argument("--rules", type=Path, default=ROOT / "rules" / "community.yaml")
     args = parser.parse_args(argv)
     import os
 
@@ -37,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "dump.jsonl"
         build_dump(dump, args.posts, texts(), args.plant)
-        print(f"{args.posts:,} posts, {dump.stat().st_size / 1e6:.0f} MB, epochs of {args.epoch_mb} MB")
-        ruleset = load_ruleset(ROOT / "rules" / "community.yaml")
+        print(f"{args.posts:,} posts, {dump.stat().st_size / 1e6:.0f} MB, epochs of {args.epoch_mb} MB, {args.rules}")
+        ruleset = load_ruleset(args.rules)
         done = 0
         started = time.perf_counter()
 

@@ -161,6 +161,11 @@ def test_encoded_records_from_workers_equal_one_process(rules: Path) -> None:
 
     with Moderator.from_file(rules) as one, Moderator.from_file(rules, workers=2) as two:
         assert lines(two) == lines(one)
+    kept = functools.partial(decision_records, encode=JsonlWriter.encode, keep=True)
+    with Moderator.from_file(rules, workers=2) as two:
+        records = [r for rs in two.decide_batches(batches, finish=kept) for r in rs]
+    assert [r.decision.post_id for r in records if r.decision] == [item["id"] for item in items]
+    assert all(r.decision and r.decision.action.value == r.action for r in records)
 
 
 def test_the_parent_loads_only_the_stateful_classifiers(rules: Path) -> None:
@@ -183,7 +188,7 @@ def test_a_worker_that_cannot_load_fails_at_load(tmp_path: Path) -> None:
     )
     moderator = Moderator.from_file(path, workers=2)
     terms.write_text("teapot\n", encoding="utf-8")
-    with pytest.raises(SafeguardError, match="could not load the ruleset.*a file it reads changed"):
+    with pytest.raises(SafeguardError, match=r"could not load the ruleset.*a file it reads changed"):
         moderator.load()
     with pytest.raises(SafeguardError, match="a file it reads changed"):  # not loaded first: on the first batch
         list(moderator.moderate_many([{"id": "a", "text": "kettle"}]))
