@@ -265,9 +265,11 @@ def moderate(
             _usage(f"checkpoint {ckpt} is damaged (its counts): run without --resume to start over")
         err.print(f"resuming after {counts['records']:,} records (from {escape(ckpt or '')})")
 
-    from safeguard.review import EnqueueReport
+    queued: Any = None  # what --queue did (the review store is imported only for it)
+    if store is not None:
+        from safeguard.review import EnqueueReport
 
-    queued = EnqueueReport()
+        queued = EnqueueReport()
     models = _model_revisions(moderator) if store is not None else {}
 
     def account(record: DecisionRecord) -> Any:
@@ -348,10 +350,11 @@ def moderate(
             )
     except ReviewError as exc:
         err.print(f"[red]error:[/red] the review store failed, so the run stopped: {escape(str(exc))}")
-        err.print(
-            f"{queued.queued + queued.joined + queued.sampled:,} posts were queued before it; run the same "
-            "command again once the store works (posts already queued are not queued twice)"
-        )
+        if queued is not None:
+            err.print(
+                f"{queued.queued + queued.joined + queued.sampled:,} posts were queued before it; run the same "
+                "command again once the store works (posts already queued are not queued twice)"
+            )
         raise typer.Exit(exit_codes.IO) from None
     finally:
         _close(moderator)
