@@ -104,7 +104,8 @@ def _decide(posts: list[Post], advanced: dict[str, list[Any]], finish: Finish | 
 
 class Workers:
     """A pool of worker processes deciding batches under one ruleset, stateful classifiers advanced
-    here. Use :meth:`map`; :meth:`close` (or ``with``) stops the processes."""
+    here. :meth:`start` and :meth:`ready` load them ahead (else the first :meth:`map` does); :meth:`close`
+    (or ``with``) stops the processes."""
 
     def __init__(self, ruleset: Ruleset, workers: int) -> None:
         if ruleset.text is None:
