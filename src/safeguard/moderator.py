@@ -71,13 +71,17 @@ class Moderator:
         if self.workers == 1:
             self._engine.load()
             return self
-        if self._pool is None:
-            self._pool = Workers(self.ruleset, self.workers)
-        self._pool.start()  # the workers load while this process does
+        pool = self._workers()
+        pool.start()  # the workers load while this process does
         for name in self._engine.stateful:
             self.ruleset.classifiers[name].load()
-        self._pool.ready()
+        pool.ready()
         return self
+
+    def _workers(self) -> Workers:
+        if self._pool is None:
+            self._pool = Workers(self.ruleset, self.workers)
+        return self._pool
 
     def moderate(self, post: PostLike) -> Decision:
         """Decide one post: a :class:`Post`, a mapping with at least ``text``, or a bare string."""
@@ -146,9 +150,7 @@ class Moderator:
                 decisions = self._engine.decide(posts)
                 yield decisions if finish is None else finish(posts, decisions)
             return
-        if self._pool is None:
-            self._pool = Workers(self.ruleset, self.workers)
-        yield from self._pool.map(([to_post(p) for p in batch] for batch in batches), finish=finish)
+        yield from self._workers().map(([to_post(p) for p in batch] for batch in batches), finish=finish)
 
     def _input_error(self, item: object, error: InputError) -> Decision:
         found, value = lookup_path(item, "id") if isinstance(item, Mapping) else (False, None)

@@ -155,11 +155,15 @@ def dumps_json(obj: Any) -> str:
 
 def write_json_line(fh: IO[str], obj: Any) -> None:
     """Write ``obj`` to the text stream ``fh`` as one line of compact JSON."""
-    line = dumps_json(obj) + "\n"
+    _write_json_text(fh, dumps_json(obj))
+
+
+def _write_json_text(fh: IO[str], text: str) -> None:
+    """Write ``text`` (from :func:`dumps_json`) as one line; ASCII escapes for a stream that is not UTF-8."""
     try:
-        fh.write(line)
-    except UnicodeEncodeError:  # a stream whose encoding is not UTF-8
-        fh.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=_json_default) + "\n")
+        fh.write(text + "\n")
+    except UnicodeEncodeError:
+        fh.write(json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":")) + "\n")
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,10 +264,7 @@ class DecisionWriter:
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write one decision or error record."""
-        if self._closed:
-            raise ValueError("write to a closed DecisionWriter")
-        self._write(record)
-        self.count += 1
+        self.write_encoded(self.encode(record))
 
     @staticmethod
     def encode(record: Mapping[str, Any]) -> Any:
@@ -274,7 +275,10 @@ class DecisionWriter:
     def write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None = None) -> None:
         """Write a record made by :meth:`encode`, with the fields of ``lead`` first (its input
         ``line``): the same output as :meth:`write` of ``{**lead, **record}``."""
-        self.write({**lead, **encoded} if lead else encoded)
+        if self._closed:
+            raise ValueError("write to a closed DecisionWriter")
+        self._write_encoded(encoded, lead)
+        self.count += 1
 
     def close(self) -> None:
         """Flush everything and move the finished file into place. Idempotent."""
@@ -329,9 +333,13 @@ class DecisionWriter:
         else:
             self.abort()
 
-    # Subclasses implement these.
+    # Subclasses implement these (``_write``, or ``_write_encoded`` for a writer with its own encode).
     def _write(self, record: Mapping[str, Any]) -> None:
         raise NotImplementedError
+
+    def _write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None) -> None:
+        """Write one encoded record; by default the record is the dict itself."""
+        self._write({**lead, **encoded} if lead else encoded)
 
     def _finish(self) -> None:
         """Flush and close the output (fsync a file)."""
@@ -465,19 +473,10 @@ class JsonlWriter(_TextStreamWriter):
         """The record's line of JSON (most of the cost of writing it)."""
         return dumps_json(record)
 
-    def _write(self, record: Mapping[str, Any]) -> None:
-        write_json_line(self._text, record)
-
-    def write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None = None) -> None:
-        if self._closed:
-            raise ValueError("write to a closed DecisionWriter")
+    def _write_encoded(self, encoded: Any, lead: Mapping[str, Any] | None) -> None:
         if lead:  # both are compact JSON objects: '{"line":3,' + '"post_id":...}'
             encoded = dumps_json(lead)[:-1] + "," + encoded[1:]
-        try:
-            self._text.write(encoded + "\n")
-        except UnicodeEncodeError:  # a stream whose encoding is not UTF-8
-            write_json_line(self._text, json.loads(encoded))
-        self.count += 1
+        _write_json_text(self._text, encoded)
 
 
 class CsvWriter(_TextStreamWriter):
