@@ -14,6 +14,8 @@ counter-speech set; profanity (swearing and obscenity, whoever it is aimed at) f
 label and Toxic Spans profane/obscene spans. Benign rows of every source are negatives for every head
 they can speak for.
 
+The functional cases written for safeguard (:mod:`.functional`) join them as one more source.
+
 Splits: a source's own split where it has one; otherwise ``train``/``dev``/``test`` 70/10/20 by
 ``sha256("harm-v1:" + key)``, where the key is the row id, or for HatemojiBuild the pair an original and
 its perturbation form (each row's ``matched_id`` names its partner's row number), so no pair straddles
@@ -252,8 +254,10 @@ def capped_train_rows(rows: Sequence[HarmRow], per_source: int, seed: int = 0) -
     return picked
 
 
-def load_corpus(*, sources: Mapping[str, Source] | None = None) -> list[HarmRow]:
-    """Every row of every source found, mapped onto :data:`HEADS`. FileNotFoundError when none is found."""
+def load_corpus(*, sources: Mapping[str, Source] | None = None, functional: bool | None = None) -> list[HarmRow]:
+    """Every row of every source found, mapped onto :data:`HEADS`, plus the functional cases written for
+    safeguard (:mod:`.functional`; by default only when ``sources`` is not given). FileNotFoundError when
+    no source file is found."""
     from safeguard.datasets import eval_dir
 
     dirs = {"train": train_dir(), "eval": eval_dir()}
@@ -278,4 +282,8 @@ def load_corpus(*, sources: Mapping[str, Source] | None = None) -> list[HarmRow]
         raise FileNotFoundError(
             "no harm training data found: place ../shared/train and ../shared/eval beside the checkout"
         )
+    if functional if functional is not None else sources is None:
+        from safeguard.classifiers.toxicity.functional import functional_rows
+
+        rows.extend(functional_rows())
     return rows
