@@ -282,7 +282,8 @@ def load_corpus(*, sources: Mapping[str, Source] | None = None, functional: bool
         raise FileNotFoundError(
             "no harm training data found: place ../shared/train and ../shared/eval beside the checkout"
         )
-    if functional if functional is not None else sources is None:
+    with_functional = sources is None if functional is None else functional
+    if with_functional:
         from safeguard.classifiers.toxicity.functional import functional_rows
 
         rows.extend(functional_rows())
