@@ -142,6 +142,9 @@ def main() -> int:
     print(f"actions moved: {dict(moved) or 'none'}")
     for change, n in rules.most_common(10):
         print(f"  rules {change}: {n}")
+    texts = {r["id"]: r["text"] for r in records}
+    for a, b in [(a, b) for a, b in differ if a["action"] != b["action"]][:30]:
+        print(f"  moved {a['post_id']} {a['action']} -> {b['action']}: {texts.get(a['post_id'], '')[:120]!r}")
     for a, b in differ[:5]:
         print(f"post {a['post_id']}:")
         for key, x, y in _differences(a, b):

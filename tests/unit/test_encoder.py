@@ -6,6 +6,7 @@ Nothing here downloads or needs the real model, except the last test, skipped un
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -323,3 +324,30 @@ def test_running_the_shipped_model_imports_no_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_windows_cover_a_long_text_in_overlapping_pieces(fp32_dir: Path) -> None:
+    rng = random.Random(11)
+    encoder = SentenceEncoder(fp32_dir, max_tokens=16)
+    short = " ".join(rng.choice(WORDS) for _ in range(5))
+    long = " ".join(f"{rng.choice(WORDS)}{i % 7}" if i % 5 == 0 else rng.choice(WORDS) for i in range(60))
+    short_pieces, long_pieces = encoder.windows([short, long])
+    assert short_pieces == [short]
+    assert len(long_pieces) > 2
+    tokenizer = encoder._tokenizer
+    at = 0
+    for piece in long_pieces:
+        assert len(tokenizer.encode(piece).ids) <= 16
+        start = long.find(piece, at)
+        assert start >= 0, piece  # a slice of the text, in order
+        at = start + 1
+    assert long.startswith(long_pieces[0]) and long.endswith(long_pieces[-1])
+    # Each piece begins before the one ahead of it ends: nothing between them goes unread.
+    spans = []
+    at = 0
+    for piece in long_pieces:
+        start = long.find(piece, at)
+        spans.append((start, start + len(piece)))
+        at = start + 1
+    assert all(nxt[0] < prev[1] for prev, nxt in itertools.pairwise(spans))
+    assert encoder.windows([]) == []

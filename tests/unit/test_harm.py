@@ -318,3 +318,36 @@ def test_a_post_scores_the_same_whatever_else_is_in_its_batch() -> None:
             # Equal but for the order of float additions in the heads' matrix products.
             assert alone[label][0] == pytest.approx(together[label][i], abs=1e-12), (text, label)
     assert backend.encoder.rows_alone
+
+
+def test_a_text_scores_as_its_worst_piece() -> None:
+    from safeguard.classifiers.toxicity.harm import _worst_piece
+
+    labels = ("toxicity", "threat", "counter_speech")
+    probs = np.array(
+        [
+            [0.1, 0.2, 0.3],  # text 0: one piece
+            [0.2, 0.1, 0.9],  # text 1: a harmless piece that reads as counter-speech,
+            [0.9, 0.8, 0.1],  # the piece that holds the harm,
+            [0.3, 0.95, 0.5],  # and one with a higher threat score
+            [0.0, 0.0, 0.0],  # text 2
+            [0.4, 0.1, 0.7],
+        ]
+    )
+    out = _worst_piece(probs, np.array([1, 3, 2]), labels)
+    np.testing.assert_allclose(out[:, :2], [[0.1, 0.2], [0.9, 0.95], [0.4, 0.1]])
+    # counter_speech is that of the piece whose largest harm score is the text's largest.
+    np.testing.assert_allclose(out[:, 2], [0.3, 0.5, 0.7])
+
+
+def test_harm_after_a_long_harmless_opening_is_read() -> None:
+    opening = (
+        "I ordered the blue kettle last month and the delivery came on time, the box was fine and the "
+        "instructions were clear enough for me to set it up. The lid fits well, the handle is comfortable "
+        "and it boils quickly. My partner likes the colour and we use it every morning for tea and coffee. "
+    ) * 2
+    backend = ModelHarmBackend()
+    harm = "Anyway, I know where you live and I will kill you and your family."
+    scores = backend.predict([harm, opening + harm, opening])
+    assert scores["threat"][1] > 0.5
+    assert scores["threat"][2] < 0.2

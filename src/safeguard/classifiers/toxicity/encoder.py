@@ -276,6 +276,11 @@ class SentenceEncoder:
         return f"SentenceEncoder({str(self.model_dir)!r}, max_tokens={self.max_tokens}, batch_size={self.batch_size})"
 
     @property
+    def overlap(self) -> int:
+        """Tokens each piece of :meth:`windows` shares with the one before it: a quarter of ``max_tokens``."""
+        return self.max_tokens // 4
+
+    @property
     def dim(self) -> int:
         """The embedding width: the graph's once loaded, else the manifest's, else :data:`DIM`."""
         if self._dim is None:
@@ -322,7 +327,7 @@ class SentenceEncoder:
             raise ValueError(f"max_tokens {self.max_tokens} exceeds the model's {positions} positions")
         try:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            tokenizer.enable_truncation(max_length=self.max_tokens)
+            tokenizer.enable_truncation(max_length=self.max_tokens, stride=self.overlap)
             tokenizer.no_padding()
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads or min(cpu_count(), _MAX_DEFAULT_THREADS)
@@ -366,6 +371,34 @@ class SentenceEncoder:
             part = items[start : start + _TEXTS_PER_ROUND]
             result[start : start + len(part)] = self._encode_round(part)
         return result
+
+    def windows(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text as the pieces :meth:`encode` reads whole, in order.
+
+        A text of at most ``max_tokens`` tokens (special tokens included) is its own one piece. A longer one,
+        which :meth:`encode` would cut short, is cut into slices of that many tokens, each sharing
+        :attr:`overlap` tokens with the one before, so no part of the text goes unread and any stretch of
+        up to :attr:`overlap` tokens lies whole inside one piece. There is no cap: a text costs in
+        proportion to its length. A slice may begin or end inside a word (tokens are word pieces).
+        """
+        items = list(texts)
+        if not items:
+            return []
+        self.load()
+        out: list[list[str]] = []
+        for text, encoding in zip(items, self._tokenizer.encode_batch(items, add_special_tokens=True), strict=True):
+            if not encoding.overflowing:
+                out.append([text])
+                continue
+            pieces = []
+            for part in (encoding, *encoding.overflowing):
+                spans = [
+                    span for span, special in zip(part.offsets, part.special_tokens_mask, strict=True) if not special
+                ]
+                if spans:
+                    pieces.append(text[spans[0][0] : spans[-1][1]])
+            out.append(pieces or [text])
+        return out
 
     def _encode_round(self, texts: list[str]) -> Float32Array:
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)

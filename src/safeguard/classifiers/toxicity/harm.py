@@ -365,14 +365,43 @@ class ModelHarmBackend(Backend):
             self.heads = heads
 
     def scores(self, texts: Sequence[str], normalized: Sequence[str]) -> FloatArray:
+        """Probabilities (n x labels). A text longer than the encoder reads at once is scored piece by piece
+        (:meth:`SentenceEncoder.windows`): its opening, and every later piece that holds a harm cue
+        (:func:`cue_mask`), so harm written after a long harmless opening is still read without paying
+        for every piece of every long post."""
         self.load()
         assert self.heads is not None
-        return self.heads.predict_normalized(normalized, self.encoder.encode(encoder_texts(normalized)))
+        pieces = [
+            parts
+            if len(parts) == 1
+            else [parts[0], *(p for p, cue in zip(parts[1:], cue_mask(parts[1:]), strict=True) if cue)]
+            for parts in self.encoder.windows(normalized)
+        ]
+        flat = [piece for parts in pieces for piece in parts]
+        probs = self.heads.predict_normalized(flat, self.encoder.encode(encoder_texts(flat)))
+        if len(flat) == len(normalized):
+            return probs
+        return _worst_piece(probs, np.array([len(parts) for parts in pieces]), self.labels)
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         normalized = normalized_texts(texts)
         probs = self.scores(texts, normalized)
         return _with_derived({label: probs[:, j] for j, label in enumerate(self.labels)}, texts, normalized)
+
+
+def _worst_piece(probs: FloatArray, counts: npt.NDArray[np.int_], labels: Sequence[str]) -> FloatArray:
+    """One row per text from the rows of its ``counts`` pieces: each head's largest score, except
+    ``counter_speech``, which is that of the piece with the largest harm score (whether the harm a post
+    holds is reported or rejected is a property of the passage that holds it, not of another one)."""
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = np.maximum.reduceat(probs, starts, axis=0)
+    if "counter_speech" in labels:
+        harm = probs[:, [j for j, label in enumerate(labels) if label in HARM_LABELS]].max(axis=1)
+        owner = np.repeat(np.arange(len(counts)), counts)
+        # The worst piece of each text: the last row of its group after sorting by (text, harm).
+        worst = np.lexsort((harm, owner))[np.cumsum(counts) - 1]
+        out[:, list(labels).index("counter_speech")] = probs[worst, list(labels).index("counter_speech")]
+    return out
 
 
 #: Fast-tier scores that send a post to the model tier. ``toxicity`` is the broadest head (angry product
