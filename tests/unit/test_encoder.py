@@ -334,10 +334,11 @@ def test_windows_cover_a_long_text_in_overlapping_pieces(fp32_dir: Path) -> None
     short_pieces, long_pieces = encoder.windows([short, long])
     assert short_pieces == [short]
     assert len(long_pieces) > 2
-    tokenizer = encoder._tokenizer
+    assert len(encoder.windows([long], size=8)[0]) > len(long_pieces)
+    tokenizer = encoder._splitter
     at = 0
     for piece in long_pieces:
-        assert len(tokenizer.encode(piece).ids) <= 16
+        assert len(tokenizer.encode(piece, add_special_tokens=False).ids) <= 16 - 2
         start = long.find(piece, at)
         assert start >= 0, piece  # a slice of the text, in order
         at = start + 1
@@ -351,3 +352,5 @@ def test_windows_cover_a_long_text_in_overlapping_pieces(fp32_dir: Path) -> None
         at = start + 1
     assert all(nxt[0] < prev[1] for prev, nxt in itertools.pairwise(spans))
     assert encoder.windows([]) == []
+    with pytest.raises(ValueError, match="size"):
+        encoder.windows([long], size=2)

@@ -226,6 +226,8 @@ def test_cascade_routes_by_score_and_cue(tmp_path: Path) -> None:
         ({"backend": "default", "fast": "x"}, "fast must be a mapping"),
         ({"backend": "default", "colour": 1}, "unknown option"),
         ({"backend": "model", "batch_size": 0}, "batch_size"),
+        ({"backend": "model", "passage_tokens": 4}, "passage_tokens"),
+        ({"backend": "model", "passage_tokens": True}, "passage_tokens"),
         ({"backend": "nope"}, "unknown toxicity backend"),
     ],
 )
@@ -346,8 +348,13 @@ def test_harm_after_a_long_harmless_opening_is_read() -> None:
         "instructions were clear enough for me to set it up. The lid fits well, the handle is comfortable "
         "and it boils quickly. My partner likes the colour and we use it every morning for tea and coffee. "
     ) * 2
-    backend = ModelHarmBackend()
-    harm = "Anyway, I know where you live and I will kill you and your family."
-    scores = backend.predict([harm, opening + harm, opening])
-    assert scores["threat"][1] > 0.5
-    assert scores["threat"][2] < 0.2
+    threat = "Anyway, I know where you live and I will kill you and your family."
+    hate = "Muslims are vermin and should be exterminated."
+    texts = [opening + threat, opening + hate, opening + hate + " " + opening, opening]
+    scores = ModelHarmBackend().predict(texts)
+    assert scores["threat"][0] > 0.9
+    assert min(scores["identity_attack"][1:3]) > 0.5
+    assert max(scores[label][3] for label in ("toxicity", "threat", "identity_attack")) < 0.2
+    # Read as a whole only, the same posts pass.
+    whole = ModelHarmBackend(passage_tokens=0).predict(texts)
+    assert whole["threat"][0] < 0.5 and max(whole["identity_attack"][1:3]) < 0.5

@@ -265,6 +265,7 @@ class SentenceEncoder:
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
+        self._splitter: Any = None
         self._feeds: tuple[str, ...] = ()
         self._output = OUTPUT_NAME
         self._dim: int | None = None
@@ -274,11 +275,6 @@ class SentenceEncoder:
 
     def __repr__(self) -> str:
         return f"SentenceEncoder({str(self.model_dir)!r}, max_tokens={self.max_tokens}, batch_size={self.batch_size})"
-
-    @property
-    def overlap(self) -> int:
-        """Tokens each piece of :meth:`windows` shares with the one before it: a quarter of ``max_tokens``."""
-        return self.max_tokens // 4
 
     @property
     def dim(self) -> int:
@@ -327,8 +323,10 @@ class SentenceEncoder:
             raise ValueError(f"max_tokens {self.max_tokens} exceeds the model's {positions} positions")
         try:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            tokenizer.enable_truncation(max_length=self.max_tokens, stride=self.overlap)
+            tokenizer.enable_truncation(max_length=self.max_tokens)
             tokenizer.no_padding()
+            splitter = Tokenizer.from_str(tokenizer.to_str())
+            splitter.no_truncation()
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads or min(cpu_count(), _MAX_DEFAULT_THREADS)
             options.inter_op_num_threads = 1
@@ -348,6 +346,7 @@ class SentenceEncoder:
         self._output = output.name
         self._dim = width if isinstance(width, int) and width > 0 else self.dim
         self._tokenizer = tokenizer
+        self._splitter = splitter
         self._session = session  # last: other threads take a set session as "loaded"
 
     def encode(self, texts: Sequence[str]) -> Float32Array:
@@ -372,32 +371,32 @@ class SentenceEncoder:
             result[start : start + len(part)] = self._encode_round(part)
         return result
 
-    def windows(self, texts: Sequence[str]) -> list[list[str]]:
-        """Each text as the pieces :meth:`encode` reads whole, in order.
+    def windows(self, texts: Sequence[str], size: int | None = None) -> list[list[str]]:
+        """Each text as the passages of at most ``size`` tokens (default ``max_tokens``; special tokens
+        included) that :meth:`encode` reads whole, in order.
 
-        A text of at most ``max_tokens`` tokens (special tokens included) is its own one piece. A longer one,
-        which :meth:`encode` would cut short, is cut into slices of that many tokens, each sharing
-        :attr:`overlap` tokens with the one before, so no part of the text goes unread and any stretch of
-        up to :attr:`overlap` tokens lies whole inside one piece. There is no cap: a text costs in
-        proportion to its length. A slice may begin or end inside a word (tokens are word pieces).
+        A text that fits is its own one passage. A longer one is cut into slices of that many tokens, each
+        sharing a quarter of them with the one before, so no part of the text goes unread and any stretch of
+        up to that quarter lies whole inside one slice. There is no cap: a text costs in proportion to its
+        length. A slice may begin or end inside a word (tokens are word pieces).
         """
+        width = self.max_tokens if size is None else _positive_int("size", size, 3)
         items = list(texts)
         if not items:
             return []
         self.load()
+        content = width - 2  # [CLS] and [SEP]
+        step = max(1, content - width // 4)
         out: list[list[str]] = []
-        for text, encoding in zip(items, self._tokenizer.encode_batch(items, add_special_tokens=True), strict=True):
-            if not encoding.overflowing:
+        for text, encoding in zip(items, self._splitter.encode_batch(items, add_special_tokens=False), strict=True):
+            offsets = encoding.offsets
+            if len(offsets) <= content:
                 out.append([text])
                 continue
-            pieces = []
-            for part in (encoding, *encoding.overflowing):
-                spans = [
-                    span for span, special in zip(part.offsets, part.special_tokens_mask, strict=True) if not special
-                ]
-                if spans:
-                    pieces.append(text[spans[0][0] : spans[-1][1]])
-            out.append(pieces or [text])
+            starts = [0]
+            while starts[-1] + content < len(offsets):
+                starts.append(starts[-1] + step)
+            out.append([text[offsets[i][0] : offsets[min(i + content, len(offsets)) - 1][1]] for i in starts])
         return out
 
     def _encode_round(self, texts: list[str]) -> Float32Array:

@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 FAST_MODEL = DATA_DIR / "harm_fast.npz"
+#: Length (tokens) of the cue-bearing passages the model tier reads besides the whole text: about two
+#: sentences, long enough to keep "saying X is wrong" together, short enough not to dilute X.
+PASSAGE_TOKENS = 32
 MODEL_HEADS = DATA_DIR / "harm_model.npz"
 
 #: Heads that say a post is harmful (``counter_speech`` says the opposite).
@@ -215,8 +218,13 @@ def _group_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _harm_words() -> frozenset[str]:
+    return _word_file("harm_cues.txt")
+
+
+@lru_cache(maxsize=1)
 def _cue_words() -> frozenset[str]:
-    return _word_file("harm_cues.txt") | _group_words()
+    return _harm_words() | _group_words()
 
 
 #: Emoji that stand for a group of people or for harm, the way cue words do: flags (regional indicator
@@ -236,8 +244,16 @@ _CUE_EMOJI = frozenset(
 )
 
 
-def cue_mask(normalized: Sequence[str]) -> npt.NDArray[np.bool_]:
-    """True for each normalised text holding a harm cue word (whole word) or cue emoji (:data:`_CUE_EMOJI`)."""
+def cue_mask(normalized: Sequence[str], *, groups: bool = True) -> npt.NDArray[np.bool_]:
+    """True for each normalised text holding a harm cue word (whole word) or cue emoji (:data:`_CUE_EMOJI`).
+
+    ``groups=False`` leaves out what only names a group of people (group words, and emoji, flags and
+    skin tones among them): a harm word alone must be there."""
+    if not groups:
+        words = _harm_words()
+        return np.fromiter(
+            (not words.isdisjoint(_WORD.findall(t)) for t in normalized), dtype=bool, count=len(normalized)
+        )
     cues = _cue_words()
     return np.fromiter(
         (
@@ -303,9 +319,11 @@ class FastHarmBackend(Backend):
 
 
 class ModelHarmBackend(Backend):
-    """``{backend: model, model: PATH, encoder: DIR, batch_size: 32, threads: N, max_tokens: N}``: heads
-    over the MiniLM sentence embedding (onnxruntime, int8) and the n-grams. Defaults are the shipped files;
-    ``max_tokens`` defaults to the length the heads were trained with (their file says; else 128)."""
+    """``{backend: model, model: PATH, encoder: DIR, batch_size: 32, threads: N, max_tokens: N,
+    passage_tokens: 32}``: heads over the MiniLM sentence embedding (onnxruntime, int8) and the n-grams.
+    Defaults are the shipped files; ``max_tokens`` defaults to the length the heads were trained with (their
+    file says; else 128); ``passage_tokens`` is the length of the cue-bearing passages also read (see
+    :meth:`scores`; ``0`` reads the text as a whole only)."""
 
     cost = Cost.MODEL
 
@@ -318,6 +336,7 @@ class ModelHarmBackend(Backend):
         batch_size: int = 32,
         threads: int | None = None,
         max_tokens: int | None = None,
+        passage_tokens: int = PASSAGE_TOKENS,
         **options: Any,
     ) -> None:
         check_options("model", options, ())
@@ -326,6 +345,14 @@ class ModelHarmBackend(Backend):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+        if (
+            not isinstance(passage_tokens, int)
+            or isinstance(passage_tokens, bool)
+            or 0 < passage_tokens < 8
+            or passage_tokens < 0
+        ):
+            raise ValueError(f"passage_tokens must be 0 or an integer >= 8, got {passage_tokens!r}")
+        self.passage_tokens = passage_tokens
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.path = MODEL_HEADS if model is None else config_path(model, "model", base_dir)
@@ -365,18 +392,19 @@ class ModelHarmBackend(Backend):
             self.heads = heads
 
     def scores(self, texts: Sequence[str], normalized: Sequence[str]) -> FloatArray:
-        """Probabilities (n x labels). A text longer than the encoder reads at once is scored piece by piece
-        (:meth:`SentenceEncoder.windows`): its opening, and every later piece that holds a harm cue
-        (:func:`cue_mask`), so harm written after a long harmless opening is still read without paying
-        for every piece of every long post."""
+        """Probabilities (n x labels). The encoder reads a text's first ``max_tokens``; the rest of a longer
+        text would go unread, so each passage of ``passage_tokens`` past them that holds a harm word
+        (:func:`cue_mask` without ``groups``: read alone, a passage that only names a group reads as an
+        attack on it far more often than it is one) is read too, and each head takes its highest score
+        over the text and those passages. Short passages, because a sentence embedding is an average: one
+        harmful sentence in a long harmless stretch reads diluted. Passages without one are not paid for."""
         self.load()
         assert self.heads is not None
-        pieces = [
-            parts
-            if len(parts) == 1
-            else [parts[0], *(p for p, cue in zip(parts[1:], cue_mask(parts[1:]), strict=True) if cue)]
-            for parts in self.encoder.windows(normalized)
-        ]
+        pieces = [[text] for text in normalized]
+        if self.passage_tokens:
+            for parts, windows in zip(pieces, self.encoder.windows(normalized), strict=True):
+                rest = [p for rest in self.encoder.windows(windows[1:], self.passage_tokens) for p in rest]
+                parts.extend(p for p, cue in zip(rest, cue_mask(rest, groups=False), strict=True) if cue)
         flat = [piece for parts in pieces for piece in parts]
         probs = self.heads.predict_normalized(flat, self.encoder.encode(encoder_texts(flat)))
         if len(flat) == len(normalized):
