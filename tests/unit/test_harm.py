@@ -358,3 +358,19 @@ def test_harm_after_a_long_harmless_opening_is_read() -> None:
     # Read as a whole only, the same posts pass.
     whole = ModelHarmBackend(passage_tokens=0).predict(texts)
     assert whole["threat"][0] < 0.5 and max(whole["identity_attack"][1:3]) < 0.5
+
+
+def test_a_huge_post_costs_a_bounded_number_of_passages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeguard.classifiers.toxicity.harm import HARM_LABELS, PASSAGES_PER_HEAD
+
+    backend = ModelHarmBackend()
+    backend.load()
+    read: list[int] = []
+    encode = backend.encoder.encode
+    monkeypatch.setattr(backend.encoder, "encode", lambda texts: read.append(len(texts)) or encode(texts))
+    decoy = "Kill the process and restart the app, it's a killer feature. "
+    hate = "Muslims are vermin and should be exterminated. "
+    scores = backend.predict([decoy * 300 + hate + decoy * 100])
+    assert sum(read) <= 1 + PASSAGES_PER_HEAD * len(HARM_LABELS)
+    # The decoys are strongest on threat; the passage strongest on identity_attack is still read.
+    assert scores["identity_attack"][0] > 0.5

@@ -71,6 +71,8 @@ FAST_MODEL = DATA_DIR / "harm_fast.npz"
 #: Length (tokens) of the cue-bearing passages the model tier reads besides the whole text: about two
 #: sentences, long enough to keep "saying X is wrong" together, short enough not to dilute X.
 PASSAGE_TOKENS = 32
+#: Passages read per post and harm head at most (each costs an encoder call), chosen by n-gram scores.
+PASSAGES_PER_HEAD = 3
 MODEL_HEADS = DATA_DIR / "harm_model.npz"
 
 #: Heads that say a post is harmful (``counter_speech`` says the opposite).
@@ -404,12 +406,27 @@ class ModelHarmBackend(Backend):
         if self.passage_tokens:
             for parts, windows in zip(pieces, self.encoder.windows(normalized), strict=True):
                 rest = [p for rest in self.encoder.windows(windows[1:], self.passage_tokens) for p in rest]
-                parts.extend(p for p, cue in zip(rest, cue_mask(rest, groups=False), strict=True) if cue)
+                parts.extend(
+                    self._strongest([p for p, cue in zip(rest, cue_mask(rest, groups=False), strict=True) if cue])
+                )
         flat = [piece for parts in pieces for piece in parts]
         probs = self.heads.predict_normalized(flat, self.encoder.encode(encoder_texts(flat)))
         if len(flat) == len(normalized):
             return probs
         return _worst_piece(probs, np.array([len(parts) for parts in pieces]), self.labels)
+
+    def _strongest(self, passages: list[str]) -> list[str]:
+        """A post's ``passages`` (in text order), at most :data:`PASSAGES_PER_HEAD` per harm head: those whose
+        n-grams alone (the heads without the embedding) score highest on it. One huge post costs the
+        encoder a bounded number of reads, and decoys strong on one head (a run of "this queue is killing
+        me") do not push out the passage that is strongest on another."""
+        harm = [j for j, label in enumerate(self.labels) if label in HARM_LABELS]
+        if len(passages) <= PASSAGES_PER_HEAD * len(harm):
+            return passages
+        assert self.heads is not None
+        lexical = self.heads.predict_normalized(passages, np.zeros((len(passages), self.heads.dense_dim)))
+        chosen = {i for j in harm for i in np.argsort(-lexical[:, j], kind="stable")[:PASSAGES_PER_HEAD].tolist()}
+        return [passages[i] for i in sorted(chosen)]
 
     def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
         normalized = normalized_texts(texts)
