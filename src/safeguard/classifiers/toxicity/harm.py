@@ -68,12 +68,12 @@ __all__ = [
 ]
 
 FAST_MODEL = DATA_DIR / "harm_fast.npz"
+MODEL_HEADS = DATA_DIR / "harm_model.npz"
 #: Length (tokens) of the cue-bearing passages the model tier reads besides the whole text: about two
 #: sentences, long enough to keep "saying X is wrong" together, short enough not to dilute X.
 PASSAGE_TOKENS = 32
 #: Passages read per post and harm head at most (each costs an encoder call), chosen by n-gram scores.
 PASSAGES_PER_HEAD = 3
-MODEL_HEADS = DATA_DIR / "harm_model.npz"
 
 #: Heads that say a post is harmful (``counter_speech`` says the opposite).
 HARM_LABELS: tuple[str, ...] = ("toxicity", "insult", "threat", "identity_attack", "self_harm")
