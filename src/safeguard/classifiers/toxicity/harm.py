@@ -251,15 +251,10 @@ def cue_mask(normalized: Sequence[str], *, groups: bool = True) -> npt.NDArray[n
 
     ``groups=False`` leaves out what only names a group of people (group words, and emoji, flags and
     skin tones among them): a harm word alone must be there."""
-    if not groups:
-        words = _harm_words()
-        return np.fromiter(
-            (not words.isdisjoint(_WORD.findall(t)) for t in normalized), dtype=bool, count=len(normalized)
-        )
-    cues = _cue_words()
+    words, emoji = (_cue_words(), _CUE_EMOJI) if groups else (_harm_words(), frozenset[int]())
     return np.fromiter(
         (
-            not cues.isdisjoint(_WORD.findall(t)) or (not t.isascii() and not _CUE_EMOJI.isdisjoint(map(ord, t)))
+            not words.isdisjoint(_WORD.findall(t)) or (not t.isascii() and not emoji.isdisjoint(map(ord, t)))
             for t in normalized
         ),
         dtype=bool,
@@ -350,8 +345,7 @@ class ModelHarmBackend(Backend):
         if (
             not isinstance(passage_tokens, int)
             or isinstance(passage_tokens, bool)
-            or 0 < passage_tokens < 8
-            or passage_tokens < 0
+            or (passage_tokens != 0 and passage_tokens < 8)
         ):
             raise ValueError(f"passage_tokens must be 0 or an integer >= 8, got {passage_tokens!r}")
         self.passage_tokens = passage_tokens
