@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from safeguard import Moderator
 from safeguard.classifiers.base import get_classifier_class
 from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
+from safeguard.classifiers.feedback.classifier import MODEL_FEATURES
 from safeguard.classifiers.feedback.gazetteer import find_codes, load_gazetteer, parse_gazetteer
 from safeguard.classifiers.feedback.sentiment import CHUNK, MAX_CHARS, chunks
+from safeguard.classifiers.toxicity.features import HashedNgrams
+from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
 from safeguard.testing import check_classifier
 from safeguard.types import Author, Post
+
+LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "feedback" / "labels.jsonl"
 
 GAZETTEER = """type,id,name,aliases
 product,SKU-10442,Vortex 5.7L Dual Basket Air Fryer,Vortex air fryer|Vortex dual basket
@@ -84,6 +91,54 @@ def test_a_kind_model_for_other_features_is_refused(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="cannot read kind model"):
         FeedbackClassifier(kind_model=str(bogus)).load()
+
+
+def _aspect_model(path: Path, threshold: float) -> Path:
+    """A kind model whose service head always says no and whose delivery head always says yes."""
+    extractor = HashedNgrams(bits=8, char_orders=(3,), word_orders=(1,))
+    labels = [*KINDS, "aspect_service", "aspect_delivery"]
+    n = len(labels)
+    HarmHeads(
+        extractor,
+        labels,
+        np.zeros((extractor.width, n)),
+        [0.0] * len(KINDS) + [-5.0, 5.0],
+        np.ones(n),
+        np.zeros(n),
+        {"dense_features": list(MODEL_FEATURES), "aspect_threshold": threshold},
+        np.zeros((len(MODEL_FEATURES), n)),
+    ).save(path)
+    return path
+
+
+def test_aspect_heads_veto_what_the_terms_found(tmp_path: Path) -> None:
+    text = "The courier lost my parcel, customer service hung up on me and I want a refund."
+    terms_only = one(FeedbackClassifier(kind_model="rules"), text)
+    assert terms_only["aspects"] == ["delivery", "returns", "service"]
+    vetoing = FeedbackClassifier(kind_model=str(_aspect_model(tmp_path / "m.npz", 0.5)))
+    s = one(vetoing, text)
+    # service is vetoed by its head, delivery confirmed, returns has no head and stands on its terms
+    assert s["aspects"] == ["delivery", "returns"] and set(s["evidence"]) == {"delivery", "returns"}
+    lenient = FeedbackClassifier(kind_model=str(_aspect_model(tmp_path / "n.npz", 0.0)))
+    assert one(lenient, text)["aspects"] == terms_only["aspects"]
+
+
+def test_the_shipped_aspect_heads_only_veto_and_raise_precision(feedback: FeedbackClassifier) -> None:
+    assert "aspect_service" in feedback._aspect_heads.labels  # type: ignore[union-attr]
+    labelled = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in labelled if r["source"] == "invented" and r["split"] == "dev"]  # what the threshold was set on
+    posts = [
+        Post(id=r["id"], text=r["text"], title=r.get("title"), parent_id="p" if r.get("reply") else None) for r in rows
+    ]
+    by_terms = FeedbackClassifier(kind_model="rules").classify(posts)
+    by_model = feedback.classify(posts)
+    assert all(set(m["aspects"]) <= set(t["aspects"]) for m, t in zip(by_model, by_terms, strict=True))
+
+    def precision(signals: list[dict]) -> float:
+        found = [(a, a in r["aspects"]) for s, r in zip(signals, rows, strict=True) for a in s["aspects"]]
+        return sum(right for _, right in found) / len(found)
+
+    assert precision(by_model) > precision(by_terms)
 
 
 def test_sentiment_has_a_sign_and_knows_shopping_words(feedback: FeedbackClassifier) -> None:

@@ -47,7 +47,7 @@ def test_the_labelled_set_is_what_its_readme_says() -> None:
 def test_kind_macro_f1_holds_on_the_test_half(scored: tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]) -> None:
     evaluation, labels, signals = scored
     result = evaluation.kind_scores([s["kind"] for s in signals], [r["kind"] for r in labels])
-    # shipped at 0.782 on all 175 test posts (0.798 on the invented ones alone): a drop below 0.75 is a regression
+    # shipped at 0.767 on all 175 test posts: a drop below 0.75 is a regression
     assert result["macro_f1"] >= 0.75, result
 
 
@@ -58,7 +58,7 @@ def test_aspect_precision_holds_on_the_test_half(
     precision, recall, _, _ = evaluation.aspect_scores([s["aspects"] for s in signals], [r["aspects"] for r in labels])[
         "micro"
     ]
-    assert precision >= 0.75 and recall >= 0.5, (precision, recall)  # shipped at 0.784 and 0.548
+    assert precision >= 0.8 and recall >= 0.5, (precision, recall)  # shipped at 0.838 and 0.532
 
 
 @pytest.mark.skipif(eval_path("uci_review_sentences.jsonl") is None, reason="../shared/eval not found")

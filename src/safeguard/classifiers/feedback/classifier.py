@@ -60,7 +60,7 @@ from safeguard.errors import ConfigError
 from safeguard.files import config_path
 from safeguard.types import Post
 
-__all__ = ["ASPECTS", "SHOPPING_WORDS", "FeedbackClassifier"]
+__all__ = ["ASPECTS", "MODEL_FEATURES", "SHOPPING_WORDS", "FeedbackClassifier", "model_features"]
 
 #: The shipped aspects, in the order reports list them.
 ASPECTS: tuple[str, ...] = (
@@ -74,6 +74,18 @@ ASPECTS: tuple[str, ...] = (
     "website",
     "warranty",
 )
+#: The dense features the kind model reads: the evidence of the kind, then for each shipped aspect the
+#: number of its terms found (at most 3) and whether one of them is strong (not ``~``).
+MODEL_FEATURES: tuple[str, ...] = (
+    *DENSE_FEATURES,
+    *(f"terms_{a}" for a in ASPECTS),
+    *(f"strong_{a}" for a in ASPECTS),
+)
+#: The label of an aspect's head in a kind model.
+_ASPECT_HEAD = "aspect_"
+#: An aspect head's probability below which its terms are not taken as the aspect, when the model
+#: file does not say.
+DEFAULT_ASPECT_THRESHOLD = 0.5
 #: Words that make a post read as shopping, so weak aspect terms count in it.
 SHOPPING_WORDS: tuple[str, ...] = (
     "order",
@@ -170,6 +182,7 @@ class FeedbackClassifier(Classifier):
         self._gazetteer = Gazetteer()
         self._polarity: Polarity | None = None
         self._kinds: HarmHeads | None = None
+        self._aspect_heads: HarmHeads | None = None
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -201,7 +214,7 @@ class FeedbackClassifier(Classifier):
             for signal, names in self._gazetteer.terms().items():
                 lists[f"gaz_{signal}"] = names
         if self.kind_model is not None:
-            self._kinds = load_kind_model(self.kind_model)
+            self._kinds, self._aspect_heads = _parts(load_kind_model(self.kind_model))
         self._matcher = TermMatcher(lists)
         self._polarity = polarity
 
@@ -215,24 +228,27 @@ class FeedbackClassifier(Classifier):
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """One signals mapping per post, in order."""
         readings = self.read(posts)
+        vetoed: list[frozenset[str]] = [frozenset()] * len(readings)
         if self._kinds is not None and readings:
-            margins = self._kinds.margins(
-                [r.normalized for r in readings], np.array([dense_features(r.evidence) for r in readings])
-            )
+            dense = np.array([model_features(r) for r in readings])
+            margins = self._kinds.margins([r.normalized for r in readings], dense)
             scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins]
+            if self._aspect_heads is not None:
+                vetoed = _vetoed(self._aspect_heads, readings, dense)
         else:
             scores = [kind_scores(r.evidence) for r in readings]
         out = []
-        for r, probs in zip(readings, scores, strict=True):
+        for r, probs, veto in zip(readings, scores, vetoed, strict=True):
             kind = max(KINDS, key=lambda k: probs[k])  # ties go to the earlier kind in KINDS
+            evidence = {a: terms for a, terms in r.aspects.items() if a not in veto}
             out.append(
                 {
                     "kind": kind,
                     "kind_score": probs[kind],
                     "kinds": probs,
                     "sentiment": r.evidence.sentiment,
-                    "aspects": list(r.aspects),
-                    "evidence": r.aspects,
+                    "aspects": list(evidence),
+                    "evidence": evidence,
                     "products": r.products,
                     "stores": r.stores,
                     "codes": r.codes,
@@ -262,6 +278,7 @@ class FeedbackClassifier(Classifier):
         if weak_only and shopping:
             evidence.update(weak_only)
         evidence = {a: evidence[a] for a in self.aspect_sources if a in evidence}
+        strong = frozenset(a for a, terms in evidence.items() if any(t not in self._weak[a] for t in terms))
         marks, sentences, ends = question_shape(norm)
         role = post.author.role if post.author is not None else None
         kind_evidence = KindEvidence(
@@ -276,7 +293,7 @@ class FeedbackClassifier(Classifier):
             staff=role in STAFF_ROLES,
             words=len(norm.split()),
         )
-        return Reading(norm, kind_evidence, evidence, products, stores, codes)
+        return Reading(norm, kind_evidence, evidence, strong, products, stores, codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,20 +304,70 @@ class Reading:
     normalized: str
     evidence: KindEvidence
     aspects: dict[str, list[str]]
+    #: The aspects named by at least one strong term.
+    strong: frozenset[str]
     products: list[str]
     stores: list[str]
     codes: list[str]
 
 
+def model_features(r: Reading) -> list[float]:
+    """A reading as the dense features of a kind model (:data:`MODEL_FEATURES`)."""
+    return [
+        *dense_features(r.evidence),
+        *(float(min(len(r.aspects.get(a, ())), 3)) for a in ASPECTS),
+        *(float(a in r.strong) for a in ASPECTS),
+    ]
+
+
+def _parts(heads: HarmHeads) -> tuple[HarmHeads, HarmHeads | None]:
+    """A kind model's kind heads and its aspect heads (None without any), as two models on the same
+    features, so the aspect heads run only on posts whose terms named an aspect."""
+
+    def part(columns: list[int]) -> HarmHeads:
+        return HarmHeads(
+            heads.extractor,
+            [heads.labels[i] for i in columns],
+            heads.rows[:, columns],
+            heads.bias[columns],
+            heads.calib_a[columns],
+            heads.calib_b[columns],
+            heads.meta,
+            heads.dense[:, columns],
+        )
+
+    n = len(KINDS)
+    rest = list(range(n, len(heads.labels)))
+    return part(list(range(n))), part(rest) if rest else None
+
+
+def _vetoed(heads: HarmHeads, readings: Sequence[Reading], dense: np.ndarray) -> list[frozenset[str]]:
+    """Per reading, the aspects its terms named that the aspect heads reject."""
+    threshold = float(heads.meta.get("aspect_threshold", DEFAULT_ASPECT_THRESHOLD))
+    columns = {label[len(_ASPECT_HEAD) :]: i for i, label in enumerate(heads.labels)}
+    out: list[frozenset[str]] = [frozenset()] * len(readings)
+    named = [i for i, r in enumerate(readings) if not columns.keys().isdisjoint(r.aspects)]
+    if named:
+        probs = heads.predict_normalized([readings[i].normalized for i in named], dense[named])
+        for row, i in enumerate(named):
+            out[i] = frozenset(a for a in readings[i].aspects if a in columns and probs[row, columns[a]] < threshold)
+    return out
+
+
 def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
     """A kind model written by ``tools/train_feedback.py``; ConfigError when the file is not one for
-    this version's evidence (its labels and dense features must match :data:`KINDS` and
-    :data:`DENSE_FEATURES`)."""
+    this version's evidence (its first labels must be :data:`KINDS`, any others ``aspect_<name>``,
+    and its dense features :data:`MODEL_FEATURES`)."""
     try:
         heads = HarmHeads.load(Path(path))
     except ValueError as exc:
         raise ConfigError(f"cannot read kind model {os.fspath(path)}: {exc}", file=os.fspath(path)) from None
-    if heads.labels != KINDS or tuple(heads.meta.get("dense_features", ())) != DENSE_FEATURES:
+    kinds, aspects = heads.labels[: len(KINDS)], heads.labels[len(KINDS) :]
+    if (
+        kinds != KINDS
+        or not all(label.startswith(_ASPECT_HEAD) for label in aspects)
+        or tuple(heads.meta.get("dense_features", ())) != MODEL_FEATURES
+    ):
         raise ConfigError(
             f"{os.fspath(path)} is not a kind model for this version (labels or features differ)",
             file=os.fspath(path),
