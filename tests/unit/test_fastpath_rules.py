@@ -92,10 +92,12 @@ def test_shipped_conditions_agree_on_real_posts(ruleset: Ruleset) -> None:
     for name in ("reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl"):
         try:
             texts.extend(r["text"] for r in itertools.islice(read_eval(name), 1000))
-        except FileNotFoundError:
-            pytest.skip("../shared/eval is not present")
+        except FileNotFoundError:  # without ../shared, texts made from the terms the rules look for
+            texts = [" ".join(parts) for parts in itertools.product(_TEXTS, _TERMS)]
+            break
     posts = [to_post({"id": f"r{i}", "text": t, "author": {"trust_level": i % 5}}) for i, t in enumerate(texts)]
-    _compare(ruleset, _variables(Moderator.from_file(RULES), posts))
+    decided = _compare(ruleset, _variables(Moderator.from_file(RULES), posts))
+    assert all(sum(n.values()) == len(posts) for n in decided.values()), decided  # real signals: never deferred
 
 
 _TERMS = ["idiot", "moron", "kill yourself", "kys", "bit.ly", "larkmoor.com", "whatsapp", "dm me", "bitcoin", "x"]
