@@ -7,8 +7,8 @@ The sampling rule, deterministic and free of any random state:
    rows whose ``text`` is 15 to 1,500 characters long (both ends included, counted in Unicode code points as Python's
    ``len`` counts them).
 2. Order each file's kept rows by ``sha256(("kind-train-v1:" + id).encode()).hexdigest()`` (ascending hex string).
-3. Take the first 780 Hickey rows (380 in a first round, 400 in a second) and the first 220 Civil Comments rows
-   in that order.
+3. Take the first 1,180 Hickey rows (380 in a first round, then 400, then 400 in three rounds) and the first 220
+   Civil Comments rows in that order.
 
 Each sampled row is printed as one JSON object per line with its id, source, its parent comment (``context``, Hickey
 rows that have one) and, unless ``--ids-only``, its text, so an annotator can label it. The texts are not copied
@@ -36,7 +36,7 @@ SALT = "kind-train-v1:"
 MIN_CHARS = 15
 MAX_CHARS = 1500
 SOURCES: dict[str, int] = {
-    "hickey_reddit_counterspeech.jsonl": 780,
+    "hickey_reddit_counterspeech.jsonl": 1180,
     "toxic_spans_civil_comments.jsonl": 220,
 }
 
