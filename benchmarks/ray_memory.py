@@ -32,8 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--plant", type=int, default=200)
     parser.add_argument("--rules", type=Path, default=ROOT / "rules" / "community.yaml")
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="return freed heap to the system (glibc malloc_trim) before each reading, to tell memory held "
+        "from memory freed but kept by the allocator",
+    )
     args = parser.parse_args(argv)
+    import ctypes
     import os
+
+    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
 
     from safeguard.rules.loader import load_ruleset
     from safeguard.shards import ray_engine
@@ -48,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def stage(name: str) -> None:
             if name == "reading and preparing":
+                if trim is not None:
+                    trim(0)
                 rss = rss_mib(os.getpid())
                 print(f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB", flush=True)
 

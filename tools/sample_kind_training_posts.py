@@ -7,7 +7,7 @@ The sampling rule, deterministic and free of any random state:
    rows whose ``text`` is 15 to 1,500 characters long (both ends included, counted in Unicode code points as Python's
    ``len`` counts them).
 2. Order each file's kept rows by ``sha256(("kind-train-v1:" + id).encode()).hexdigest()`` (ascending hex string).
-3. Take the first 1,180 Hickey rows (380 in a first round, then 400, then 400 in three rounds) and the first 220
+3. Take the first 1,580 Hickey rows (380 in a first round, then 400, 400 and 400 in four rounds) and the first 220
    Civil Comments rows in that order.
 
 Each sampled row is printed as one JSON object per line with its id, source, its parent comment (``context``, Hickey
@@ -36,7 +36,7 @@ SALT = "kind-train-v1:"
 MIN_CHARS = 15
 MAX_CHARS = 1500
 SOURCES: dict[str, int] = {
-    "hickey_reddit_counterspeech.jsonl": 1180,
+    "hickey_reddit_counterspeech.jsonl": 1580,
     "toxic_spans_civil_comments.jsonl": 220,
 }
 

@@ -47,8 +47,8 @@ def test_the_labelled_set_is_what_its_readme_says() -> None:
 def test_kind_macro_f1_holds_on_the_test_half(scored: tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]) -> None:
     evaluation, labels, signals = scored
     result = evaluation.kind_scores([s["kind"] for s in signals], [r["kind"] for r in labels])
-    # shipped at 0.796 on all 175 test posts: a drop below 0.75 is a regression
-    assert result["macro_f1"] >= 0.75, result
+    # shipped at 0.832 on all 175 test posts: a drop below 0.78 is a regression
+    assert result["macro_f1"] >= 0.78, result
 
 
 def test_aspect_precision_holds_on_the_test_half(
@@ -58,7 +58,7 @@ def test_aspect_precision_holds_on_the_test_half(
     precision, recall, _, _ = evaluation.aspect_scores([s["aspects"] for s in signals], [r["aspects"] for r in labels])[
         "micro"
     ]
-    assert precision >= 0.8 and recall >= 0.5, (precision, recall)  # shipped at 0.838 and 0.532
+    assert precision >= 0.8 and recall >= 0.5, (precision, recall)  # shipped at 0.819 and 0.540
 
 
 @pytest.mark.skipif(eval_path("uci_review_sentences.jsonl") is None, reason="../shared/eval not found")
