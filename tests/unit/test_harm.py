@@ -360,12 +360,18 @@ def test_harm_after_a_long_harmless_opening_is_read() -> None:
     assert whole["threat"][0] < 0.5 and max(whole["identity_attack"][1:3]) < 0.5
 
 
-def test_a_post_of_one_passage_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[ModelHarmBackend, list[int]]:
+    """A loaded model tier and the list its encoder appends the size of each call to."""
     backend = ModelHarmBackend()
     backend.load()
     read: list[int] = []
     encode = backend.encoder.encode
     monkeypatch.setattr(backend.encoder, "encode", lambda texts: read.append(len(texts)) or encode(texts))
+    return backend, read
+
+
+def test_a_post_of_one_passage_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, read = _counting_reads(monkeypatch)
     backend.predict(["I will kill you.", "kill the process and restart it"])
     assert read == [2]
 
@@ -373,11 +379,7 @@ def test_a_post_of_one_passage_is_read_once(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_huge_post_costs_a_bounded_number_of_passages(monkeypatch: pytest.MonkeyPatch) -> None:
     from safeguard.classifiers.toxicity.harm import HARM_LABELS, PASSAGES_PER_HEAD
 
-    backend = ModelHarmBackend()
-    backend.load()
-    read: list[int] = []
-    encode = backend.encoder.encode
-    monkeypatch.setattr(backend.encoder, "encode", lambda texts: read.append(len(texts)) or encode(texts))
+    backend, read = _counting_reads(monkeypatch)
     decoy = "Kill the process and restart the app, it's a killer feature. "
     hate = "Muslims are vermin and should be exterminated. "
     scores = backend.predict([decoy * 300 + hate + decoy * 100])
