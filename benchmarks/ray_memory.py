@@ -2,10 +2,12 @@
 
 Builds the dump of ``moderate_dump.py`` (real forum posts, every post timed, planted campaigns), runs
 :func:`safeguard.shards.ray_engine.decide` in this process with small epochs, and prints this
-process's resident memory (VmRSS) and the posts decided as each epoch starts, then at the end. Ray's
-own processes (actors, the object store) are not counted: the actors of each epoch's pools end with it.
+process's resident memory (VmRSS), what Arrow's memory pool holds, and the posts decided as each epoch
+starts, then at the end. Ray's own processes (actors, the object store) are not counted: the actors of
+each epoch's pools end with it. ``--trim`` returns freed heap first (glibc ``malloc_trim``), so what
+remains is held; ``--trace N`` also prints Python's traced allocations and the N lines that grew most.
 
-    python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2] [--rules FILE]
+    python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2] [--rules FILE] [--trim] [--trace N]
 
 ``--rules benchmarks/rules/stateful_only.yaml`` keeps the two stateful classifiers of the shipped
 policy and drops the harm models, so a million posts take minutes rather than an hour.
@@ -38,9 +40,24 @@ def main(argv: list[str] | None = None) -> int:
         help="return freed heap to the system (glibc malloc_trim) before each reading, to tell memory held "
         "from memory freed but kept by the allocator",
     )
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="trace Python allocations and print, at each epoch from the fourth, the N source lines whose "
+        "memory grew most since the third",
+    )
     args = parser.parse_args(argv)
     import ctypes
     import os
+    import tracemalloc
+
+    import pyarrow
+
+    if args.trace:
+        tracemalloc.start()
+    baseline: list[tracemalloc.Snapshot] = []
 
     trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
 
@@ -60,7 +77,22 @@ def main(argv: list[str] | None = None) -> int:
                 if trim is not None:
                     trim(0)
                 rss = rss_mib(os.getpid())
-                print(f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB", flush=True)
+                pool = pyarrow.default_memory_pool()
+                print(
+                    f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB  "
+                    f"(Arrow {pool.backend_name} pool: {pool.bytes_allocated() / 2**20:.1f} MiB allocated, "
+                    f"peak {pool.max_memory() / 2**20:.1f})",
+                    flush=True,
+                )
+                if args.trace:
+                    traced = tracemalloc.get_traced_memory()[0] / 2**20
+                    print(f"    Python allocations traced: {traced:7.1f} MiB", flush=True)
+                    snapshot = tracemalloc.take_snapshot()
+                    if len(baseline) < 3:
+                        baseline.append(snapshot)
+                    else:
+                        for diff in snapshot.compare_to(baseline[-1], "lineno")[: args.trace]:
+                            print(f"    {diff.size_diff / 2**20:+8.2f} MiB {diff.traceback}", flush=True)
 
         for _ in ray_engine.decide(
             ruleset,
