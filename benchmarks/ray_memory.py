@@ -27,6 +27,18 @@ from moderate_dump import build_dump, texts  # noqa: E402
 from soak import rss_mib  # noqa: E402
 
 
+def rss_parts(pid: int) -> dict[str, float]:
+    """The parts of a process's RSS in MiB (``RssAnon``: private memory; ``RssShmem``: pages of shared
+    memory it has touched, such as Ray's object store, which it maps whole; ``RssFile``: mapped files)."""
+    out: dict[str, float] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key.startswith("Rss"):
+                out[key] = int(value.split()[0]) / 1024.0
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=200_000)
@@ -78,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                     trim(0)
                 rss = rss_mib(os.getpid())
                 pool = pyarrow.default_memory_pool()
+                parts = rss_parts(os.getpid())
                 print(
-                    f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB  "
+                    f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB "
+                    f"(private {parts.get('RssAnon', 0):.1f}, shared memory {parts.get('RssShmem', 0):.1f}) "
                     f"(Arrow {pool.backend_name} pool: {pool.bytes_allocated() / 2**20:.1f} MiB allocated, "
                     f"peak {pool.max_memory() / 2**20:.1f})",
                     flush=True,
