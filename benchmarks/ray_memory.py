@@ -24,19 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from moderate_dump import build_dump, texts  # noqa: E402
-from soak import rss_mib  # noqa: E402
-
-
-def rss_parts(pid: int) -> dict[str, float]:
-    """The parts of a process's RSS in MiB (``RssAnon``: private memory; ``RssShmem``: pages of shared
-    memory it has touched, such as Ray's object store, which it maps whole; ``RssFile``: mapped files)."""
-    out: dict[str, float] = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key.startswith("Rss"):
-                out[key] = int(value.split()[0]) / 1024.0
-    return out
+from soak import status_mib  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             if name == "reading and preparing":
                 if trim is not None:
                     trim(0)
-                rss = rss_mib(os.getpid())
+                parts = status_mib(os.getpid())
                 pool = pyarrow.default_memory_pool()
-                parts = rss_parts(os.getpid())
                 print(
-                    f"epoch starts at {done:>9,} posts  driver RSS {rss:7.1f} MiB "
+                    f"epoch starts at {done:>9,} posts  driver RSS {parts['VmRSS']:7.1f} MiB "
                     f"(private {parts.get('RssAnon', 0):.1f}, shared memory {parts.get('RssShmem', 0):.1f}) "
                     f"(Arrow {pool.backend_name} pool: {pool.bytes_allocated() / 2**20:.1f} MiB allocated, "
                     f"peak {pool.max_memory() / 2**20:.1f})",
@@ -118,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             done += 1
         seconds = time.perf_counter() - started
-        print(f"end at {done:>9,} posts  driver RSS {rss_mib(os.getpid()):7.1f} MiB  ({done / seconds:.0f} posts/s)")
+        rss = status_mib(os.getpid())["VmRSS"]
+        print(f"end at {done:>9,} posts  driver RSS {rss:7.1f} MiB  ({done / seconds:.0f} posts/s)")
     return 0
 
 

@@ -53,15 +53,23 @@ def records(n: int, corpus: list[str], bad_every: int) -> Iterator[tuple[str, bo
         yield json.dumps({"id": f"k{i}", "text": text, "author": author}), False
 
 
-def rss_mib(pid: int) -> float | None:
+def status_mib(pid: int) -> dict[str, float]:
+    """The sizes in ``/proc/PID/status`` in MiB (``VmRSS``; its parts ``RssAnon``, private memory,
+    ``RssShmem``, pages of shared memory touched, ``RssFile``, mapped files); empty once ``pid`` is gone."""
+    out: dict[str, float] = {}
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
+                key, _, value = line.partition(":")
+                if value.rstrip().endswith(" kB"):
+                    out[key] = int(value.split()[0]) / 1024.0
     except OSError:
-        return None
-    return None
+        return {}
+    return out
+
+
+def rss_mib(pid: int) -> float | None:
+    return status_mib(pid).get("VmRSS")
 
 
 def tree_rss_mib(pid: int) -> float | None:

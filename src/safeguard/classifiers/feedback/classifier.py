@@ -275,10 +275,10 @@ class FeedbackClassifier(Classifier):
                 weak_only[aspect] = terms
         # weak terms count only where the post reads as shopping (an amount of money included: "£179")
         shopping = evidence or products or stores or codes or found.get("shopping") or _MONEY.search(norm)
+        strong = frozenset(evidence)  # the aspects a strong term named
         if weak_only and shopping:
             evidence.update(weak_only)
         evidence = {a: evidence[a] for a in self.aspect_sources if a in evidence}
-        strong = frozenset(a for a, terms in evidence.items() if any(t not in self._weak[a] for t in terms))
         marks, sentences, ends = question_shape(norm)
         role = post.author.role if post.author is not None else None
         kind_evidence = KindEvidence(
@@ -323,22 +323,8 @@ def model_features(r: Reading) -> list[float]:
 def _parts(heads: HarmHeads) -> tuple[HarmHeads, HarmHeads | None]:
     """A kind model's kind heads and its aspect heads (None without any), as two models on the same
     features, so the aspect heads run only on posts whose terms named an aspect."""
-
-    def part(columns: list[int]) -> HarmHeads:
-        return HarmHeads(
-            heads.extractor,
-            [heads.labels[i] for i in columns],
-            heads.rows[:, columns],
-            heads.bias[columns],
-            heads.calib_a[columns],
-            heads.calib_b[columns],
-            heads.meta,
-            heads.dense[:, columns],
-        )
-
-    n = len(KINDS)
-    rest = list(range(n, len(heads.labels)))
-    return part(list(range(n))), part(rest) if rest else None
+    aspects = heads.labels[len(KINDS) :]
+    return heads.subset(KINDS), heads.subset(aspects) if aspects else None
 
 
 def _vetoed(heads: HarmHeads, readings: Sequence[Reading], dense: np.ndarray) -> list[frozenset[str]]:

@@ -337,17 +337,20 @@ class ModelHarmBackend(Backend):
         **options: Any,
     ) -> None:
         check_options("model", options, ())
-        for name, value, lo in (("batch_size", batch_size, 1), ("max_tokens", max_tokens, 8)):
-            if name == "max_tokens" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-        if (
-            not isinstance(passage_tokens, int)
-            or isinstance(passage_tokens, bool)
-            or (passage_tokens != 0 and passage_tokens < 8)
+        # name, value, least integer, and the one other value it may take (max_tokens: None, the heads'
+        # own length; passage_tokens: 0, the whole text only)
+        for name, value, lo, other in (
+            ("batch_size", batch_size, 1, ()),
+            ("max_tokens", max_tokens, 8, (None,)),
+            ("passage_tokens", passage_tokens, 8, (0,)),
         ):
-            raise ValueError(f"passage_tokens must be 0 or an integer >= 8, got {passage_tokens!r}")
+            if isinstance(value, int) and not isinstance(value, bool):
+                ok = value >= lo or value in other
+            else:
+                ok = value is None and None in other
+            if not ok:
+                also = "".join(f"{o} or " for o in other if o is not None)
+                raise ValueError(f"{name} must be {also}an integer >= {lo}, got {value!r}")
         self.passage_tokens = passage_tokens
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")

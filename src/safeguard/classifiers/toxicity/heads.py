@@ -212,6 +212,20 @@ class HarmHeads:
         """Calibrated probabilities (n x labels) for already normalised ``texts``."""
         return sigmoid(self.margins(texts, dense) * self.calib_a + self.calib_b)
 
+    def subset(self, labels: Sequence[str]) -> HarmHeads:
+        """These heads' ``labels`` alone (in that order), on the same features."""
+        columns = [self.labels.index(label) for label in labels]
+        return HarmHeads(
+            self.extractor,
+            labels,
+            self.rows[:, columns],
+            self.bias[columns],
+            self.calib_a[columns],
+            self.calib_b[columns],
+            self.meta,
+            self.dense[:, columns],
+        )
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> None:
         """Write the model as a compressed ``.npz`` with no pickled objects (weights in float16)."""
