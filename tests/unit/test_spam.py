@@ -42,6 +42,8 @@ FEATURES = [
     ("my order 123456789 arrived in 2019", "contact_handles", 0),
     ("Earn $500 a day working from home", "money", 1),
     ("it cost £25.99 and arrived Tuesday", "money", 0),
+    ("Congratulations, you have won!", "money", 1),
+    ("You won't get every skin in the event, you just won’t.", "money", 0),
     ("send to 1BoatSLRHtKNngkdXEeobR76b53LETtpyT now", "crypto_addresses", 1),
     ("wallet 0x52908400098527886E0F7030069857D2E4169EE7", "crypto_addresses", 1),
     ("Check out my channel and subscribe", "calls_to_action", 2),

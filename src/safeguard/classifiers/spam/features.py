@@ -260,8 +260,10 @@ _MONEY = (
     r"[$£€]\s?\d[\d,.]*k?|[$£€]\s?\d[\d,.]*k?\s+(?:a|per|every|each)\s+(?:day|week|month|hour)\b"
     r"|\b\d[\d,.]*k?\s+(?:a|per)\s+(?:day|week|month)\b|\b(?:make\s+money|earn\s+money|free\s+(?:money|cash)"
     r"|cash\s+(?:prize|reward|bonus)|passive\s+income|extra\s+income|work\s+from\s+home|financial\s+freedom"
-    r"|you\s+(?:have\s+)?won|you\s+are\s+(?:a|the)\s+winner|guaranteed\s+(?:returns?|profit|income)"
-    r"|double\s+your|investment\s+(?:plan|opportunity)|prize|jackpot)\b))"
+    r"|you\s+are\s+(?:a|the)\s+winner|guaranteed\s+(?:returns?|profit|income)"
+    r"|double\s+your|investment\s+(?:plan|opportunity)|prize|jackpot)\b"
+    # "you won" but not "you won't": RE2 has no lookahead, so the next character is matched.
+    r"|\byou\s+(?:have\s+)?won(?:[^'’\w]|$)))"
 )
 # Runs of four or more of the same letter (RE2 has no backreferences, so one alternative per letter).
 _REPEAT_CHARS = "(?i:" + "|".join(f"{c}{{4,}}" for c in "abcdefghijklmnopqrstuvwxyz") + ")"
