@@ -132,6 +132,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{a:<12} {p:9.3f} {r:7.3f} {f:6.3f} {n:4d}")
     p, r, f, n = aspects["micro"]
     print(f"{'micro':<12} {p:9.3f} {r:7.3f} {f:6.3f} {n:4d}")
+    print(f"\n{'source':<36} {'posts':>5} {'kind macro-F1':>13} {'aspect P':>8} {'aspect R':>8} {'aspects':>7}")
+    for source in sorted({r["source"] for r in labels}):
+        mine = [i for i, r in enumerate(labels) if r["source"] == source]
+        present = {labels[i]["kind"] for i in mine}
+        # macro-F1 over the kinds this source has (a source without suggestions would score 0 on them)
+        per = kind_scores([signals[i]["kind"] for i in mine], [labels[i]["kind"] for i in mine])["per_kind"]
+        macro = sum(per[k][2] for k in present) / len(present)
+        ap, ar, _, an = aspect_scores([signals[i]["aspects"] for i in mine], [labels[i]["aspects"] for i in mine])[
+            "micro"
+        ]
+        print(f"{source:<36} {len(mine):5d} {macro:13.3f} {ap:8.3f} {ar:8.3f} {an:7d}")
     if args.errors:
         for post, s, lab in zip(posts, signals, labels, strict=True):
             if s["kind"] != lab["kind"] or set(s["aspects"]) != set(lab["aspects"]):

@@ -93,8 +93,9 @@ def test_a_kind_model_for_other_features_is_refused(tmp_path: Path) -> None:
         FeedbackClassifier(kind_model=str(bogus)).load()
 
 
-def _aspect_model(path: Path, threshold: float) -> Path:
-    """A kind model whose service head always says no and whose delivery head always says yes."""
+def _aspect_model(path: Path, threshold: float, add: float | None = None) -> Path:
+    """A kind model whose service head always says no and whose delivery head always says yes (and that
+    names delivery with no term found when ``add`` is given)."""
     extractor = HashedNgrams(bits=8, char_orders=(3,), word_orders=(1,))
     labels = [*KINDS, "aspect_service", "aspect_delivery"]
     n = len(labels)
@@ -105,7 +106,8 @@ def _aspect_model(path: Path, threshold: float) -> Path:
         [0.0] * len(KINDS) + [-5.0, 5.0],
         np.ones(n),
         np.zeros(n),
-        {"dense_features": list(MODEL_FEATURES), "aspect_threshold": threshold},
+        {"dense_features": list(MODEL_FEATURES), "aspect_threshold": threshold}
+        | ({} if add is None else {"aspect_add_threshold": add}),
         np.zeros((len(MODEL_FEATURES), n)),
     ).save(path)
     return path
@@ -123,22 +125,52 @@ def test_aspect_heads_veto_what_the_terms_found(tmp_path: Path) -> None:
     assert one(lenient, text)["aspects"] == terms_only["aspects"]
 
 
-def test_the_shipped_aspect_heads_only_veto_and_raise_precision(feedback: FeedbackClassifier) -> None:
-    assert "aspect_service" in feedback._aspect_heads.labels  # type: ignore[union-attr]
+def test_aspect_heads_add_what_no_term_named_only_when_the_model_says(tmp_path: Path) -> None:
+    text = "It holds a charge for two days and the screen is lovely."
+    assert one(FeedbackClassifier(kind_model="rules"), text)["aspects"] == []
+    assert one(FeedbackClassifier(kind_model=str(_aspect_model(tmp_path / "v.npz", 0.5))), text)["aspects"] == []
+    adding = FeedbackClassifier(kind_model=str(_aspect_model(tmp_path / "a.npz", 0.5, add=0.9)))
+    s = one(adding, text)
+    # the delivery head says yes (0.99 >= 0.9) and names it with no evidence; service says no
+    assert s["aspects"] == ["delivery"] and s["evidence"] == {"delivery": []}
+    strict = FeedbackClassifier(kind_model=str(_aspect_model(tmp_path / "s.npz", 0.5, add=1.0)))
+    assert one(strict, text)["aspects"] == []
+    # a ruleset's own aspect table: heads name only aspects it has
+    own = FeedbackClassifier(kind_model=str(tmp_path / "a.npz"), aspects={"service": ["helpdesk"]})
+    assert one(own, text)["aspects"] == []
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "high", True])
+def test_a_kind_model_with_a_bad_aspect_threshold_is_refused(tmp_path: Path, value: object) -> None:
+    path = _aspect_model(tmp_path / "bad.npz", 0.5)
+    heads = HarmHeads.load(path)
+    heads.meta["aspect_add_threshold"] = value
+    heads.save(path)
+    with pytest.raises(ConfigError, match="aspect_add_threshold"):
+        FeedbackClassifier(kind_model=str(path)).load()
+
+
+def test_the_shipped_aspect_heads_raise_precision_and_recall(feedback: FeedbackClassifier) -> None:
+    assert "aspect_service" in feedback._model.labels  # type: ignore[union-attr]
     labelled = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in labelled if r["source"] == "invented" and r["split"] == "dev"]  # what the threshold was set on
+    rows = [r for r in labelled if r["source"] == "invented" and r["split"] == "dev"]  # what the thresholds were set on
     posts = [
         Post(id=r["id"], text=r["text"], title=r.get("title"), parent_id="p" if r.get("reply") else None) for r in rows
     ]
     by_terms = FeedbackClassifier(kind_model="rules").classify(posts)
     by_model = feedback.classify(posts)
-    assert all(set(m["aspects"]) <= set(t["aspects"]) for m, t in zip(by_model, by_terms, strict=True))
+    # the heads both veto terms and name aspects no term found, with no evidence
+    assert any(set(t["aspects"]) - set(m["aspects"]) for m, t in zip(by_model, by_terms, strict=True))
+    added = [(m, t) for m, t in zip(by_model, by_terms, strict=True) if set(m["aspects"]) - set(t["aspects"])]
+    assert added and all(m["evidence"][a] == [] for m, t in added for a in set(m["aspects"]) - set(t["aspects"]))
 
-    def precision(signals: list[dict]) -> float:
+    def precision_recall(signals: list[dict]) -> tuple[float, float]:
         found = [(a, a in r["aspects"]) for s, r in zip(signals, rows, strict=True) for a in s["aspects"]]
-        return sum(right for _, right in found) / len(found)
+        right = sum(ok for _, ok in found)
+        return right / len(found), right / sum(len(r["aspects"]) for r in rows)
 
-    assert precision(by_model) > precision(by_terms)
+    (p_model, r_model), (p_terms, r_terms) = precision_recall(by_model), precision_recall(by_terms)
+    assert p_model > p_terms and r_model > r_terms
 
 
 def test_sentiment_has_a_sign_and_knows_shopping_words(feedback: FeedbackClassifier) -> None:

@@ -36,7 +36,7 @@ def scored() -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
 
 def test_the_labelled_set_is_what_its_readme_says() -> None:
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) == 340 and len({r["id"] for r in rows}) == 340
+    assert len(rows) == 490 and len({r["id"] for r in rows}) == 490
     for r in rows:
         assert r["kind"] in KINDS and set(r["aspects"]) <= set(ASPECTS)
         digest = int(hashlib.sha256(("feedback-v1:" + r["id"]).encode()).hexdigest(), 16)
@@ -47,8 +47,8 @@ def test_the_labelled_set_is_what_its_readme_says() -> None:
 def test_kind_macro_f1_holds_on_the_test_half(scored: tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]) -> None:
     evaluation, labels, signals = scored
     result = evaluation.kind_scores([s["kind"] for s in signals], [r["kind"] for r in labels])
-    # shipped at 0.832 on all 175 test posts: a drop below 0.78 is a regression
-    assert result["macro_f1"] >= 0.78, result
+    # shipped at 0.791 on all 254 test posts: a drop below 0.75 is a regression
+    assert result["macro_f1"] >= 0.75, result
 
 
 def test_aspect_precision_holds_on_the_test_half(
@@ -58,7 +58,7 @@ def test_aspect_precision_holds_on_the_test_half(
     precision, recall, _, _ = evaluation.aspect_scores([s["aspects"] for s in signals], [r["aspects"] for r in labels])[
         "micro"
     ]
-    assert precision >= 0.8 and recall >= 0.5, (precision, recall)  # shipped at 0.819 and 0.540
+    assert precision >= 0.8 and recall >= 0.55, (precision, recall)  # shipped at 0.844 and 0.592
 
 
 @pytest.mark.skipif(eval_path("uci_review_sentences.jsonl") is None, reason="../shared/eval not found")

@@ -55,7 +55,7 @@ from safeguard.classifiers.feedback.kinds import (
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
 from safeguard.classifiers.text import normalize_many
-from safeguard.classifiers.toxicity.heads import HarmHeads
+from safeguard.classifiers.toxicity.heads import HarmHeads, sigmoid
 from safeguard.errors import ConfigError
 from safeguard.files import config_path
 from safeguard.types import Post
@@ -86,6 +86,9 @@ _ASPECT_HEAD = "aspect_"
 #: An aspect head's probability below which its terms are not taken as the aspect, when the model
 #: file does not say.
 DEFAULT_ASPECT_THRESHOLD = 0.5
+#: The model file's meta key of the probability at which an aspect head names its aspect with no term
+#: found (absent: the heads only veto).
+ASPECT_ADD_KEY = "aspect_add_threshold"
 #: Words that make a post read as shopping, so weak aspect terms count in it.
 SHOPPING_WORDS: tuple[str, ...] = (
     "order",
@@ -181,8 +184,7 @@ class FeedbackClassifier(Classifier):
         self._weak: dict[str, frozenset[str]] = {}
         self._gazetteer = Gazetteer()
         self._polarity: Polarity | None = None
-        self._kinds: HarmHeads | None = None
-        self._aspect_heads: HarmHeads | None = None
+        self._model: HarmHeads | None = None
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -214,7 +216,7 @@ class FeedbackClassifier(Classifier):
             for signal, names in self._gazetteer.terms().items():
                 lists[f"gaz_{signal}"] = names
         if self.kind_model is not None:
-            self._kinds, self._aspect_heads = _parts(load_kind_model(self.kind_model))
+            self._model = load_kind_model(self.kind_model)
         self._matcher = TermMatcher(lists)
         self._polarity = polarity
 
@@ -228,19 +230,20 @@ class FeedbackClassifier(Classifier):
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """One signals mapping per post, in order."""
         readings = self.read(posts)
-        vetoed: list[frozenset[str]] = [frozenset()] * len(readings)
-        if self._kinds is not None and readings:
+        found: list[dict[str, list[str]]] = [r.aspects for r in readings]
+        if self._model is not None and readings:
             dense = np.array([model_features(r) for r in readings])
-            margins = self._kinds.margins([r.normalized for r in readings], dense)
-            scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins]
-            if self._aspect_heads is not None:
-                vetoed = _vetoed(self._aspect_heads, readings, dense)
+            margins = self._model.margins([r.normalized for r in readings], dense)
+            k = len(KINDS)
+            scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins[:, :k]]
+            if len(self._model.labels) > k:
+                aspect_probs = sigmoid(margins[:, k:] * self._model.calib_a[k:] + self._model.calib_b[k:])
+                found = _judged(self._model, readings, aspect_probs, tuple(self.aspect_sources))
         else:
             scores = [kind_scores(r.evidence) for r in readings]
         out = []
-        for r, probs, veto in zip(readings, scores, vetoed, strict=True):
+        for r, probs, evidence in zip(readings, scores, found, strict=True):
             kind = max(KINDS, key=lambda k: probs[k])  # ties go to the earlier kind in KINDS
-            evidence = {a: terms for a, terms in r.aspects.items() if a not in veto}
             out.append(
                 {
                     "kind": kind,
@@ -320,23 +323,23 @@ def model_features(r: Reading) -> list[float]:
     ]
 
 
-def _parts(heads: HarmHeads) -> tuple[HarmHeads, HarmHeads | None]:
-    """A kind model's kind heads and its aspect heads (None without any), as two models on the same
-    features, so the aspect heads run only on posts whose terms named an aspect."""
-    aspects = heads.labels[len(KINDS) :]
-    return heads.subset(KINDS), heads.subset(aspects) if aspects else None
-
-
-def _vetoed(heads: HarmHeads, readings: Sequence[Reading], dense: np.ndarray) -> list[frozenset[str]]:
-    """Per reading, the aspects its terms named that the aspect heads reject."""
-    threshold = float(heads.meta.get("aspect_threshold", DEFAULT_ASPECT_THRESHOLD))
-    columns = {label[len(_ASPECT_HEAD) :]: i for i, label in enumerate(heads.labels)}
-    out: list[frozenset[str]] = [frozenset()] * len(readings)
-    named = [i for i, r in enumerate(readings) if not columns.keys().isdisjoint(r.aspects)]
-    if named:
-        probs = heads.predict_normalized([readings[i].normalized for i in named], dense[named])
-        for row, i in enumerate(named):
-            out[i] = frozenset(a for a in readings[i].aspects if a in columns and probs[row, columns[a]] < threshold)
+def _judged(
+    model: HarmHeads, readings: Sequence[Reading], probs: np.ndarray, names: Sequence[str]
+) -> list[dict[str, list[str]]]:
+    """Per reading, its aspects with their evidence once the model's aspect heads (``probs``, one column
+    per head after the kinds) have judged them. An aspect its terms named is dropped when its head's
+    probability is under the model's ``aspect_threshold``; when the model has an ``aspect_add_threshold``,
+    an aspect of ``names`` no term named is added, with no evidence, when its head reaches that. Aspects
+    without a head (a ruleset's own) stand on their terms."""
+    veto = float(model.meta.get("aspect_threshold", DEFAULT_ASPECT_THRESHOLD))
+    add = model.meta.get(ASPECT_ADD_KEY)
+    columns = {label[len(_ASPECT_HEAD) :]: j for j, label in enumerate(model.labels[len(KINDS) :])}
+    addable = [(a, columns[a]) for a in names if a in columns] if add is not None else []
+    out = []
+    for r, row in zip(readings, probs, strict=True):
+        kept = {a: terms for a, terms in r.aspects.items() if a not in columns or row[columns[a]] >= veto}
+        added = {a for a, j in addable if a not in r.aspects and row[j] >= add}
+        out.append({a: kept.get(a, []) for a in names if a in kept or a in added})
     return out
 
 
@@ -358,6 +361,13 @@ def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
             f"{os.fspath(path)} is not a kind model for this version (labels or features differ)",
             file=os.fspath(path),
         )
+    for key in ("aspect_threshold", ASPECT_ADD_KEY):
+        value = heads.meta.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1
+        ):
+            where = os.fspath(path)
+            raise ConfigError(f"{where}: {key} must be a number in [0, 1], got {value!r}", file=where)
     return heads
 
 
