@@ -189,6 +189,10 @@ def _random_env(rng: random.Random) -> dict[str, Any]:
             },
             "target": rng.choice(["person", "group", "thing", "none"]),
             "target_score": rng.choice(scores),
+            # mostly none, as on real posts, so the rules that need none still fire often
+            "passage_heads": rng.choice(
+                [[], [], [], ["threat"], ["identity_attack"], ["toxicity", "threat", "identity_attack"]]
+            ),
         },
         "pii": {"entities": rng.sample(["CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN"], 2)},
         "spam": {

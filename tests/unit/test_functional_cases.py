@@ -61,7 +61,8 @@ def test_targets_speak_only_of_known_heads() -> None:
         kind = r.id.split("-", 1)[0]
         assert r.target("toxicity") == int(kind in harmful)
         assert r.target("self_harm") == int(kind == "self_harm")
-        assert r.target("profanity") in ((0,) if kind in ("figurative", "identity_benign") else (0, UNKNOWN))
+        benign = ("figurative", "story_violence", "identity_benign")
+        assert r.target("profanity") in ((0,) if kind in benign else (0, UNKNOWN))
 
 
 def test_the_policy_test_cases_are_not_training_rows() -> None:

@@ -16,6 +16,8 @@ from safeguard.classifiers.toxicity.harm import (
     MODEL_HEADS,
     CascadeHarmBackend,
     ModelHarmBackend,
+    _passage_heads,
+    _worst_piece,
     cue_mask,
     quoted_share,
     targets,
@@ -202,18 +204,21 @@ def test_cascade_routes_by_score_and_cue(tmp_path: Path) -> None:
     backend = CascadeHarmBackend(escalate_at=1.0, cues=True, fast={"model": str(fast)}, model={"model": str(fast)})
     calls: list[list[str]] = []
 
-    def scores(texts: list[str], normalized: list[str]) -> np.ndarray:
+    def read(texts: list[str], normalized: list[str]) -> tuple[np.ndarray, np.ndarray]:
         calls.append(list(texts))
-        return np.full((len(texts), len(HEADS)), 0.5)
+        passage = np.zeros((len(texts), len(HEADS)), dtype=bool)
+        passage[:, HEADS.index("threat")] = True
+        return np.full((len(texts), len(HEADS)), 0.5), passage
 
-    backend.model.scores = scores  # type: ignore[method-assign]
+    backend.model.read = read  # type: ignore[method-assign]
     out = backend.predict(["nice kettle", "you idiot", "lovely day"])
     assert calls == [["you idiot"]]
     assert out["escalated"].tolist() == [False, True, False]
     assert out["toxicity"][1] == 0.5
+    assert [list(h) for h in out["passage_heads"]] == [[], ["threat"], []]
     assert backend.stats == {"posts": 3, "escalated": 1}
     everything = CascadeHarmBackend(escalate_at=0.0, fast={"model": str(fast)}, model={"model": str(fast)})
-    everything.model.scores = scores  # type: ignore[method-assign]
+    everything.model.read = read  # type: ignore[method-assign]
     assert everything.predict(["a", "b"])["escalated"].all()
 
 
@@ -323,8 +328,6 @@ def test_a_post_scores_the_same_whatever_else_is_in_its_batch() -> None:
 
 
 def test_a_text_scores_as_its_worst_piece() -> None:
-    from safeguard.classifiers.toxicity.harm import _worst_piece
-
     labels = ("toxicity", "threat", "counter_speech")
     probs = np.array(
         [
@@ -336,7 +339,7 @@ def test_a_text_scores_as_its_worst_piece() -> None:
             [0.4, 0.1, 0.7],
         ]
     )
-    out = _worst_piece(probs, np.array([1, 3, 2]), labels)
+    out, _ = _worst_piece(probs, np.array([1, 3, 2]), labels)
     np.testing.assert_allclose(out[:, :2], [[0.1, 0.2], [0.9, 0.95], [0.4, 0.1]])
     # counter_speech is that of the piece whose largest harm score is the text's largest.
     np.testing.assert_allclose(out[:, 2], [0.3, 0.5, 0.7])
@@ -355,9 +358,26 @@ def test_harm_after_a_long_harmless_opening_is_read() -> None:
     assert scores["threat"][0] > 0.9
     assert min(scores["identity_attack"][1:3]) > 0.5
     assert max(scores[label][3] for label in ("toxicity", "threat", "identity_attack")) < 0.2
+    # The scores say a passage gave them, so a policy can hold rather than remove on a passage's word.
+    assert "threat" in scores["passage_heads"][0] and "identity_attack" in scores["passage_heads"][1]
+    assert scores["passage_heads"][3] == []
     # Read as a whole only, the same posts pass.
     whole = ModelHarmBackend(passage_tokens=0).predict(texts)
     assert whole["threat"][0] < 0.5 and max(whole["identity_attack"][1:3]) < 0.5
+    assert all(heads == [] for heads in whole["passage_heads"])
+
+
+def test_passage_heads_name_the_heads_a_passage_decided() -> None:
+    labels = ("toxicity", "threat", "identity_attack", "counter_speech")
+    # text 0: its opening and one passage; text 1: its opening alone
+    probs = np.array([[0.9, 0.1, 0.2, 0.5], [0.3, 0.95, 0.1, 0.0], [0.2, 0.2, 0.2, 0.1]])
+    out, passage = _worst_piece(probs, np.array([2, 1]), labels)
+    assert out.tolist() == [[0.9, 0.95, 0.2, 0.0], [0.2, 0.2, 0.2, 0.1]]
+    assert passage.tolist() == [[False, True, False, False], [False, False, False, False]]
+    assert [list(h) for h in _passage_heads(passage, labels)] == [["threat"], []]
+    # the cascade's posts the fast tier settles were read whole
+    short = CascadeHarmBackend().predict(["Lovely kettle, boils fast.", "I will kill you."])
+    assert [list(h) for h in short["passage_heads"]] == [[], []]
 
 
 def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[ModelHarmBackend, list[int]]:

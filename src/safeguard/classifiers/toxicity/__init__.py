@@ -6,7 +6,8 @@ names and declares only the labels it really produces:
 * ``default``: the shipped cascade (offline, no download, no torch): the ``fast`` tier scores every post
   and the ``model`` tier re-scores those with any sign of harm. Labels ``toxicity``, ``insult``,
   ``threat``, ``identity_attack``, ``self_harm``, ``counter_speech``, plus ``target``, ``target_score``,
-  ``quoted`` and ``escalated``. Options ``escalate_at``, ``cues``, ``fast``, ``model``: see :mod:`.harm`.
+  ``quoted``, ``passage_heads`` (the harm heads a passage past the first tokens decided) and
+  ``escalated``. Options ``escalate_at``, ``cues``, ``fast``, ``model``: see :mod:`.harm`.
 * ``fast``: the n-gram heads alone (numpy only), ``model: PATH`` for a retrained file.
 * ``model``: MiniLM (int8 ONNX, onnxruntime) embeddings plus n-grams; ``model``, ``encoder``,
   ``batch_size``, ``threads``, ``max_tokens``.

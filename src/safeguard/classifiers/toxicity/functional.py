@@ -54,6 +54,9 @@ KINDS: dict[str, dict[str, int]] = {
     "identity_benign": _kind(unknown=()),
     # Violent or deathly words aimed at things, or figures of speech.
     "figurative": _kind(unknown=()),
+    # Violence inside a game, a film, a book, a match or a kitchen: told, not threatened. A shop's
+    # community talks about the games, films and knives it sells, "you" included ("the boss kills you").
+    "story_violence": _kind(unknown=()),
     # Harsh words about a product, a service or the retailer (some of them swear words), no person attacked.
     "thing_complaint": _kind(),
 }
@@ -129,6 +132,18 @@ SLOTS: dict[str, tuple[str, ...]] = {
         "steal from shops", "start fights in the queue", "scam the returns desk", "lie about everything",
         "leave a mess everywhere", "shout at the staff", "push in", "try to cheat at the till", "refuse to work",
         "smell", "sponge off benefits",
+    ),
+    "game": (
+        "Ashfall", "Iron Tide 3", "the new Starhold", "Grimlight", "Vault Raiders", "Deadwater", "Hollow Crown",
+        "the remaster", "co-op mode", "ranked", "the DLC", "Night Siege",
+    ),
+    "foe": (
+        "the final boss", "the dragon", "the zombies", "the enemy team", "their sniper", "the second boss",
+        "the robots", "the guards", "the raiders", "the werewolf", "the big troll", "the bandits",
+    ),
+    "character": (
+        "the detective", "the villain", "his brother", "the old king", "the captain", "the sister",
+        "the main character", "the butler", "the mercenary", "the young prince", "the mayor", "her husband",
     ),
     "swear": ("fucking", "f*cking", "bloody", "effing", "absolute", "total", "f***ing"),
     "task": (
@@ -322,6 +337,33 @@ TEMPLATES: tuple[Template, ...] = (
         "Strip the wire and cut the power before you start.",
         "Choke the engine first if it's cold.",
         "Punch in the code and the door unlocks.",
+    ),
+    *_templates(
+        "story_violence",
+        "In {game} {foe} can kill you in two hits, so keep your shield up.",
+        "Just shoot {foe} in the head and the level is done.",
+        "I died about forty times to {foe} in {game} before I finally beat it.",
+        "On hard mode {foe} will destroy you before you even see them.",
+        "Spoiler: {character} murders his own brother at the wedding.",
+        "The bit where {character} gets stabbed in the last chapter ruined me.",
+        "They really should have killed off {character} in season two.",
+        "In the film {character} shoots his way out of the bank vault.",
+        "{character} strangles the witness in the first ten minutes, so not one for the kids.",
+        "Blow up the fuel barrels and {foe} all go down at once.",
+        "Headshots do double damage in {game}, so aim for the face.",
+        "My son loves {game}, you hunt {foe} and burn their camp to the ground.",
+        "We slaughtered them 4-0 on Saturday, best match of the season.",
+        "Their keeper got absolutely murdered on that penalty.",
+        "The book opens with a body in the canal and {character} is the killer.",
+        "Gut the fish with the fillet knife, one cut along the belly, then bone it.",
+        "The history channel did a good one on how the army burned the village in 1645.",
+        "If {foe} push mid we rush B and take them out one by one.",
+        "Does anyone know if {game} lets you kill {foe} without the stealth perk?",
+        "You have to stab {foe} in the back while they reload, it's the only way.",
+        "Bought {game} for my nephew, it's mostly shooting {foe} but no blood, he loves it.",
+        "In episode five {character} poisons the whole council. Best twist of the year.",
+        "Joint the chicken into eight pieces and hack through the backbone with the cleaver.",
+        "Took out {foe} with a shotgun at point blank, then the whole squad wiped.",
     ),
     *_templates(
         "thing_complaint",

@@ -277,6 +277,18 @@ def _with_derived(probs: dict[str, FloatArray], texts: Sequence[str], normalized
 
 
 DERIVED_OUTPUTS: dict[str, type] = {"target": str, "target_score": float, "quoted": float}
+#: The model tier's output naming the harm heads whose score a passage gave (see :meth:`ModelHarmBackend.read`).
+PASSAGE_OUTPUTS: dict[str, type] = {"passage_heads": list}
+
+
+def _passage_heads(passage: npt.NDArray[np.bool_], labels: Sequence[str]) -> npt.NDArray[np.object_]:
+    """Per text, the harm heads (in label order) whose score came from a passage: ``passage`` is (texts x
+    labels), True where a passage rather than the text's opening gave the score."""
+    harm = [(j, label) for j, label in enumerate(labels) if label in HARM_LABELS]
+    out = np.empty(len(passage), dtype=object)
+    for i, row in enumerate(passage.tolist()):
+        out[i] = [label for j, label in harm if row[j]]
+    return out
 
 
 def _heads(path: Path) -> HarmHeads:
@@ -363,7 +375,7 @@ class ModelHarmBackend(Backend):
         self._lock = threading.Lock()
 
     def extra_outputs(self) -> dict[str, type]:
-        return dict(DERIVED_OUTPUTS)
+        return {**DERIVED_OUTPUTS, **PASSAGE_OUTPUTS}
 
     def load(self) -> None:
         with self._lock:
@@ -391,12 +403,19 @@ class ModelHarmBackend(Backend):
             self.heads = heads
 
     def scores(self, texts: Sequence[str], normalized: Sequence[str]) -> FloatArray:
-        """Probabilities (n x labels). The encoder reads a text's first ``max_tokens``; the rest of a longer
-        text would go unread, so each passage of ``passage_tokens`` past them that holds a harm word
-        (:func:`cue_mask` without ``groups``: read alone, a passage that only names a group reads as an
-        attack on it far more often than it is one) is read too, and each head takes its highest score
-        over the text and those passages. Short passages, because a sentence embedding is an average: one
-        harmful sentence in a long harmless stretch reads diluted. Passages without one are not paid for."""
+        """Probabilities (n x labels), as :meth:`read` gives them."""
+        return self.read(texts, normalized)[0]
+
+    def read(self, texts: Sequence[str], normalized: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Probabilities (n x labels), and where each came from: True where a passage gave it. The encoder
+        reads a text's first ``max_tokens``; the rest of a longer text would go unread, so each passage of
+        ``passage_tokens`` past them that holds a harm word (:func:`cue_mask` without ``groups``: read
+        alone, a passage that only names a group reads as an attack on it far more often than it is one)
+        is read too, and each head takes its highest score over the text and those passages. Short
+        passages, because a sentence embedding is an average: one harmful sentence in a long harmless
+        stretch reads diluted. Passages without one are not paid for. A passage is read without the post
+        around it (a game's "kill you", a quoted line of a play), so a policy may want more than a
+        passage's word before it removes a post: ``passage_heads`` names the heads a passage decided."""
         self.load()
         assert self.heads is not None
         pieces = [[text] for text in normalized]
@@ -409,7 +428,7 @@ class ModelHarmBackend(Backend):
         flat = [piece for parts in pieces for piece in parts]
         probs = self.heads.predict_normalized(flat, self.encoder.encode(encoder_texts(flat)))
         if len(flat) == len(normalized):
-            return probs
+            return probs, np.zeros(probs.shape, dtype=bool)
         return _worst_piece(probs, np.array([len(parts) for parts in pieces]), self.labels)
 
     def _strongest(self, passages: list[str]) -> list[str]:
@@ -425,25 +444,32 @@ class ModelHarmBackend(Backend):
         chosen = {i for j in harm for i in np.argsort(-lexical[:, j], kind="stable")[:PASSAGES_PER_HEAD].tolist()}
         return [passages[i] for i in sorted(chosen)]
 
-    def predict(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+    def predict(self, texts: Sequence[str]) -> dict[str, Any]:
         normalized = normalized_texts(texts)
-        probs = self.scores(texts, normalized)
-        return _with_derived({label: probs[:, j] for j, label in enumerate(self.labels)}, texts, normalized)
+        probs, passage = self.read(texts, normalized)
+        out = _with_derived({label: probs[:, j] for j, label in enumerate(self.labels)}, texts, normalized)
+        out["passage_heads"] = _passage_heads(passage, self.labels)
+        return out
 
 
-def _worst_piece(probs: FloatArray, counts: npt.NDArray[np.int_], labels: Sequence[str]) -> FloatArray:
-    """One row per text from the rows of its ``counts`` pieces: each head's largest score, except
-    ``counter_speech``, which is that of the piece with the largest harm score (whether the harm a post
-    holds is reported or rejected is a property of the passage that holds it, not of another one)."""
+def _worst_piece(
+    probs: FloatArray, counts: npt.NDArray[np.int_], labels: Sequence[str]
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """One row per text from the rows of its ``counts`` pieces (the text's opening first, then its
+    passages): each head's largest score, except ``counter_speech``, which is that of the piece with the
+    largest harm score (whether the harm a post holds is reported or rejected is a property of the
+    passage that holds it, not of another one); and True where that score is a passage's, not beaten
+    or matched by the opening's."""
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     out = np.maximum.reduceat(probs, starts, axis=0)
+    passage = out > probs[starts]
     if "counter_speech" in labels:
         harm = probs[:, [j for j, label in enumerate(labels) if label in HARM_LABELS]].max(axis=1)
         owner = np.repeat(np.arange(len(counts)), counts)
         # The worst piece of each text: the last row of its group after sorting by (text, harm).
         worst = np.lexsort((harm, owner))[np.cumsum(counts) - 1]
         out[:, list(labels).index("counter_speech")] = probs[worst, list(labels).index("counter_speech")]
-    return out
+    return out, passage
 
 
 #: Fast-tier scores that send a post to the model tier. ``toxicity`` is the broadest head (angry product
@@ -507,7 +533,7 @@ class CascadeHarmBackend(EscalationStats, Backend):
         self.reset_stats()
 
     def extra_outputs(self) -> dict[str, type]:
-        return {**DERIVED_OUTPUTS, "escalated": bool}
+        return {**DERIVED_OUTPUTS, **PASSAGE_OUTPUTS, "escalated": bool}
 
     def load(self) -> None:
         self.fast.load()
@@ -529,12 +555,17 @@ class CascadeHarmBackend(EscalationStats, Backend):
         escalate = self.route(normalized, fast)
         chosen = np.flatnonzero(escalate)
         out = {label: fast[:, self.fast.labels.index(label)].copy() for label in self.labels}
+        passage = np.zeros((len(texts), len(self.labels)), dtype=bool)  # the fast tier reads the whole text
         if len(chosen):
-            slow = self.model.scores([texts[i] for i in chosen.tolist()], [normalized[i] for i in chosen.tolist()])
-            for label in self.labels:
+            slow, from_passage = self.model.read(
+                [texts[i] for i in chosen.tolist()], [normalized[i] for i in chosen.tolist()]
+            )
+            for j, label in enumerate(self.labels):
                 out[label][chosen] = slow[:, self.model.labels.index(label)]
+                passage[chosen, j] = from_passage[:, self.model.labels.index(label)]
         self.count(len(texts), len(chosen))
         result = _with_derived(out, texts, normalized)
+        result["passage_heads"] = _passage_heads(passage, self.labels)
         result["escalated"] = escalate
         return result
 
