@@ -10,6 +10,10 @@ errors and exempt. Both runs use the same hash seed (set iteration order). Exits
 
     python tools/compare_decisions.py --posts 5000
     python tools/compare_decisions.py --base c1a9a2d --posts 5000 --batch 300
+    python tools/compare_decisions.py --base c1a9a2d --posts 10000 --own-rules   # a policy or model change
+
+``--own-rules`` runs each revision's own ``rules/community.yaml`` (whose lists and signals may differ), so
+the comparison is of what a user of each revision would get.
 """
 
 from __future__ import annotations
@@ -85,20 +89,23 @@ def _records(n: int) -> list[dict[str, Any]]:
 
 
 def _base_tree(ref: str, into: Path) -> Path:
-    blob = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+    """The revision's ``src`` and ``rules`` under ``into``; returns ``into``."""
+    blob = subprocess.run(["git", "archive", ref, "src", "rules"], cwd=ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         if hasattr(tarfile, "data_filter"):  # Python 3.10.12+ / 3.11.4+
             tar.extractall(into, filter="data")
         else:  # pragma: no cover - our own repository's archive
             tar.extractall(into)
-    return into / "src"
+    return into
 
 
-def _run(src: Path, posts: Path, batch: int, out: Path) -> list[dict[str, Any]]:
+def _run(tree: Path, posts: Path, batch: int, out: Path, own_rules: bool) -> list[dict[str, Any]]:
+    """Decisions of ``tree``'s source over ``posts``, with this checkout's policy or, with ``own_rules``,
+    the tree's own."""
     # A fixed hash seed: the spam model sums n-gram weights in set order, which follows string
     # hashes, so its score can differ in the last bits from one process to the next otherwise.
-    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-    rules = ROOT / "rules" / "community.yaml"
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+    rules = (tree if own_rules else ROOT) / "rules" / "community.yaml"
     subprocess.run([sys.executable, "-c", _CHILD, str(posts), str(rules), str(batch), str(out)], env=env, check=True)
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
@@ -118,14 +125,17 @@ def main() -> int:
     parser.add_argument("--base", default="main", help="git revision to compare with (default: main)")
     parser.add_argument("--posts", type=int, default=5000, help="real posts besides the example dump")
     parser.add_argument("--batch", type=int, default=500, help="posts per moderate_batch call")
+    parser.add_argument(
+        "--own-rules", action="store_true", help="run each revision's own rules/community.yaml (a policy change)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         records = _records(args.posts)
         posts = work / "posts.jsonl"
         posts.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        base = _run(_base_tree(args.base, work / "base"), posts, args.batch, work / "base.jsonl")
-        here = _run(ROOT / "src", posts, args.batch, work / "here.jsonl")
+        base = _run(_base_tree(args.base, work / "base"), posts, args.batch, work / "base.jsonl", args.own_rules)
+        here = _run(ROOT, posts, args.batch, work / "here.jsonl", args.own_rules)
     differ = [(a, b) for a, b in zip(base, here, strict=True) if a != b]
     fired = sum(1 for d in here if d["matches"] or d["shadow"])
     errors = sum(1 for d in here if d["errors"])
@@ -140,6 +150,12 @@ def main() -> int:
         if a["matches"] != b["matches"] and [m["rule"] for m in a["matches"]] != [m["rule"] for m in b["matches"]]
     )
     print(f"actions moved: {dict(moved) or 'none'}")
+    totals = [Counter(d["action"] for d in run) for run in (base, here)]
+    print(f"actions in all: {args.base} {dict(sorted(totals[0].items()))}, here {dict(sorted(totals[1].items()))}")
+    fired_by = [Counter((d["action"], m["rule"]) for d in run for m in d["matches"]) for run in (base, here)]
+    for key in sorted(set(fired_by[0]) | set(fired_by[1])):
+        if fired_by[0][key] != fired_by[1][key]:
+            print(f"  {key[1]} ({key[0]}): {fired_by[0][key]} -> {fired_by[1][key]}")
     for change, n in rules.most_common(10):
         print(f"  rules {change}: {n}")
     texts = {r["id"]: r["text"] for r in records}
