@@ -208,3 +208,11 @@ def test_schema_matches_the_shipped_schema_file() -> None:
 def test_version_and_help() -> None:
     assert run("--version").stdout.startswith("safeguard ")
     assert "moderate" in run("--help").stdout
+
+
+def test_help_shows_no_type_beside_a_flag() -> None:
+    text = run("moderate", "--help").stdout
+    progress = next(line for line in text.splitlines() if "--no-progress" in line)
+    assert "<bool>" not in progress
+    # options that take a value still say what kind
+    assert "<path>" in next(line for line in text.splitlines() if "--rules" in line)

@@ -147,10 +147,22 @@ from safeguard.cli import toxicity as _toxicity  # noqa: E402,F401
 from safeguard.cli import train as _train  # noqa: E402,F401
 
 
+def _hide_flag_types(command: Any) -> Any:
+    """``command`` and its subcommands without a type beside their flags in ``--help``: typer prints every
+    option's type (``<bool>`` for a flag, which takes no value); an option's metavar, when set, replaces
+    it, and an empty one prints nothing."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+    return command
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:
-        app()
+        _hide_flag_types(typer.main.get_command(app))(prog_name="safeguard")
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
