@@ -9,7 +9,8 @@ Signals (``feedback.<output>``):
   small lexicon of shopping words VADER lacks (``data/retail_sentiment.txt``). A polarity, not a
   probability: rules compare it with a signed threshold (``feedback.sentiment < -0.5``).
 * ``aspects``: the aspects of shopping the post talks about (delivery, returns, price, stock, service,
-  quality, store, website, warranty), and ``evidence``: the phrases that named each one.
+  quality, store, website, warranty), and ``evidence``: the phrases that named each one (none for an
+  aspect the kind model's aspect heads named from the post's wording alone).
 * ``products`` and ``stores``: ids from the retailer's gazetteer (:mod:`.gazetteer`) named in the post;
   ``codes``: model numbers and SKUs found by pattern.
 
