@@ -56,7 +56,7 @@ from safeguard.classifiers.feedback.kinds import (
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
 from safeguard.classifiers.text import normalize_many
-from safeguard.classifiers.toxicity.heads import HarmHeads, sigmoid
+from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
 from safeguard.files import config_path
 from safeguard.types import Post
@@ -238,7 +238,7 @@ class FeedbackClassifier(Classifier):
             k = len(KINDS)
             scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins[:, :k]]
             if len(self._model.labels) > k:
-                aspect_probs = sigmoid(margins[:, k:] * self._model.calib_a[k:] + self._model.calib_b[k:])
+                aspect_probs = self._model.probabilities(margins)[:, k:]
                 found = _judged(self._model, readings, aspect_probs, tuple(self.aspect_sources))
         else:
             scores = [kind_scores(r.evidence) for r in readings]

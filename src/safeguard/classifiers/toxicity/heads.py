@@ -210,21 +210,11 @@ class HarmHeads:
 
     def predict_normalized(self, texts: Sequence[str], dense: npt.ArrayLike | None = None) -> FloatArray:
         """Calibrated probabilities (n x labels) for already normalised ``texts``."""
-        return sigmoid(self.margins(texts, dense) * self.calib_a + self.calib_b)
+        return self.probabilities(self.margins(texts, dense))
 
-    def subset(self, labels: Sequence[str]) -> HarmHeads:
-        """These heads' ``labels`` alone (in that order), on the same features."""
-        columns = [self.labels.index(label) for label in labels]
-        return HarmHeads(
-            self.extractor,
-            labels,
-            self.rows[:, columns],
-            self.bias[columns],
-            self.calib_a[columns],
-            self.calib_b[columns],
-            self.meta,
-            self.dense[:, columns],
-        )
+    def probabilities(self, margins: npt.ArrayLike) -> FloatArray:
+        """Calibrated probabilities from raw :meth:`margins` (n x labels)."""
+        return sigmoid(np.asarray(margins) * self.calib_a + self.calib_b)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> None:
