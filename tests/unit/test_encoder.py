@@ -164,6 +164,19 @@ def test_length_sorted_batches_keep_input_order(fp32_dir: Path) -> None:
     np.testing.assert_allclose(reversed_order[::-1], batched, atol=1e-5)
 
 
+def test_one_text_calls_on_several_lanes_give_the_one_lane_embeddings(int8_dir: Path, fp32_dir: Path) -> None:
+    rng = random.Random(3)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 14))) for _ in range(40)]
+    one = SentenceEncoder(int8_dir, max_tokens=16, threads=1)
+    three = SentenceEncoder(int8_dir, max_tokens=16, threads=3)
+    np.testing.assert_array_equal(three.encode(texts), one.encode(texts))
+    assert (one.rows_alone, one.lanes, three.rows_alone, three.lanes) == (True, 1, True, 3)
+    # A graph that batches uses its threads inside each call instead.
+    fp32 = SentenceEncoder(fp32_dir, max_tokens=16, threads=3)
+    fp32.load()
+    assert (fp32.rows_alone, fp32.lanes) == (False, 1)
+
+
 def test_empty_input_needs_no_model(tmp_path: Path) -> None:
     out = SentenceEncoder(tmp_path / "absent").encode([])
     assert out.shape == (0, 384)

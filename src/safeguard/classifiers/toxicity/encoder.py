@@ -21,6 +21,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,9 @@ class SentenceEncoder:
     A graph whose activations are quantised dynamically (the shipped int8 one; its manifest says
     ``quantize_dynamic``) scales each activation tensor by its largest value, so a text's embedding would
     depend on the other texts of its batch: such a graph runs one text at a time (:attr:`rows_alone`),
-    and a post's scores never depend on the posts around it.
+    and a post's scores never depend on the posts around it. Those one-text calls are too small to share
+    among intra-op threads, so they run single-threaded on :attr:`lanes` threads at once (``threads``,
+    default the CPUs available); each call computes the same numbers on any lane.
     """
 
     def __init__(
@@ -272,6 +275,8 @@ class SentenceEncoder:
         self._hashes: dict[str, str] | None = None
         #: Run one text per graph call (see the class docstring); set by :meth:`load`.
         self.rows_alone = False
+        #: Graph calls run at once, each on one intra-op thread (one call of all threads when 1); set by :meth:`load`.
+        self.lanes = 1
 
     def __repr__(self) -> str:
         return f"SentenceEncoder({str(self.model_dir)!r}, max_tokens={self.max_tokens}, batch_size={self.batch_size})"
@@ -327,8 +332,10 @@ class SentenceEncoder:
             tokenizer.no_padding()
             splitter = Tokenizer.from_str(tokenizer.to_str())
             splitter.no_truncation()
+            threads = self.threads or min(cpu_count(), _MAX_DEFAULT_THREADS)
+            self.lanes = threads if self.rows_alone else 1
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self.threads or min(cpu_count(), _MAX_DEFAULT_THREADS)
+            options.intra_op_num_threads = 1 if self.rows_alone else threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
@@ -403,10 +410,10 @@ class SentenceEncoder:
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
-        result = np.empty((len(texts), self.dim), dtype=np.float32)
         size = 1 if self.rows_alone else self.batch_size
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
+
+        def run(rows: npt.NDArray[np.int64]) -> Float32Array:
             width = max(1, int(lengths[rows].max()))
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros_like(ids)
@@ -419,7 +426,17 @@ class SentenceEncoder:
                 types[row, :count] = encoding.type_ids
             arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             hidden = self._session.run([self._output], {name: arrays[name] for name in self._feeds})[0]
-            result[rows] = mean_pool_normalize(hidden, mask)
+            return mean_pool_normalize(hidden, mask)
+
+        result = np.empty((len(texts), self.dim), dtype=np.float32)
+        if self.lanes > 1 and len(batches) > 1:
+            # onnxruntime releases the GIL in run(); a pool per round keeps no threads alive across a fork.
+            with ThreadPoolExecutor(min(self.lanes, len(batches))) as pool:
+                pooled = list(pool.map(run, batches))
+        else:
+            pooled = [run(rows) for rows in batches]
+        for rows, rows_pooled in zip(batches, pooled, strict=True):
+            result[rows] = rows_pooled
         return result
 
 
