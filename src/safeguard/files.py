@@ -47,6 +47,7 @@ __all__ = [
     "confined",
     "expand_user",
     "inflate_bounded",
+    "is_path_text",
     "open_zip_bounded",
     "read_bounded",
     "read_bounded_text",
@@ -232,6 +233,8 @@ def confined(path: str | os.PathLike[str], root: str | os.PathLike[str], *, allo
     that points outside counts as outside. With ``allow_outside`` any path is accepted (still
     resolved against ``root``). Raises :class:`UnsafeFileError` naming both paths.
     """
+    if not is_path_text(path):
+        raise UnsafeFileError(path, "is not a file name")
     base = Path(root).resolve()
     candidate = expand_user(path)
     full = (base / candidate).resolve()
@@ -283,6 +286,12 @@ def config_root(root: str | os.PathLike[str], *, allow_outside: bool = False) ->
         _CONFIG_ROOT.reset(token)
 
 
+def is_path_text(value: Any) -> bool:
+    """Whether ``value`` can name a file: a non-empty string or path-like without a NUL character (which
+    no file name holds, and which the operating system refuses with a ``ValueError``)."""
+    return isinstance(value, (str, os.PathLike)) and bool(str(value)) and "\0" not in str(value)
+
+
 def config_path(value: Any, option: str, base_dir: str | os.PathLike[str] | None = None) -> Path:
     """The path a configuration option names (a model, a state file ...), relative to ``base_dir``
     (the ruleset's directory) when not absolute; ``~`` is expanded.
@@ -290,7 +299,7 @@ def config_path(value: Any, option: str, base_dir: str | os.PathLike[str] | None
     Raises ``ValueError`` when ``value`` is not a path, and :class:`UnsafeFileError` when a ruleset is
     being loaded (:func:`config_root`) and the path leaves its directory without ``allow_outside``.
     """
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
+    if not is_path_text(value):
         raise ValueError(f"{option} must be a path, got {value!r}")
     path = expand_user(value)
     if not path.is_absolute() and base_dir is not None:

@@ -150,6 +150,34 @@ def test_test_file_rules_from_dev_zero_or_a_fifo(tmp_path: Path) -> None:
         assert reason in second.message and "cannot read ruleset" in second.message
 
 
+def test_test_file_rules_with_a_nul_character_is_a_problem_on_its_line(tmp_path: Path) -> None:
+    tests = tmp_path / "t.test.yaml"
+    tests.write_text('rules: "rules.yaml\\0x"\n' + CASES, encoding="utf-8")
+    report = finishes(lambda: run_tests([tests]))
+    assert report.exit_code == 2
+    (problem,) = report.files[0].problems
+    assert (problem.line, problem.column) == (1, 8)
+    assert "must name the ruleset file under test" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ('classifiers:\n  spam: {model: "m\\0.npz"}\n', "must be a path"),
+        ('lists:\n  words: "w\\0.txt"\n', "is not a file name"),
+    ],
+)
+def test_paths_with_a_nul_character_are_refused_by_line(tmp_path: Path, block: str, message: str) -> None:
+    from safeguard.errors import ConfigError
+    from safeguard.rules.loader import load_ruleset
+
+    ruleset = tmp_path / "rules.yaml"
+    ruleset.write_text(f"ruleset: r\nversion: 1\n{block}rules: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_ruleset(ruleset)
+    assert [p.line for p in caught.value.problems] == [4]
+
+
 # ---------------------------------------------------------------- term list files
 
 

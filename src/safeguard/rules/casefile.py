@@ -28,7 +28,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from safeguard.errors import ConfigError, InputError, Problem
-from safeguard.files import UnsafeFileError, read_bounded_text
+from safeguard.files import UnsafeFileError, is_path_text, read_bounded_text
 from safeguard.rules import schema
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset
@@ -196,6 +196,11 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
     result.problems.extend(problems)
     data = source.data if isinstance(source.data, dict) else {}
     if not isinstance(data.get("rules"), str):
+        return result
+    if not is_path_text(data["rules"]):
+        result.problems.append(
+            source.problem(("rules",), f"rules must name the ruleset file under test, not {data['rules']!r}")
+        )
         return result
     # Check the meaning of every case that is well formed, even when others are not, so one run
     # lists every problem of the file.
