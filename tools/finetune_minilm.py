@@ -10,7 +10,7 @@ the ``train`` rows whose target is known (unknown targets are masked), each sour
 :mod:`safeguard.classifiers.toxicity.training` and capped at ``--per-source`` rows (positives of the
 rarer heads kept first). Every transformer layer trains (``--frozen-layers N`` keeps the lower N
 frozen, which shortens the backward pass); the token embeddings stay frozen. Texts are cut at 64
-tokens. The shipped encoder is this recipe's defaults: 30,096 rows, 3 epochs, about 20 minutes on 2
+tokens. The shipped encoder is this recipe's defaults: 30,281 rows, 3 epochs, about 20 minutes on 2
 CPU cores. Deterministic for a seed on one machine. Writes the fine-tuned Hugging Face files to ``--out/hf`` and
 the int8 ONNX export (``export_encoder_onnx``) to ``--out/onnx``; ``tools/train_toxicity.py`` then fits
 the heads over its embeddings. Needs torch and transformers (``pip install 'safeguard[transformers]'``).

@@ -54,7 +54,8 @@ KINDS: dict[str, dict[str, int]] = {
     "identity_benign": _kind(unknown=()),
     # Violent or deathly words aimed at things, or figures of speech.
     "figurative": _kind(unknown=()),
-    # Violence inside a game, a film, a book, a match or a kitchen: told, not threatened. A shop's
+    # Violence inside a game, a film, a book, a match or a kitchen: told, not threatened, and players
+    # taunting each other about a match ("I'll kill you in the rematch"). A shop's
     # community talks about the games, films and knives it sells, "you" included ("the boss kills you").
     "story_violence": _kind(unknown=()),
     # Harsh words about a product, a service or the retailer (some of them swear words), no person attacked.
@@ -364,6 +365,20 @@ TEMPLATES: tuple[Template, ...] = (
         "In episode five {character} poisons the whole council. Best twist of the year.",
         "Joint the chicken into eight pieces and hack through the backbone with the cleaver.",
         "Took out {foe} with a shotgun at point blank, then the whole squad wiped.",
+        # Players talking to each other about a match: "you" is the opponent in the game.
+        "I'll kill you in the rematch tonight, bring your best deck.",
+        "Once the circle closes nobody can touch you, then you just shoot whoever is left.",
+        "I keep dying over and over on the last level of {game}.",
+        "{foe} killed me so many times I nearly threw the controller.",
+        "We're going to crush you lot on Sunday, five-a-side rematch is on.",
+        "My wife destroyed me at Scrabble again, never playing her again.",
+        "Camp by the bridge in {game} and snipe anyone who crosses.",
+        "You'll get slaughtered in ranked if you don't learn to block.",
+        "Died again on the first boss, I'm done for tonight.",
+        "The finishing moves in {game} are brutal, you rip the spine out of {foe}.",
+        "Wait for the last squad to fight, then wipe them all while they heal.",
+        "My character bled out three times before the checkpoint.",
+        "The kids spend hours blowing each other up in split screen.",
     ),
     *_templates(
         "thing_complaint",
