@@ -5,7 +5,7 @@
 Fine-tunes the base encoder (every layer, mean pooling, one logit) on the HatemojiBuild ``train`` rows
 only (the split of :mod:`safeguard.classifiers.toxicity.harmdata`, which keeps each original with its
 perturbation), prints the ROC AUC on ``dev`` after each epoch and on ``test`` once at the end. Needs torch
-and transformers (``pip install 'safeguard[transformers]'``); about 6 minutes on 2 CPU cores.
+and transformers (``pip install 'safeguard-moderation[transformers]'``); about 6 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations

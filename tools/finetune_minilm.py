@@ -13,7 +13,7 @@ frozen, which shortens the backward pass); the token embeddings stay frozen. Tex
 tokens. The shipped encoder is this recipe's defaults: 30,281 rows, 3 epochs, about 20 minutes on 2
 CPU cores. Deterministic for a seed on one machine. Writes the fine-tuned Hugging Face files to ``--out/hf`` and
 the int8 ONNX export (``export_encoder_onnx``) to ``--out/onnx``; ``tools/train_toxicity.py`` then fits
-the heads over its embeddings. Needs torch and transformers (``pip install 'safeguard[transformers]'``).
+the heads over its embeddings. Needs torch and transformers (``pip install 'safeguard-moderation[transformers]'``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "DISTRIBUTION",
     "ClassifierError",
     "ConfigError",
     "InputError",
@@ -29,6 +30,7 @@ __all__ = [
     "Problem",
     "ReviewError",
     "SafeguardError",
+    "install_hint",
 ]
 
 
@@ -137,6 +139,15 @@ class ClassifierError(SafeguardError):
         super().__init__(f"{classifier}: {message}")
 
 
+#: The name safeguard is installed by; the import name is ``safeguard``.
+DISTRIBUTION = "safeguard-moderation"
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs one of the package's extras, for messages."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
+
+
 class MissingDependencyError(ClassifierError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
@@ -145,7 +156,7 @@ class MissingDependencyError(ClassifierError, ImportError):
         self.extra = extra
         super().__init__(
             classifier,
-            f"needs the {package!r} package: pip install 'safeguard[{extra}]'",
+            f"needs the {package!r} package: {install_hint(extra)}",
         )
 
 

@@ -135,7 +135,7 @@ def test_moderate_queue_decide_stats_and_exports(tmp_path: Path) -> None:
     empty = run("review", "next", "--db", str(db), "--user", "alice")
     assert empty.returncode == 0 and "the queue is empty" in empty.stderr
 
-    pytest.importorskip("sklearn", reason="training needs safeguard[train]")
+    pytest.importorskip("sklearn", reason="training needs safeguard-moderation[train]")
     retrained = run("train", "toxicity", "--from-review", str(db), "-o", str(tmp_path / "community.npz"))
     assert retrained.returncode == 0, retrained.stderr
     assert "held-out posts:" in retrained.stdout

@@ -53,7 +53,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if request.param == "postgresql":
             if binaries() is None:
                 pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-            pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'safeguard[postgres]'")
+            pytest.importorskip("psycopg", reason="psycopg is not installed: the postgres extra")
             db = stack.enter_context(cluster())
         else:
             db = str(tmp / "review.db")

@@ -89,3 +89,21 @@ def test_readme_ci_snippets_use_real_commands_and_hooks() -> None:
     assert set(used) <= set(commands)
     for host in ("pypi.org", "pythonhosted.org", "index-url", "extra-index"):
         assert host not in section
+
+
+def test_the_readme_local_hooks_run_what_the_published_hooks_run() -> None:
+    """The README's ``repo: local`` configuration repeats the published hooks; they must not drift."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", readme, re.S)
+    assert block, "the README shows a .pre-commit-config.yaml"
+    (repo,) = yaml.safe_load(block.group(1))["repos"]
+    assert repo["repo"] == "local"
+    local = {h["id"]: h for h in repo["hooks"]}
+    published = hooks()
+    assert set(local) == set(published)
+    for hook_id, hook in local.items():
+        assert hook["language"] == "system"
+        want = published[hook_id]
+        assert shlex.split(hook["entry"]) == shlex.split(want["entry"]) + list(want.get("args", [])), hook_id
+        for key in ("files", "exclude", "pass_filenames"):
+            assert hook.get(key) == want.get(key), (hook_id, key)

@@ -27,7 +27,7 @@ PG_BIN = binaries()
 def pg_cluster() -> Iterator[str]:
     if PG_BIN is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'safeguard[postgres]'")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'safeguard-moderation[postgres]'")
     with cluster() as url:
         yield url
 

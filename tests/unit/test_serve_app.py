@@ -130,7 +130,7 @@ def test_serve_without_the_extra_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
     result = CliRunner().invoke(app, ["serve", "--rules", str(LISTS_ONLY)])
     assert result.exit_code == 2
-    assert "pip install 'safeguard[serve]'" in result.output
+    assert "pip install 'safeguard-moderation[serve]'" in result.output
 
 
 def test_serve_refuses_an_invalid_ruleset(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard.bench.subjects import Skipped
+from safeguard.errors import install_hint
 
 __all__ = ["detoxify_checkpoint", "onnx_model"]
 
@@ -31,7 +32,7 @@ def detoxify_checkpoint(workdir: Path) -> tuple[Path, Path]:
         checkpoint, config_dir = make_detoxify_checkpoint(directory, size="base", seed=0, model_type="original")
     except ImportError:
         needs = "torch and transformers are needed for the BERT-base model"
-        raise Skipped(f"{needs}: pip install 'safeguard[bench]'") from None
+        raise Skipped(f"{needs}: {install_hint('bench')}") from None
     done.write_text(f"{checkpoint}\n{config_dir}\n", encoding="utf-8")
     return checkpoint, config_dir
 

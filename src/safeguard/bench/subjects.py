@@ -269,7 +269,7 @@ def _require_kind(kind: str) -> None:
 
 
 def _detoxify_setup(ctx: Context) -> Prepared:
-    _require("detoxify", "'safeguard[bench]' (or: pip install detoxify)")
+    _require("detoxify", "detoxify")
     from detoxify import Detoxify
 
     from safeguard.bench.models import detoxify_checkpoint

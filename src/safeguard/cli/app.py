@@ -30,6 +30,7 @@ from rich.markup import escape
 from safeguard import __version__
 from safeguard.cli import exit_codes
 from safeguard.errors import ConfigError, SafeguardError
+from safeguard.rules.shipped import ruleset_path
 
 app = typer.Typer(
     name="safeguard",
@@ -41,7 +42,20 @@ app = typer.Typer(
 )
 
 err = Console(stderr=True, highlight=False)
-DEFAULT_RULES = Path("rules/community.yaml")
+#: The shipped policy, by name: resolved to the file inside the installed package.
+DEFAULT_RULES = Path("community")
+
+
+def _ruleset_path(value: Path | None) -> Path | None:
+    return None if value is None else ruleset_path(value)
+
+
+def rules_option(help: str = "Ruleset file, or the name of a shipped policy (community).") -> Any:
+    """The ``--rules`` option: a file, or a shipped policy's name turned into its file."""
+    return typer.Option("--rules", "-r", help=help, callback=_ruleset_path)
+
+
+RulesOpt = Annotated[Path, rules_option()]
 
 
 def _version(value: bool) -> None:
@@ -116,6 +130,7 @@ def load_moderator(rules: Path, *, workers: int = 1) -> Any:
     """Load a ruleset for a command, turning errors into messages and exit codes."""
     from safeguard.moderator import Moderator
 
+    rules = ruleset_path(rules)
     if not rules.exists():
         err.print(f"[red]error:[/red] rules file {escape(repr(str(rules)))} not found (pass --rules FILE)")
         raise typer.Exit(exit_codes.CONFIG)

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import (
     FieldOpt,
     FromOpt,
@@ -21,7 +21,6 @@ from safeguard.cli.moderate import (
     InputsArg,
     MaxRecordOpt,
     ProgressOpt,
-    RulesOpt,
     _importer,
     _posts,
     _progress_bar,

@@ -23,8 +23,8 @@ from rich.text import Text
 
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
-from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError
+from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError, install_hint
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.io.writers import DecisionRecord
@@ -35,7 +35,6 @@ from safeguard.types import Post
 InputsArg = Annotated[
     list[str], typer.Argument(help="Post dumps: JSONL, CSV, TSV or Parquet (optionally gzipped); '-' reads stdin.")
 ]
-RulesOpt = Annotated[Path, typer.Option("--rules", "-r", help="Ruleset file.")]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Where to write records ('-' is stdout).")]
 FieldOpt = Annotated[
     list[str] | None,
@@ -127,7 +126,7 @@ def moderate(
         typer.Option(
             "--engine",
             help="Where posts are decided: 'local' (this machine, --workers processes) or 'ray' (Ray Data, on "
-            "this machine or the cluster at --address; needs safeguard[ray]). The decisions are the same.",
+            "this machine or the cluster at --address; needs safeguard-moderation[ray]). The decisions are the same.",
             case_sensitive=False,
         ),
     ] = "local",
@@ -784,7 +783,7 @@ def _stream_ray(
     from safeguard.shards import ray_engine
 
     if importlib.util.find_spec("ray") is None:
-        _usage("--engine ray needs Ray: pip install 'safeguard[ray]'")
+        _usage(f"--engine ray needs Ray: {install_hint('ray')}")
     try:
         field_map = io_fields.parse_field_map(field or [])
         formats = [input_format or readers.detect_format(name) for name in inputs]

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, fail_io, load_moderator
-from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt, RulesOpt
+from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt
 from safeguard.errors import ConfigError, InputError
 from safeguard.policy.records import RecordError
 
@@ -102,7 +102,7 @@ def _progress(show: bool | None, verb: str) -> Iterator[Callable[[int], None]]:
 
 @app.command()
 def diff(
-    old: Annotated[Path, typer.Argument(help="The ruleset in production.")],
+    old: Annotated[Path, typer.Argument(help="The ruleset in production (a file, or a shipped policy by name).")],
     new: Annotated[Path, typer.Argument(help="The changed ruleset.")],
     inputs: InputsArg,
     as_json: JsonOpt = False,

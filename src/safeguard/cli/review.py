@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config
+from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, rules_option
 from safeguard.errors import ConfigError, ReviewError
 
 if TYPE_CHECKING:
@@ -377,9 +377,7 @@ def export(
     db: DbOpt,
     format: Annotated[str, typer.Option("--format", help="labels (JSON lines) or tests (a *.test.yaml file).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write ('-' is stdout).")],
-    rules: Annotated[Path, typer.Option("--rules", "-r", help="The ruleset the tests run (--format tests).")] = (
-        DEFAULT_RULES
-    ),
+    rules: Annotated[Path, rules_option("The ruleset the tests run (--format tests).")] = DEFAULT_RULES,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Tests: do not mark the cases where rules and moderators disagreed as xfail."),

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, dump_json, err, load_moderator
+from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, dump_json, err, load_moderator
 from safeguard.errors import ConfigError, InputError
 from safeguard.types import Action, Post
 
@@ -102,7 +102,7 @@ def test_rules(
 @app.command()
 def explain(
     text: Annotated[str, typer.Argument(help="The post's text.")],
-    rules: Annotated[Path, typer.Option("--rules", "-r", help="Ruleset file.")] = DEFAULT_RULES,
+    rules: RulesOpt = DEFAULT_RULES,
     title: Annotated[str | None, typer.Option(help="The post's title.")] = None,
     trust_level: Annotated[
         int | None, typer.Option("--trust-level", min=0, max=4, help="Author trust level 0-4.")

@@ -15,8 +15,8 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, load_moderator
-from safeguard.errors import ConfigError
+from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, load_moderator
+from safeguard.errors import ConfigError, install_hint
 
 if TYPE_CHECKING:
     from safeguard.serve.settings import ServeSettings
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 @app.command()
 def serve(
-    rules: Annotated[Path, typer.Option("--rules", "-r", help="Ruleset file.")] = DEFAULT_RULES,
+    rules: RulesOpt = DEFAULT_RULES,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
     workers: Annotated[
@@ -108,7 +108,7 @@ def serve(
     """
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
-        err.print(f"[red]error:[/red] serve needs {', '.join(missing)}: pip install 'safeguard\\[serve]'")
+        err.print(f"[red]error:[/red] serve needs {', '.join(missing)}: {escape(install_hint('serve'))}")
         raise typer.Exit(exit_codes.CONFIG)
     import uvicorn
 

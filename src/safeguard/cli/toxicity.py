@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, check_outputs, err, fail_config
+from safeguard.cli.app import app, check_outputs, err, fail_config, rules_option
 from safeguard.errors import ConfigError, SafeguardError
 
 #: Texts the export is checked on (the torch model and the ONNX file must agree on them).
@@ -49,9 +49,7 @@ def export_onnx_command(
     output: Annotated[
         Path, typer.Argument(help="The .onnx file to write (tokenizer and metadata files go beside it).")
     ],
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Take the model options from this ruleset (with --classifier).")
-    ] = None,
+    rules: Annotated[Path | None, rules_option("Take the model options from this ruleset (with --classifier).")] = None,
     classifier: Annotated[
         str, typer.Option("--classifier", help="Name of the toxicity classifier in --rules.")
     ] = "toxicity",

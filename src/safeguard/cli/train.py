@@ -221,7 +221,7 @@ def toxicity(
     the base (the others unchanged); point a ruleset at it with
     `toxicity: {backend: default, fast: {model: OUT}}` (--base fast) or
     `toxicity: {backend: default, model: {model: OUT}}` (--base model). Needs scikit-learn
-    (`pip install 'safeguard[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
+    (`pip install 'safeguard-moderation[train]'`). Exit 0 on success, 2 for unusable data, 4 for unreadable files.
 
     With --from-review DB the verdicts of a review store retrain the head instead (removed is harmful):
     30% of the reviewed posts, by a hash of their text, are held out, and the base head and the adapted

@@ -26,6 +26,7 @@ import yaml
 
 from safeguard.review.store import ReviewStore
 from safeguard.review.views import ReviewedPost
+from safeguard.rules.shipped import policy_name, ruleset_path
 
 __all__ = ["ExportReport", "label_records", "test_file"]
 
@@ -93,7 +94,8 @@ def test_file(
     from safeguard.rules.loader import load_ruleset
 
     report = report if report is not None else ExportReport()
-    ruleset = load_ruleset(Path(rules))
+    rules = ruleset_path(rules)
+    ruleset = load_ruleset(rules)
     stateful = {name: c for name, c in ruleset.classifiers.items() if c.stateful}
     cases = []
     for r in store.reviewed():
@@ -128,6 +130,7 @@ def test_file(
             case["xfail"] = xfail
         cases.append(case)
     target = Path(output).resolve().parent
-    relative = os.path.relpath(Path(rules).resolve(), target)
+    # A shipped policy is named, so the file works wherever the package is installed.
+    relative = policy_name(rules) or os.path.relpath(Path(rules).resolve(), target)
     header = "# Regression cases from moderators' verdicts in a safeguard review store.\n"
     return header + yaml.safe_dump({"rules": relative, "cases": cases}, sort_keys=False, allow_unicode=True, width=100)

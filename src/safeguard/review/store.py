@@ -11,7 +11,7 @@
     store.decide(item.id, "alice", "remove", note="insult")
 
 A plain path (``review.db``) is a SQLite file; ``sqlite:///FILE`` and ``postgresql://...`` URLs are
-taken as they are (PostgreSQL through psycopg 3: ``pip install 'safeguard[postgres]'``). Opening a
+taken as they are (PostgreSQL through psycopg 3: ``pip install 'safeguard-moderation[postgres]'``). Opening a
 store creates or upgrades its tables with the migrations shipped in the package.
 
 Every change is one transaction and is written to the audit log with who made it; decisions and
@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from safeguard.errors import InputError, ReviewError
+from safeguard.errors import InputError, ReviewError, install_hint
 from safeguard.review import evidence
 from safeguard.review.models import (
     Appeal,
@@ -194,7 +194,7 @@ class ReviewStore:
                 import psycopg  # noqa: F401
             except ImportError:
                 raise ReviewError(
-                    "a PostgreSQL review store needs the psycopg package: pip install 'safeguard[postgres]'",
+                    f"a PostgreSQL review store needs the psycopg package: {install_hint('postgres')}",
                     code="unavailable",
                 ) from None
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):

@@ -32,6 +32,7 @@ from safeguard.files import UnsafeFileError, is_path_text, read_bounded_text
 from safeguard.rules import schema
 from safeguard.rules.engine import Engine
 from safeguard.rules.loader import Ruleset, load_ruleset
+from safeguard.rules.shipped import ruleset_path
 from safeguard.rules.source import load_yaml
 from safeguard.types import Action, Decision, Post
 
@@ -211,7 +212,7 @@ def _run_file(path: Path, pattern: re.Pattern[str] | None, cache: dict[Path, Rul
             cases.append((i, schema.TestCaseSpec.model_validate(raw_case)))
         except ValueError:
             continue  # reported by the file-level check
-    rules_path = (path.parent / data["rules"]).resolve()
+    rules_path = ruleset_path(data["rules"], base=path.parent).resolve()
     loaded = cache.get(rules_path)
     if loaded is None:
         try:

@@ -25,6 +25,7 @@ from safeguard.files import UnsafeFileError, config_root, confined, read_bounded
 from safeguard.rules import schema
 from safeguard.rules.expressions import Reference, references
 from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_matches
+from safeguard.rules.shipped import ruleset_path
 from safeguard.rules.source import SourceFile, load_yaml
 from safeguard.types import Action
 
@@ -137,7 +138,9 @@ class Ruleset:
 
 
 def load_ruleset(path: str | Path) -> Ruleset:
-    """Load and validate a ruleset file. Raises :class:`ConfigError` listing every problem."""
+    """Load and validate a ruleset file, or a shipped policy by name (``"community"``, see
+    :func:`~safeguard.rules.shipped.ruleset_path`). Raises :class:`ConfigError` listing every problem."""
+    path = ruleset_path(path)
     return ruleset_from_bytes(read_ruleset(path), path)
 
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from safeguard.classifiers.spam.train import auc
 from safeguard.classifiers.toxicity.features import HashedNgrams
 from safeguard.classifiers.toxicity.harmdata import HEADS, UNKNOWN, HarmRow
+from safeguard.errors import install_hint
 
 __all__ = [
     "Adaptation",
@@ -45,7 +46,7 @@ def _sklearn() -> Any:
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("training harm models needs scikit-learn: pip install 'safeguard[train]'") from exc
+        raise ImportError(f"training harm models needs scikit-learn: {install_hint('train')}") from exc
     return LogisticRegression
 
 
