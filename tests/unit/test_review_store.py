@@ -120,7 +120,7 @@ def test_a_missing_directory_and_a_missing_driver_are_clear_errors(tmp_path: Pat
         ReviewStore.open(tmp_path / "nowhere" / "review.db")
     assert info.value.code == "unavailable"
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(ReviewError, match=r"pip install 'safeguard\[postgres\]'") as info:
+    with pytest.raises(ReviewError, match=r"pip install 'safeguard-moderation\[postgres\]'") as info:
         ReviewStore.open("postgresql://u@localhost/db")
     assert info.value.code == "unavailable"
 

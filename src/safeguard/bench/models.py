@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from safeguard.bench.subjects import Skipped
+from safeguard.bench.errors import Skipped
 from safeguard.errors import install_hint
 
 __all__ = ["detoxify_checkpoint", "onnx_model"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeguard.bench.errors import Skipped
 from safeguard.types import Post
 
 __all__ = [
@@ -39,10 +40,6 @@ PII_ENTITIES: tuple[str, ...] = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD",
 DUPLICATE_OPTIONS: dict[str, Any] = {"threshold": 0.85, "window": 100_000}
 #: Batch size of the transformer paths (subjects and the Detoxify peer alike).
 MODEL_BATCH = 32
-
-
-class Skipped(Exception):
-    """A subject cannot run in this installation; the message says why and what to install."""
 
 
 @dataclass
@@ -192,7 +189,7 @@ def _lists_setup(ctx: Context) -> Prepared:
 
 
 def _pipeline_setup(ctx: Context) -> Prepared:
-    from safeguard.cli.app import settle_heap
+    from safeguard.heap import settle_heap
     from safeguard.io import readers, writers
     from safeguard.moderator import Moderator
 

@@ -179,32 +179,6 @@ def _load_entry_points() -> None:
                 continue
             _registry[ep.name] = cls
         _entry_points_loaded = True
-    _register_builtins()
-
-
-def _register_builtins() -> None:
-    # Built-ins are entry points too; this covers running from a source tree that was not installed.
-    from safeguard.classifiers.duplicate import DuplicateClassifier
-    from safeguard.classifiers.feedback import FeedbackClassifier
-    from safeguard.classifiers.lists import ListsClassifier
-    from safeguard.classifiers.pii import PIIClassifier
-    from safeguard.classifiers.spam import SpamClassifier
-    from safeguard.classifiers.static import StaticClassifier
-    from safeguard.classifiers.text import TextClassifier
-    from safeguard.classifiers.toxicity import ToxicityClassifier
-
-    with _registry_lock:
-        for cls in (
-            StaticClassifier,
-            TextClassifier,
-            ListsClassifier,
-            ToxicityClassifier,
-            SpamClassifier,
-            PIIClassifier,
-            DuplicateClassifier,
-            FeedbackClassifier,
-        ):
-            _registry.setdefault(cls.kind, cls)
 
 
 def available() -> dict[str, type[Classifier]]:
@@ -221,5 +195,12 @@ def get_classifier_class(kind: str) -> type[Classifier]:
     except KeyError:
         if kind in _broken:
             raise SafeguardError(_broken[kind]) from None
+        if not _registry:
+            # The built-ins are entry points of the installed distribution: a source tree put on the
+            # path without installing it has none.
+            raise ConfigError(
+                f"unknown classifier kind {kind!r}: no classifier is registered; install the package "
+                "(pip install -e . in a checkout) so its entry points exist"
+            ) from None
         known = ", ".join(sorted(_registry))
         raise ConfigError(f"unknown classifier kind {kind!r} (known: {known})") from None

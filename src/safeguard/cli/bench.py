@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, check_outputs, dump_json, err
+from safeguard.cli.common import app, check_outputs, dump_json, err
 
 DEFAULT_RESULTS_DIR = Path("benchmarks/results")
 REPRODUCE = "safeguard bench"

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError, install_hint
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES

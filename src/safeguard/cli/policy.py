@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt
 from safeguard.errors import ConfigError, InputError
 from safeguard.policy.records import RecordError

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, app, check_outputs, err, fail_config, rules_option
+from safeguard.cli.common import DEFAULT_RULES, app, check_outputs, err, fail_config, rules_option
 from safeguard.errors import ConfigError, ReviewError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, dump_json, err, load_moderator
+from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, dump_json, err, load_moderator
 from safeguard.errors import ConfigError, InputError
 from safeguard.types import Action, Post
 

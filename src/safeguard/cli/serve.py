@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, load_moderator
+from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, load_moderator
 from safeguard.errors import ConfigError, install_hint
 
 if TYPE_CHECKING:

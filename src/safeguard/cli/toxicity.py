@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, check_outputs, err, fail_config, rules_option
+from safeguard.cli.common import app, check_outputs, err, fail_config, rules_option
 from safeguard.errors import ConfigError, SafeguardError
 
 #: Texts the export is checked on (the torch model and the ONNX file must agree on them).

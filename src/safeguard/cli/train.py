@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.app import app, check_outputs, err
+from safeguard.cli.common import app, check_outputs, err
 from safeguard.errors import ConfigError, InputError
 
 

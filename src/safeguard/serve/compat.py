@@ -22,7 +22,7 @@ from safeguard.serve.errors import ApiError, json_body
 from safeguard.types import Decision, Post
 
 if TYPE_CHECKING:
-    from safeguard.serve.app import Service
+    from safeguard.serve.service import Service
 
 __all__ = ["OPENAI_CATEGORIES", "OPENAI_MAP", "PERSPECTIVE_MAP", "install", "openai_scores", "spans"]
 
@@ -238,7 +238,7 @@ def _perspective_request(body: Any) -> tuple[str, dict[str, float | None], list[
 
 
 def install(app: FastAPI, service: Service) -> None:
-    from safeguard.serve.app import JSON, Auth, ModerationTimeout, read_json
+    from safeguard.serve.service import JSON, Auth, ModerationTimeout, read_json
 
     settings = service.settings
     auth = Auth(settings)

@@ -70,7 +70,7 @@ from safeguard.serve.errors import ApiError
 from safeguard.types import Post
 
 if TYPE_CHECKING:
-    from safeguard.serve.app import Service
+    from safeguard.serve.service import Service
 
 __all__ = [
     "CALLBACK_BACKOFF_S",
@@ -292,7 +292,7 @@ async def deliver(url: str, secret: str, body: dict[str, Any], log: Callable[...
 
 def install(app: FastAPI, service: Service) -> None:
     """Mount ``POST /v1/hooks/{forum}`` for each forum with a secret in the service's settings."""
-    from safeguard.serve.app import JSON, log_event
+    from safeguard.serve.service import JSON, log_event
 
     settings = service.settings
     remembered = Remembered()

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from safeguard.classifiers.duplicate.window import Entry
 from safeguard.errors import ModelLoadError
 from safeguard.files import UnsafeFileError, check_output, open_zip_bounded, read_bounded
 
 if TYPE_CHECKING:
-    from safeguard.classifiers.duplicate.classifier import DuplicateClassifier
-    from safeguard.classifiers.duplicate.window import Entry, Window
+    from safeguard.classifiers.duplicate.window import Window, WindowConfig
 
 __all__ = [
     "FORMAT",
@@ -74,7 +74,7 @@ def _unpack(
     return [None if missing[i] else raw[bounds[i] : bounds[i + 1]].decode("utf-8") for i in range(len(missing))]
 
 
-def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
+def save_state(window: Window, path: Path, config: WindowConfig) -> None:
     """Write the window to ``path`` atomically (a temporary file in the same folder, then a rename)."""
     entries = list(window.entries())
     n = len(entries)
@@ -94,13 +94,17 @@ def save_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
         "posts": n,
     }
     arrays: dict[str, Any] = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
-    for name, column in (("ids", 0), ("authors", 1), ("texts", 2)):
-        data, offsets, missing = _pack([e[column] for e in entries])  # type: ignore[misc]
-        arrays[f"{name}_data"], arrays[f"{name}_offsets"], arrays[f"{name}_missing"] = data, offsets, missing
-    arrays["times"] = np.array([e[3] for e in entries], dtype=np.float64)
+    columns: dict[str, list[str | None]] = {
+        "ids": [e.id for e in entries],
+        "authors": [e.author for e in entries],
+        "texts": [e.text for e in entries],
+    }
+    for name, values in columns.items():
+        arrays[f"{name}_data"], arrays[f"{name}_offsets"], arrays[f"{name}_missing"] = _pack(values)
+    arrays["times"] = np.array([e.time for e in entries], dtype=np.float64)
     arrays["keys"] = keys
     arrays["indexed"] = indexed
-    arrays["roots"] = np.array([e[5] for e in entries], dtype=np.int64)
+    arrays["roots"] = np.array([e.root for e in entries], dtype=np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     check_output(path, what="duplicate window state")
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
@@ -139,7 +143,7 @@ def _read_arrays(data: bytes, path: Path) -> dict[str, npt.NDArray[Any]]:
     return arrays
 
 
-def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
+def load_state(window: Window, path: Path, config: WindowConfig) -> None:
     """Fill an empty window from ``path``; raises :class:`ModelLoadError` for a corrupt or incompatible file."""
     name = config.name
 
@@ -193,8 +197,8 @@ def load_state(window: Window, path: Path, config: DuplicateClassifier) -> None:
         if keys.shape != (n, config.bands):
             raise ValueError(f"keys have shape {keys.shape}")
         key_rows = keys.tolist()
-        entries: list[Entry] = [
-            (
+        entries = [
+            Entry(
                 ids[i] or "",
                 authors[i],
                 texts[i] if indexed[i] else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from rapidfuzz.fuzz import ratio
@@ -21,10 +21,26 @@ from safeguard.classifiers.duplicate.minhash import MinHasher
 from safeguard.classifiers.text import normalize
 from safeguard.types import Post
 
-if TYPE_CHECKING:
-    from safeguard.classifiers.duplicate.classifier import DuplicateClassifier
+__all__ = ["Entry", "Prepared", "Window", "WindowConfig", "comparable_text", "prepare"]
 
-__all__ = ["Entry", "Prepared", "Window", "comparable_text", "prepare"]
+
+class WindowConfig(Protocol):
+    """What the window and its saved state read of the duplicate classifier's options."""
+
+    name: str
+    window: int
+    window_seconds: float | None
+    threshold: float
+    max_candidates: int
+    shingle: int
+    num_perm: int
+    bands: int
+    seed: int
+
+    def hashing_config(self) -> dict[str, int]:
+        """The options that determine signatures and band keys."""
+        ...
+
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 
@@ -54,14 +70,24 @@ def prepare(posts: Sequence[Post], hasher: MinHasher, min_chars: int, max_chars:
     return out
 
 
-#: (id, author, normalised text or None when not indexed, timestamp or nan, band keys, cluster root)
-Entry = tuple[str, "str | None", "str | None", float, "list[int] | None", int]
+class Entry(NamedTuple):
+    """One post in the window, as saved and restored."""
+
+    id: str
+    author: str | None
+    #: The normalised text, None when the post is not indexed.
+    text: str | None
+    #: Seconds since the epoch, nan when the post has no time.
+    time: float
+    keys: list[int] | None
+    #: The sequence number of the first post of its cluster.
+    root: int
 
 
 class Window:
     """Recent posts, their LSH buckets and their clusters."""
 
-    def __init__(self, config: DuplicateClassifier) -> None:
+    def __init__(self, config: WindowConfig) -> None:
         self.config = config
         self.hasher = MinHasher(shingle=config.shingle, num_perm=config.num_perm, bands=config.bands, seed=config.seed)
         cap = config.window
@@ -224,7 +250,7 @@ class Window:
         """Posts in the window, oldest first."""
         for seq in range(self.seq - self.count, self.seq):
             slot = seq % self.capacity
-            yield (
+            yield Entry(
                 self.ids[slot] or "",
                 self.authors[slot],
                 self.texts[slot],

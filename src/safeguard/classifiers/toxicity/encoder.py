@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard.classifiers.toxicity.backend import cpu_count
+from safeguard.classifiers.toxicity.datadir import DATA_DIR
 from safeguard.errors import MissingDependencyError, ModelLoadError
 from safeguard.files import UnsafeFileError, check_regular, expand_user
 
@@ -56,7 +57,7 @@ BASE_MODEL_SHA256 = {
 #: The embedding width of all-MiniLM-L6-v2.
 DIM = 384
 #: Where the exported model ships.
-SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "minilm"
+SHIPPED_DIR = DATA_DIR / "minilm"
 #: Files larger than this are refused (hashing or loading); the upstream safetensors file is 91 MB.
 MAX_FILE_BYTES = 200 * 1024 * 1024
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from safeguard.classifiers.toxicity.harmdata import HEADS, HarmRow, hash_split
+from safeguard.classifiers.toxicity.harmrows import HEADS, HarmRow, hash_split
 
 __all__ = ["KINDS", "SLOTS", "TEMPLATES", "Template", "functional_rows"]
 

@@ -24,12 +24,13 @@ two splits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from safeguard.classifiers.toxicity.harmrows import HEADS, UNKNOWN, HarmRow, hash_split
 
 __all__ = [
     "HEADS",
@@ -42,39 +43,6 @@ __all__ = [
     "load_corpus",
     "train_dir",
 ]
-
-#: The heads of the harm models, in the order of their weight columns.
-HEADS: tuple[str, ...] = (
-    "toxicity",
-    "insult",
-    "threat",
-    "identity_attack",
-    "self_harm",
-    "counter_speech",
-    "profanity",
-)
-UNKNOWN = -1
-
-
-@dataclass(frozen=True)
-class HarmRow:
-    """One labelled text: ``targets`` maps each head to 1, 0 or :data:`UNKNOWN`."""
-
-    id: str
-    text: str
-    source: str
-    split: str
-    targets: dict[str, int] = field(default_factory=dict)
-    weight: float = 1.0
-
-    def target(self, head: str) -> int:
-        return self.targets.get(head, UNKNOWN)
-
-
-def hash_split(key: str, *, dev: float = 0.1, test: float = 0.2) -> str:
-    """``train``, ``dev`` or ``test`` for ``key``, fixed by its hash (70/10/20 by default)."""
-    x = int.from_bytes(hashlib.sha256(f"harm-v1:{key}".encode()).digest()[:8], "big") / 2**64
-    return "test" if x < test else "dev" if x < test + dev else "train"
 
 
 def train_dir() -> Path | None:

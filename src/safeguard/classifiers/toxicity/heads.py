@@ -20,13 +20,13 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from safeguard.classifiers.toxicity.datadir import DATA_DIR
 from safeguard.classifiers.toxicity.features import HashedNgrams, token_class
 from safeguard.files import UnsafeFileError, open_zip_bounded, read_bounded
 
@@ -43,8 +43,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-#: The shipped model and word files.
-DATA_DIR = Path(str(resources.files("safeguard.classifiers.toxicity") / "data"))
 
 #: Largest model file :meth:`HarmHeads.load` reads.
 MAX_MODEL_BYTES = 64 * 1024 * 1024

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from safeguard.classifiers.toxicity.datadir import DATA_DIR
+
 __all__ = ["MaskedWords", "unmask", "word_list"]
 
 #: Runs of word characters and asterisks: the candidates, found with one linear scan.
@@ -133,8 +135,6 @@ def _cached_fit(words: MaskedWords, run: str) -> str | None:
 @lru_cache(maxsize=1)
 def default_words() -> MaskedWords:
     """The shipped vocabulary: profane words, then harm cue words."""
-    from safeguard.classifiers.toxicity.heads import DATA_DIR
-
     words = [*word_list(DATA_DIR / "profanity.txt"), *sorted(word_list(DATA_DIR / "harm_cues.txt"))]
     return MaskedWords(w for w in words if w.isalpha())
 
