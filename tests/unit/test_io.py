@@ -25,12 +25,15 @@ from safeguard.io import (
     dumps_json,
     error_record,
     flatten,
+    formats,
     iter_posts,
     open_writer,
     parse_field_map,
     read_records,
     record_id,
+    writers,
 )
+from safeguard.io.writers import decision_record
 from safeguard.types import Action, Decision, RuleMatch
 
 
@@ -70,10 +73,10 @@ def test_detect_format(name: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("dump.txt", "--input-format"),
-        ("dump", "--input-format"),
-        ("dump.gz", "--input-format"),
-        ("dump.xlsx", "--input-format"),
+        ("dump.txt", "name the format"),
+        ("dump", "name the format"),
+        ("dump.gz", "name the format"),
+        ("dump.xlsx", "name the format"),
         ("dump.parquet.gz", "compressed Parquet"),
     ],
 )
@@ -81,6 +84,24 @@ def test_detect_format_unknown(name: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         detect_format(name)
     assert str(info.value).startswith(f"{name}: ")
+    assert "--" not in str(info.value)  # the library names no command-line flag
+
+
+@pytest.mark.parametrize("fmt", list(formats.TABLE))
+def test_every_format_in_the_table_is_written_and_read_back(fmt: str, tmp_path: Path) -> None:
+    """The format table is the one list of formats: each row has a writer and a reader, found by
+    its extension, and what one writes the other reads."""
+    row = formats.TABLE[fmt]
+    path = tmp_path / f"decisions{row.extensions[0]}"
+    assert formats.detect_format(path) == fmt
+    assert all(formats.normalize_format(alias) == fmt for alias in (fmt, *row.aliases))
+    decisions = [Decision(post_id=f"p{i}", action=Action.ALLOW) for i in range(3)]
+    with open_writer(path) as writer:
+        for line, d in enumerate(decisions, start=1):
+            writer.write_encoded(decision_record(d, encode=type(writer).encode).record, {"line": line})
+    records = list(read_records(path))
+    assert [r.data["post_id"] for r in records if r.data] == ["p0", "p1", "p2"]
+    assert writers.resumable(path, fmt) is row.text
 
 
 # --- parse_field_map -------------------------------------------------------------------------------
@@ -621,7 +642,7 @@ def test_parquet_stdout_refused() -> None:
 
 
 def test_open_writer_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--format"):
+    with pytest.raises(ConfigError, match="name the format"):
         open_writer(tmp_path / "d.out")
     with pytest.raises(SafeguardError, match="cannot write"):
         open_writer(tmp_path / "missing-dir" / "d.jsonl")

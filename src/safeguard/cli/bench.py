@@ -13,6 +13,7 @@ from rich.table import Table
 
 from safeguard.cli import exit_codes
 from safeguard.cli.common import app, check_outputs, dump_json, err
+from safeguard.io import formats as file_formats
 
 DEFAULT_RESULTS_DIR = Path("benchmarks/results")
 REPRODUCE = "safeguard bench"
@@ -22,7 +23,9 @@ REPRODUCE = "safeguard bench"
 def bench(
     corpus: Annotated[
         Path | None,
-        typer.Option("--corpus", help="Posts to run on (JSONL, CSV, TSV, Parquet). Default: real forum posts."),
+        typer.Option(
+            "--corpus", help=f"Posts to run on ({file_formats.listing(titles=True)}). Default: real forum posts."
+        ),
     ] = None,
     posts: Annotated[
         int | None,

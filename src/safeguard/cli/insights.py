@@ -26,6 +26,7 @@ from safeguard.cli.moderate import (
     _progress_bar,
 )
 from safeguard.errors import ConfigError, InputError
+from safeguard.io import formats as file_formats
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.parallel import resolve_workers
 
@@ -45,7 +46,7 @@ def _outcomes(path: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     from safeguard.io import readers
 
     found: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for record in readers.read_records(path, format=readers.detect_format(path)):
+    for record in readers.read_records(path, format=file_formats.detect_format(path)):
         d = record.data
         if not isinstance(d, dict) or not isinstance(d.get("post_id"), str) or d.get("action") is None:
             continue
@@ -134,7 +135,7 @@ def insights(
         field_map = io_fields.parse_field_map(field or [])
         moderator = load_moderator(rules, workers=n_workers) if moderate and decisions is None else None
         outcomes = _outcomes(decisions) if decisions is not None else None
-        formats = [input_format or (None if n == "-" else readers.detect_format(n)) for n in inputs]
+        formats = [input_format or (None if n == "-" else file_formats.detect_format(n)) for n in inputs]
     except ConfigError as exc:
         raise fail_config(exc) from None
     except (InputError, OSError) as exc:

@@ -25,6 +25,7 @@ from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
 from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError, install_hint
+from safeguard.io import formats as file_formats
 from safeguard.io.ids import SeenIds
 from safeguard.io.readers import MAX_RECORD_BYTES
 from safeguard.io.writers import DecisionRecord
@@ -33,7 +34,8 @@ from safeguard.rules.engine import isolated
 from safeguard.types import Post
 
 InputsArg = Annotated[
-    list[str], typer.Argument(help="Post dumps: JSONL, CSV, TSV or Parquet (optionally gzipped); '-' reads stdin.")
+    list[str],
+    typer.Argument(help=f"Post dumps: {file_formats.listing(titles=True)} (optionally gzipped); '-' reads stdin."),
 ]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Where to write records ('-' is stdout).")]
 FieldOpt = Annotated[
@@ -42,7 +44,7 @@ FieldOpt = Annotated[
 ]
 InputFormatOpt = Annotated[
     str | None,
-    typer.Option("--input-format", help="Input format when the extension does not say (jsonl, csv, tsv, parquet)."),
+    typer.Option("--input-format", help=f"Input format when the extension does not say ({file_formats.listing()})."),
 ]
 FromOpt = Annotated[
     str | None,
@@ -86,7 +88,7 @@ def moderate(
     output: OutputOpt = "-",
     format: Annotated[
         str | None,
-        typer.Option("--format", help="Output format: jsonl, csv, tsv or parquet (default: from -o, else jsonl)."),
+        typer.Option("--format", help=f"Output format: {file_formats.listing()} (default: from -o, else jsonl)."),
     ] = None,
     field: FieldOpt = None,
     input_format: InputFormatOpt = None,
@@ -497,13 +499,13 @@ def _importer(source: str | None, input_format: str | None) -> str | None:
 
 def _output_format(output: str, format: str | None) -> str:
     """The output format, or exit 2 naming the valid ones."""
-    from safeguard.io import readers, writers
+    from safeguard.io import writers
 
     try:
         return writers.output_format(output, format)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {escape(exc.problems[0].message)}", highlight=False)
-        err.print(f"valid formats: {', '.join(readers.FORMATS)}")
+        err.print(f"valid formats (--format): {', '.join(file_formats.FORMATS)}")
         raise typer.Exit(exit_codes.CONFIG) from None
 
 
@@ -637,7 +639,7 @@ def _stream(
     try:
         field_map = io_fields.parse_field_map(field or [])
         formats = [
-            input_format or (None if name == "-" or importer else readers.detect_format(name)) for name in inputs
+            input_format or (None if name == "-" or importer else file_formats.detect_format(name)) for name in inputs
         ]
     except ConfigError as exc:
         raise fail_config(exc) from None
@@ -779,14 +781,14 @@ def _stream_ray(
     """:func:`_stream` for ``--engine ray``: Ray reads and decides the inputs
     (:mod:`safeguard.shards.ray_engine`); the records are written here, in input order."""
     from safeguard.io import fields as io_fields
-    from safeguard.io import readers, writers
+    from safeguard.io import writers
     from safeguard.shards import ray_engine
 
     if importlib.util.find_spec("ray") is None:
         _usage(f"--engine ray needs Ray: {install_hint('ray')}")
     try:
         field_map = io_fields.parse_field_map(field or [])
-        formats = [input_format or readers.detect_format(name) for name in inputs]
+        formats = [input_format or file_formats.detect_format(name) for name in inputs]
         ray_engine.check_ruleset(ruleset)
     except ConfigError as exc:
         raise fail_config(exc) from None

@@ -18,6 +18,7 @@ from safeguard.cli import exit_codes
 from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt
 from safeguard.errors import ConfigError, InputError
+from safeguard.io import formats as file_formats
 from safeguard.policy.records import RecordError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (sorted keys) instead of tables.")]
@@ -37,7 +38,7 @@ def _triples(
 
     try:
         field_map = io_fields.parse_field_map(field or [])
-        formats = [input_format or (None if name == "-" else readers.detect_format(name)) for name in inputs]
+        formats = [input_format or (None if name == "-" else file_formats.detect_format(name)) for name in inputs]
         opened = [readers.read_records(name, format=fmt) for name, fmt in zip(inputs, formats, strict=True)]
     except ConfigError as exc:
         raise fail_config(exc) from None
@@ -245,7 +246,7 @@ def report(
     from safeguard.policy.report import build_report, render_html
 
     try:
-        fmt = readers.detect_format(decisions)
+        fmt = file_formats.detect_format(decisions)
         if fmt in ("csv", "tsv"):
             err.print(
                 "[red]error:[/red] CSV decisions drop the signals and match details the report draws: "

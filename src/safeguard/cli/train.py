@@ -14,6 +14,7 @@ from rich.markup import escape
 from safeguard.cli import exit_codes
 from safeguard.cli.common import app, check_outputs, err
 from safeguard.errors import ConfigError, InputError
+from safeguard.io import formats as file_formats
 
 
 @contextlib.contextmanager
@@ -87,7 +88,7 @@ def _compare(labels: Any, before: Any, after: Any, threshold: float) -> None:
 def spam(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model (JSON).")],
     input: Annotated[
-        Path | None, typer.Argument(help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
+        Path | None, typer.Argument(help=f"Labelled posts: {file_formats.listing(titles=True)} (optionally gzipped).")
     ] = None,
     from_review: FromReviewOpt = None,
     threshold: ThresholdOpt = 0.5,
@@ -193,7 +194,8 @@ def _spam_from_review(db: str, output: Path, seed: int, threshold: float) -> Non
 def toxicity(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the adapted heads (.npz).")],
     data: Annotated[
-        Path | None, typer.Option("--data", help="Labelled posts: JSONL, CSV, TSV or Parquet (optionally gzipped).")
+        Path | None,
+        typer.Option("--data", help=f"Labelled posts: {file_formats.listing(titles=True)} (optionally gzipped)."),
     ] = None,
     from_review: FromReviewOpt = None,
     threshold: ThresholdOpt = 0.5,

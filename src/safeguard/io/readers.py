@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard.errors import ConfigError, InputError
+from safeguard.io.formats import FORMATS, TABLE, detect_format, normalize_format
 from safeguard.types import Post, lookup_path, parse_id
 
 __all__ = [
@@ -59,29 +60,6 @@ __all__ = [
     "read_records",
     "record_id",
 ]
-
-#: Formats :func:`read_records` and the writers accept (after :func:`normalize_format`).
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "tsv", "parquet")
-
-_FORMAT_ALIASES = {
-    "jsonl": "jsonl",
-    "ndjson": "jsonl",
-    "json": "jsonl",
-    "csv": "csv",
-    "tsv": "tsv",
-    "parquet": "parquet",
-    "pq": "parquet",
-}
-_EXTENSIONS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-_COMPRESSED = (".gz", ".bz2", ".xz")
 
 #: Rows per batch read from Parquet files.
 PARQUET_BATCH_SIZE = 1024
@@ -117,45 +95,6 @@ class Record:
     def __post_init__(self) -> None:
         if (self.data is None) == (self.error is None):
             raise ValueError("a Record has exactly one of data and error")
-
-
-def normalize_format(format: str) -> str:
-    """Canonical name of a format name or alias (``ndjson`` -> ``jsonl``, ``pq`` -> ``parquet``).
-
-    Raises :class:`~safeguard.errors.ConfigError` for an unknown format.
-    """
-    fmt = _FORMAT_ALIASES.get(format.strip().lower().lstrip("."))
-    if fmt is None:
-        raise ConfigError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}", file="--format")
-    return fmt
-
-
-def detect_format(path: str | Path) -> str:
-    """The format of ``path`` from its extension: ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"``.
-
-    ``.jsonl``/``.ndjson``/``.json`` are JSON Lines, ``.tsv`` is tab-separated CSV, ``.parquet``/
-    ``.pq`` are Parquet; a trailing ``.gz``, ``.bz2`` or ``.xz`` is looked through for the text
-    formats. ``"-"`` (stdin/stdout) is JSON Lines. Raises :class:`~safeguard.errors.ConfigError`
-    for anything else, suggesting ``--input-format``.
-    """
-    name = str(path)
-    if name == "-":
-        return "jsonl"
-    lower = Path(name).name.lower()
-    compressed = lower.endswith(_COMPRESSED)
-    if compressed:
-        lower = lower.rsplit(".", 1)[0]
-    fmt = _EXTENSIONS.get(os.path.splitext(lower)[1])
-    if fmt is None:
-        raise ConfigError(
-            "cannot tell the format from the file extension "
-            "(.jsonl, .ndjson, .json, .csv, .tsv, .parquet, .pq, optionally .gz): "
-            "name it with --input-format jsonl|csv|tsv|parquet",
-            file=name,
-        )
-    if compressed and fmt == "parquet":
-        raise ConfigError("compressed Parquet files are not supported (Parquet compresses its own pages)", file=name)
-    return fmt
 
 
 def read_records(
@@ -194,13 +133,13 @@ def read_records(
     if max_record_bytes < 1:
         raise ConfigError(f"max_record_bytes must be at least 1, got {max_record_bytes}")
     if stdin:
-        if fmt == "parquet":
-            raise ConfigError("Parquet cannot be read from stdin: pass a file path", file=_STDIN_NAME)
+        if not TABLE[fmt].text:
+            raise ConfigError(f"{TABLE[fmt].title} cannot be read from stdin: pass a file path", file=_STDIN_NAME)
         if sys.stdin is None:
             raise InputError(f"cannot read {_STDIN_NAME}: standard input is closed")
         return _read_text(_STDIN_NAME, _stdin_lines(max_record_bytes), fmt, max_record_bytes)
     _check_readable(name)
-    if fmt == "parquet":
+    if not TABLE[fmt].text:
         _check_parquet(name)
         return _read_parquet(name, max_record_bytes)
     return _read_text(name, _file_lines(name, max_record_bytes), fmt, max_record_bytes)
@@ -421,9 +360,10 @@ def _over(limit: int) -> str:
 
 
 def _read_text(source: str, lines: Iterator[_Line], fmt: str, limit: int) -> Iterator[Record]:
-    if fmt == "jsonl":
+    delimiter = TABLE[fmt].delimiter
+    if delimiter is None:
         return _read_jsonl(source, lines, limit)
-    return _read_csv(source, lines, delimiter="\t" if fmt == "tsv" else ",", limit=limit)
+    return _read_csv(source, lines, delimiter=delimiter, limit=limit)
 
 
 _JSON_TYPES = {

@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import IO, Any, NamedTuple
 
 from safeguard.errors import ConfigError, SafeguardError
-from safeguard.io.readers import detect_format, normalize_format
+from safeguard.io.formats import COMPRESSED, TABLE, detect_format, normalize_format
 from safeguard.types import Decision, Post
 
 __all__ = [
@@ -512,7 +512,7 @@ class ParquetWriter(DecisionWriter):
 
         super().__init__(path)
         if self.path == "-":
-            raise ConfigError("Parquet output needs a file: pass --output PATH.parquet", file="--output")
+            raise ConfigError("Parquet output needs a file: name a PATH.parquet, not standard output", file="output")
         self._pa = pa
         self._schema = pa.schema(
             [("line", pa.int64())] + [(c, pa.string()) for c in FLAT_COLUMNS[1:]] + [("decision", pa.string())]
@@ -573,7 +573,7 @@ def open_writer(
     ``resume_at`` as well, the existing partial file is cut to that many bytes and continued.
 
     ``format`` is ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"`` (or an alias); by default it
-    comes from the extension (see :func:`~safeguard.io.readers.detect_format`), and stdout is JSON
+    comes from the extension (see :func:`~safeguard.io.formats.detect_format`), and stdout is JSON
     Lines. A trailing ``.gz``, ``.bz2`` or ``.xz`` compresses JSON Lines and CSV. Raises
     :class:`~safeguard.errors.ConfigError` for an unknown format and
     :class:`~safeguard.errors.SafeguardError` when the file cannot be created.
@@ -581,13 +581,12 @@ def open_writer(
     fmt = output_format(path, format)
     if partial is not None and not resumable(path, fmt):
         raise ValueError(f"{fmt} output to {path} cannot be written to a resumable partial file")
-    if fmt == "jsonl":
+    delimiter = TABLE[fmt].delimiter
+    if not TABLE[fmt].text:
+        return ParquetWriter(path)
+    if delimiter is None:
         return JsonlWriter(path, partial=partial, resume_at=resume_at)
-    if fmt == "csv":
-        return CsvWriter(path, partial=partial, resume_at=resume_at)
-    if fmt == "tsv":
-        return CsvWriter(path, delimiter="\t", partial=partial, resume_at=resume_at)
-    return ParquetWriter(path)
+    return CsvWriter(path, delimiter=delimiter, partial=partial, resume_at=resume_at)
 
 
 def output_format(path: str | Path | None, format: str | None = None) -> str:
@@ -597,15 +596,12 @@ def output_format(path: str | Path | None, format: str | None = None) -> str:
         return normalize_format(format)
     if path is None or str(path) == "-":
         return "jsonl"
-    try:
-        return detect_format(str(path))
-    except ConfigError as exc:
-        raise ConfigError(str(exc.problems[0].message).replace("--input-format", "--format"), file=str(path)) from None
+    return detect_format(str(path))
 
 
 def resumable(path: str | Path | None, format: str) -> bool:
     """Whether output in ``format`` to ``path`` can be continued at a byte offset: an uncompressed
     JSON Lines, CSV or TSV file (not stdout, not ``.gz``/``.bz2``/``.xz``, not Parquet)."""
-    if path is None or str(path) == "-" or format not in ("jsonl", "csv", "tsv"):
+    if path is None or str(path) == "-" or not TABLE[format].text:
         return False
-    return not str(path).lower().endswith((".gz", ".bz2", ".xz"))
+    return not str(path).lower().endswith(COMPRESSED)
