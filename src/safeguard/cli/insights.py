@@ -132,7 +132,7 @@ def insights(
     try:
         feedback = FeedbackClassifier(**options)
         gaz = feedback.gazetteer
-        field_map = io_fields.parse_field_map(field or [])
+        field_map = io_fields.parse_field_map(field or [], option="--field")
         moderator = load_moderator(rules, workers=n_workers) if moderate and decisions is None else None
         outcomes = _outcomes(decisions) if decisions is not None else None
         formats = [input_format or (None if n == "-" else file_formats.detect_format(n)) for n in inputs]

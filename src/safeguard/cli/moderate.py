@@ -637,7 +637,7 @@ def _stream(
     from safeguard.io import readers, writers
 
     try:
-        field_map = io_fields.parse_field_map(field or [])
+        field_map = io_fields.parse_field_map(field or [], option="--field")
         formats = [
             input_format or (None if name == "-" or importer else file_formats.detect_format(name)) for name in inputs
         ]
@@ -787,7 +787,7 @@ def _stream_ray(
     if importlib.util.find_spec("ray") is None:
         _usage(f"--engine ray needs Ray: {install_hint('ray')}")
     try:
-        field_map = io_fields.parse_field_map(field or [])
+        field_map = io_fields.parse_field_map(field or [], option="--field")
         formats = [input_format or file_formats.detect_format(name) for name in inputs]
         ray_engine.check_ruleset(ruleset)
     except ConfigError as exc:

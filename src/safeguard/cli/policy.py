@@ -37,7 +37,7 @@ def _triples(
     from safeguard.io import readers
 
     try:
-        field_map = io_fields.parse_field_map(field or [])
+        field_map = io_fields.parse_field_map(field or [], option="--field")
         formats = [input_format or (None if name == "-" else file_formats.detect_format(name)) for name in inputs]
         opened = [readers.read_records(name, format=fmt) for name, fmt in zip(inputs, formats, strict=True)]
     except ConfigError as exc:
@@ -182,10 +182,10 @@ def evaluate(
     moderator = load_moderator(rules)
     rule_ids = [r.id for r in moderator.ruleset.rules]
     try:
-        mapping = parse_label_map(label_map or [])
+        mapping = parse_label_map(label_map or [], option="--label-map")
         gates: list[Gate] = []
         for metric, specs in (("precision", min_precision), ("recall", min_recall), ("f1", min_f1)):
-            gates += [parse_gate(metric, spec, rule_ids) for spec in specs or []]  # type: ignore[arg-type]
+            gates += [parse_gate(metric, spec, rule_ids, option=f"--min-{metric}") for spec in specs or []]  # type: ignore[arg-type]
     except ConfigError as exc:
         raise fail_config(exc) from None
     if not label_field.strip():
@@ -200,6 +200,7 @@ def evaluate(
             )
     except LabelError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print("map label values to actions with --label-map VALUE=ACTION")
         raise typer.Exit(exit_codes.CONFIG) from None
     if result.posts == 0:
         err.print(

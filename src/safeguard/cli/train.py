@@ -30,6 +30,8 @@ def _training_errors(data: Path, *extra: type[Exception]) -> Iterator[None]:
     except InputError as exc:
         missing = not data.exists() and str(data) != "-"
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        if not missing:
+            err.print("the fields are named with --label-field and --text-field, the harmful value with --positive")
         raise typer.Exit(exit_codes.IO if missing else exit_codes.CONFIG) from None
     except extra as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)

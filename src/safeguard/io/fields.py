@@ -31,7 +31,7 @@ FIELD_TARGETS: tuple[str, ...] = (
 )
 
 
-def parse_field_map(specs: Sequence[str], *, option: str = "--field") -> dict[str, str]:
+def parse_field_map(specs: Sequence[str], *, option: str = "field map") -> dict[str, str]:
     """Parse ``TARGET=SOURCE`` specs into ``{target: source}``.
 
     ``SOURCE`` is a key of the input record, or a dotted path into nested records

@@ -230,8 +230,8 @@ class LabelError(SafeguardError):
         more = f" and {len(shown) - 20} more" if len(shown) > 20 else ""
         super().__init__(
             f"label value(s) {', '.join(map(repr, self.unmapped[:20]))} in field {label_field!r} map to no action; "
-            f"values found: {listed}{more}. Map each to allow, hold or remove with "
-            f"--label-map VALUE=ACTION (for example --label-map spam=remove,ham=allow)"
+            f"values found: {listed}{more}. Map each to allow, hold or remove with a label map "
+            f"of VALUE=ACTION pairs (for example spam=remove,ham=allow)"
         )
 
 
@@ -380,7 +380,7 @@ def label_key(value: Any) -> str:
     return str(value).strip().casefold()
 
 
-def parse_label_map(specs: Sequence[str], *, option: str = "--label-map") -> dict[str, Action]:
+def parse_label_map(specs: Sequence[str], *, option: str = "label map") -> dict[str, Action]:
     """Parse ``VALUE=ACTION`` pairs (comma-separated, repeatable) into ``{label_key(VALUE): Action}``.
 
     Raises :class:`~safeguard.errors.ConfigError` for a malformed pair, an invalid action or a
@@ -483,7 +483,7 @@ def parse_gate(metric: MetricName, spec: str, rule_ids: Iterable[str], *, option
     Raises :class:`~safeguard.errors.ConfigError` for a malformed spec, a minimum outside [0, 1]
     or a target that is neither an action nor a rule of the ruleset (listing the valid ones).
     """
-    option = option or f"--min-{metric}"
+    option = option or f"minimum {metric}"
     target, sep, raw = spec.partition("=")
     target, raw = target.strip(), raw.strip()
     if not sep or not target or not raw:

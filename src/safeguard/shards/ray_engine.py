@@ -224,7 +224,7 @@ def check_ruleset(ruleset: Ruleset) -> None:
         if plan_ is None:
             raise ConfigError(
                 f"classifier {name!r} ({classifier.kind}) keeps state across posts and has no grouped plan "
-                f"for Ray (those with one: {', '.join(sorted(PLANS))}); run it without --engine ray"
+                f"for Ray (those with one: {', '.join(sorted(PLANS))}); run it in one process or with local workers"
             )
         plan_.check(name, classifier)
 
@@ -375,7 +375,7 @@ def _start_ray(address: str | None) -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise MissingDependencyError("--engine ray", "ray", "ray") from exc
+        raise MissingDependencyError("the Ray engine", "ray", "ray") from exc
     if not ray.is_initialized():
         ray.init(
             address=address,

@@ -165,7 +165,7 @@ def read_labelled_rows(
         if not found:
             fields = ", ".join(sorted(record.data)) or "none"
             raise InputError(
-                f"{record.source}: no label field {label_field!r} (fields: {fields}); name it with --label-field",
+                f"{record.source}: no label field {label_field!r} (fields: {fields}); name the label field",
                 line=record.line,
             )
         if label is None or label == "":
@@ -174,7 +174,7 @@ def read_labelled_rows(
         if not found or not isinstance(text, str):
             what = "no" if not found else f"a non-string ({type(text).__name__})"
             raise InputError(
-                f"{record.source}: {what} text field {text_field!r}; name it with --text-field", line=record.line
+                f"{record.source}: {what} text field {text_field!r}; name the text field", line=record.line
             )
         texts.append(text)
         labels.append(1 if str(label) == positive else 0)
@@ -196,7 +196,8 @@ def _check_training_set(texts: Sequence[str], labels: Sequence[int], positive: s
     if n_pos == 0 or n_pos == len(labels):
         only = f"all {positive!r}" if n_pos else f"none is {positive!r}"
         raise InputError(
-            f"the labels have a single class ({only} among {len(labels)} rows): check --label-field and --positive"
+            f"the labels have a single class ({only} among {len(labels)} rows): "
+            "check the label field and the positive value"
         )
 
 

@@ -54,5 +54,5 @@ def get_importer(name: str) -> Importer:
     the valid ones otherwise."""
     imp = TABLE.get(name.strip().lower())
     if imp is None:
-        raise ConfigError(f"unknown export format {name!r}: expected one of {', '.join(TABLE)}", file="--from")
+        raise ConfigError(f"unknown export format {name!r}: expected one of {', '.join(TABLE)}", file="export format")
     return imp

@@ -196,7 +196,7 @@ def _document(name: str, limit: int) -> Iterator[Record]:
     try:
         data = read_bounded(name, limit, what="Discourse JSON document")
     except UnsafeFileError as exc:
-        yield Record(name, 1, None, f"{exc.reason}: write the posts as JSON lines, or raise --max-record-bytes")
+        yield Record(name, 1, None, f"{exc.reason}: write the posts as JSON lines, or raise the record size limit")
         return
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
