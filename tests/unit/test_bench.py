@@ -308,13 +308,13 @@ def test_readme_without_one_pair_of_markers_is_refused(tmp_path: Path, text: str
     assert readme.read_text(encoding="utf-8") == text
 
 
-def test_committed_results_conform_and_the_readme_shows_them() -> None:
+def test_committed_results_conform_and_the_benchmarks_page_shows_them() -> None:
     results = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
     assert results, "benchmarks/results/ holds no results"
     for path in results:
         document = json.loads(path.read_text(encoding="utf-8"))
         assert validate_results(document) == [], path
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.count(MARKER_START) == 1 and readme.count(MARKER_END) == 1
-    inside = readme.split(MARKER_START)[1].split(MARKER_END)[0]
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert page.count(MARKER_START) == 1 and page.count(MARKER_END) == 1
+    inside = page.split(MARKER_START)[1].split(MARKER_END)[0]
     assert "safeguard bench" in inside and "| `pipeline` |" in inside

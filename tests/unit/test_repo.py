@@ -32,9 +32,30 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
 def test_cli_reference_is_current() -> None:
     from safeguard.cli.reference import render
 
-    assert (ROOT / "cli" / "README.md").read_text(encoding="utf-8") == render(), (
-        "cli/README.md is stale: python -m safeguard.cli.reference > cli/README.md"
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == render(), (
+        "docs/cli.md is stale: python -m safeguard.cli.reference > docs/cli.md"
     )
+
+
+def test_rules_reference_is_current() -> None:
+    from safeguard.rules.reference import render
+
+    assert (ROOT / "docs" / "rules-reference.md").read_text(encoding="utf-8") == render(), (
+        "docs/rules-reference.md is stale: python -m safeguard.rules.reference > docs/rules-reference.md"
+    )
+
+
+def test_rules_reference_names_every_key_of_the_schema() -> None:
+    from safeguard.rules.reference import render
+
+    lines = render().splitlines()
+    schema = ruleset_json_schema()
+    for node in [schema, *schema["$defs"].values()]:
+        for key, prop in node["properties"].items():
+            default = f"`{json.dumps(prop['default'])}`" if "default" in prop else ""
+            description = " ".join(str(prop.get("description", "")).split())
+            rows = [line for line in lines if line.startswith(f"| `{key}` |")]
+            assert any(default in row and description in row for row in rows), (key, rows)
 
 
 def test_shipped_schema_is_current() -> None:

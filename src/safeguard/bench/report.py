@@ -1,4 +1,4 @@
-"""Benchmark results: the machine, the JSON document, the ratios, and the README table made from them.
+"""Benchmark results: the machine, the JSON document, the ratios, and the Markdown table made from them.
 
 The document is::
 
@@ -168,7 +168,7 @@ def _ms(value: Any) -> str:
 
 
 def render_markdown(document: Mapping[str, Any], *, command: str | None = None) -> str:
-    """The README table of a results document: one row per subject, then the ratios and the machine."""
+    """The Markdown table of a results document: one row per subject, then the ratios and the machine."""
     machine = document.get("machine", {})
     lines = []
     if command:

@@ -49,10 +49,10 @@ def bench(
     ] = None,
     markdown: Annotated[
         Path | None,
-        typer.Option("--markdown", help="Measure nothing: rewrite the README table from this results JSON."),
+        typer.Option("--markdown", help="Measure nothing: rewrite the benchmarks table from this results JSON."),
     ] = None,
-    readme: Annotated[Path, typer.Option("--readme", help="README whose bench markers --markdown rewrites.")] = Path(
-        "README.md"
+    readme: Annotated[Path, typer.Option("--readme", help="Page whose bench markers --markdown rewrites.")] = Path(
+        "docs/benchmarks.md"
     ),
     list_subjects: Annotated[bool, typer.Option("--list", help="List the subjects and peers, then exit.")] = False,
 ) -> None:

@@ -1,4 +1,4 @@
-"""Exit codes of the ``safeguard`` command (documented in ``safeguard.cli.app`` and the README)."""
+"""Exit codes of the ``safeguard`` command (documented in ``safeguard.cli.app`` and ``docs/command-line.md``)."""
 
 OK = 0
 TEST_FAILED = 1

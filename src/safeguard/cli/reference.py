@@ -1,6 +1,6 @@
-"""Render the command reference (``cli/README.md``) from the Typer app itself.
+"""Render the command reference (``docs/cli.md``) from the Typer app itself.
 
-Regenerate with ``python -m safeguard.cli.reference > cli/README.md``; a test fails when the file
+Regenerate with ``python -m safeguard.cli.reference > docs/cli.md``; a test fails when the file
 and the app disagree.
 """
 
@@ -19,9 +19,9 @@ def render() -> str:
     """The Markdown reference of every command, its arguments and options."""
     root: Any = typer.main.get_command(app)
     lines = [
-        "# safeguard command reference",
+        "# Command reference",
         "",
-        "Generated from the CLI by `python -m safeguard.cli.reference > cli/README.md`; do not edit by hand.",
+        "Generated from the CLI by `python -m safeguard.cli.reference > docs/cli.md`; do not edit by hand.",
         "",
         (root.help or "").strip(),
         "",

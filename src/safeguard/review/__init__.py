@@ -10,7 +10,7 @@
     store.decide(item.id, "alice", "remove", guideline="1.2 Be respectful")
 
 Needs SQLAlchemy and Alembic (core dependencies); PostgreSQL also needs psycopg 3
-(``pip install 'safeguard[postgres]'``). :mod:`safeguard.review.stats` computes what the verdicts say
+(``pip install 'safeguard-moderation[postgres]'``). :mod:`safeguard.review.stats` computes what the verdicts say
 about the rules; :mod:`safeguard.review.export` turns them into labels and rule tests.
 """
 

@@ -1,6 +1,6 @@
 """``safeguard serve``: the Moderator as an HTTP service (FastAPI, run by uvicorn).
 
-Needs the ``serve`` extra: ``pip install 'safeguard[serve]'``. See the README's "Serve" section for
+Needs the ``serve`` extra: ``pip install 'safeguard-moderation[serve]'``. ``docs/serve.md`` describes
 the endpoints, keys, limits and the mapping to the OpenAI and Perspective moderation APIs.
 """
 

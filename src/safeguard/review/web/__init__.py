@@ -7,7 +7,7 @@
 
     app = create_review_app(ReviewStore.open("review.db"), secret="...")   # any ASGI server runs it
 
-Needs Starlette and Jinja2 (``pip install 'safeguard[serve]'``).
+Needs Starlette and Jinja2 (``pip install 'safeguard-moderation[serve]'``).
 """
 
 from safeguard.review.web.app import CSP, PAGE_SIZE, create_review_app
