@@ -242,3 +242,24 @@ def test_decision_json_round_trip_is_exact_and_matches_schema() -> None:
     data = json.loads(json.dumps(decision.to_dict()))
     assert Decision.from_dict(data) == decision
     jsonschema.validate(data, Decision.json_schema())
+
+
+def test_a_fast_path_that_fails_other_than_by_deferring_is_not_hidden_behind_cel() -> None:
+    """Only :class:`Unsupported` hands a condition to CEL; any other exception is a bug and surfaces."""
+    from safeguard.rules.engine import Engine
+    from safeguard.rules.loader import parse_ruleset
+    from safeguard.types import Post
+
+    ruleset = parse_ruleset(
+        "ruleset: t\nclassifiers:\n  text: {}\nrules:\n  - {id: shout, when: 'text.caps_ratio > 0.5', action: hold}\n"
+    )
+    engine = Engine(ruleset)
+    (plan,) = engine._plans  # type: ignore[attr-defined]
+    assert plan.when.fast is not None
+
+    def broken(env: object) -> bool:
+        raise ZeroDivisionError("a bug in the fast path")
+
+    plan.when.fast = broken
+    with pytest.raises(ZeroDivisionError):
+        engine.decide([Post(id="p", text="LOUD NOISES")])

@@ -33,7 +33,7 @@ import cel
 
 from safeguard.classifiers.base import Classifier
 from safeguard.errors import SafeguardError
-from safeguard.rules.fastpath import compile_condition
+from safeguard.rules.fastpath import Unsupported, compile_condition
 from safeguard.rules.loader import CompiledRule, Condition, Ruleset
 from safeguard.rules.regex import FUNCTIONS
 from safeguard.types import Action, Decision, Post, RuleMatch
@@ -345,7 +345,7 @@ class Engine:
             if fast is not None:
                 try:
                     fired = fast(variables)
-                except Exception:
+                except Unsupported:
                     fired = self._test(st, plan.when, fast=False)
             else:
                 fired = self._test(st, plan.when)
@@ -385,7 +385,7 @@ class Engine:
         if fast and check.fast is not None:
             try:
                 return check.fast(st.variables)
-            except Exception:
+            except Unsupported:
                 pass  # not decidable in Python (or a value CEL reports as an error): CEL decides
         context = st.context if st.context is not None else self._context(st)
         cond = check.cond

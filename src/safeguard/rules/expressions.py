@@ -7,22 +7,11 @@ values that made a rule fire.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-__all__ = ["Reference", "references", "tokens"]
+from safeguard.rules.lexer import tokens
 
-_TOKEN = re.compile(
-    r"""
-    (?P<string>[rRbB]{0,2}(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?)
-  | (?P<dot>\.)
-  | (?P<lparen>\()
-  | (?P<other>\S)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+__all__ = ["Reference", "references"]
 
 #: Macros that bind a variable: ``list.exists(x, x > 1)``.
 _BINDING_MACROS = {"all", "exists", "exists_one", "map", "filter"}
@@ -41,11 +30,6 @@ class Reference:
         return ".".join(self.path)
 
 
-def tokens(source: str) -> list[tuple[str, str, int]]:
-    """CEL tokens as (kind, text, offset); kinds: string, ident, number, dot, lparen, other."""
-    return [(m.lastgroup or "other", m.group(), m.start()) for m in _TOKEN.finditer(source)]
-
-
 def references(source: str) -> list[Reference]:
     """The dotted paths an expression reads, excluding function and method names and bound variables."""
     toks = tokens(source)
@@ -55,25 +39,25 @@ def references(source: str) -> list[Reference]:
             kind == "ident"
             and value in _BINDING_MACROS
             and i + 3 < len(toks)
-            and toks[i + 1][0] == "lparen"
-            and toks[i + 2][0] == "ident"
-            and toks[i + 3][1] == ","
+            and toks[i + 1].is_op("(")
+            and toks[i + 2].kind == "ident"
+            and toks[i + 3].is_op(",")
         ):
             bound.add(toks[i + 2][1])
     out: list[Reference] = []
     i = 0
     while i < len(toks):
         kind, value, start = toks[i]
-        preceded_by_dot = i > 0 and toks[i - 1][0] == "dot"
+        preceded_by_dot = i > 0 and toks[i - 1].is_op(".")
         if kind != "ident" or preceded_by_dot or value in _KEYWORDS:
             i += 1
             continue
         path = [value]
         j = i + 1
-        while j + 1 < len(toks) and toks[j][0] == "dot" and toks[j + 1][0] == "ident":
+        while j + 1 < len(toks) and toks[j].is_op(".") and toks[j + 1].kind == "ident":
             path.append(toks[j + 1][1])
             j += 2
-        if j < len(toks) and toks[j][0] == "lparen":
+        if j < len(toks) and toks[j].is_op("("):
             path.pop()  # a function or method call
         if path and path[0] not in bound:
             out.append(Reference(tuple(path), start))

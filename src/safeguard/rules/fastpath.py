@@ -37,6 +37,7 @@ from typing import Any
 
 import cel
 
+from safeguard.rules.lexer import tokens
 from safeguard.rules.regex import pattern_error, pattern_matcher, regex_match
 
 __all__ = ["Unsupported", "compile_condition", "compile_expression"]
@@ -172,22 +173,11 @@ _STRING_METHODS: dict[str, Callable[[str, str], bool]] = {
 
 # --- tokens ----------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>[\t\n\f\r ]+)
-  | (?P<string>
-        [rR](?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'[^'\n\r]*'|"[^"\n\r]*")
-      | '''(?:\\[\s\S]|[^\\])*?'''
-      | \"\"\"(?:\\[\s\S]|[^\\])*?\"\"\"
-      | '(?:\\.|[^'\\\n\r])*'
-      | "(?:\\.|[^"\\\n\r])*"
-    )
-  | (?P<number>\d+\.\d+(?:[eE][+-]?\d+)?(?![\w.])|\d+[eE][+-]?\d+(?![\w.])|\d+(?![\w.]))
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\|\||&&|==|!=|<=|>=|[<>!+\-()\[\],.])
-    """,
-    re.VERBOSE,
-)
+#: The operators and punctuation the subset reads; any other token rejects the condition.
+_OPERATORS = frozenset({"||", "&&", "==", "!=", "<=", ">=", "<", ">", "!", "+", "-", "(", ")", "[", "]", ",", "."})
+#: The number literals the subset reads: decimal ints and doubles (no unsigned or hex ints, whose
+#: types CEL keeps apart), not followed by a letter, digit or dot.
+_NUMBER = re.compile(r"(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+)(?![\w.])")
 #: Identifiers CEL gives a meaning of its own (types, reserved words): never read as variables.
 _RESERVED = frozenset(
     {
@@ -200,17 +190,17 @@ _KEYWORDS = frozenset({"true", "false", "null", "in"})
 
 
 def _tokens(source: str) -> list[tuple[str, str]]:
+    """The tokens of ``source`` as (kind, text), or :class:`_Reject` for one outside the subset."""
     out: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(source):
-        m = _TOKEN.match(source, pos)
-        if m is None:
-            raise _Reject(f"unsupported character {source[pos]!r}")
-        kind = m.lastgroup or ""
-        text = m.group()
-        pos = m.end()
-        if kind != "ws":
-            out.append((kind, text))
+    for kind, text, offset in tokens(source):
+        if kind == "other" or (kind == "op" and text not in _OPERATORS):
+            raise _Reject(f"unsupported character {text!r}")
+        number = _NUMBER.match(source, offset) if kind == "number" else None
+        if kind == "number" and (number is None or number.end() != offset + len(text)):
+            raise _Reject(f"unsupported number {text!r}")
+        if kind == "string" and text[0] in "bB":
+            raise _Reject(f"bytes literal {text!r}")
+        out.append((kind, text))
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import cel
 import re2
 
-from safeguard.rules.expressions import tokens
+from safeguard.rules.lexer import tokens
 
 __all__ = ["FUNCTIONS", "literal_patterns", "pattern_error", "pattern_matcher", "regex_match", "rewrite_matches"]
 
@@ -128,7 +128,7 @@ def rewrite_matches(source: str) -> str:
     last = 0
     toks = tokens(source)
     for i, (kind, value, start) in enumerate(toks):
-        if kind == "ident" and value == "matches" and i + 1 < len(toks) and toks[i + 1][0] == "lparen":
+        if kind == "ident" and value == "matches" and i + 1 < len(toks) and toks[i + 1].is_op("("):
             out.append(source[last:start])
             out.append(FUNCTION_NAME)
             last = start + len(value)
@@ -141,12 +141,12 @@ def literal_patterns(source: str) -> list[tuple[str, int]]:
     found = []
     toks = tokens(source)
     for i, (kind, value, _) in enumerate(toks):
-        if kind != "ident" or value != "matches" or i + 2 >= len(toks) or toks[i + 1][0] != "lparen":
+        if kind != "ident" or value != "matches" or i + 2 >= len(toks) or not toks[i + 1].is_op("("):
             continue
         # method form: x.matches("p"); function form: matches(x, "p")
         j = i + 2
-        if not (i > 0 and toks[i - 1][0] == "dot"):
-            while j < len(toks) and toks[j][1] != ",":
+        if not (i > 0 and toks[i - 1].is_op(".")):
+            while j < len(toks) and not toks[j].is_op(","):
                 j += 1
             j += 1
         if j < len(toks) and toks[j][0] == "string":
