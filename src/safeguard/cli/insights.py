@@ -23,8 +23,8 @@ from safeguard.cli.moderate import (
     ProgressOpt,
     _importer,
     _posts,
-    _progress_bar,
 )
+from safeguard.cli.progress import PostProgress, expected_records
 from safeguard.errors import ConfigError, InputError
 from safeguard.io import formats as file_formats
 from safeguard.io.readers import MAX_RECORD_BYTES
@@ -147,10 +147,11 @@ def insights(
                 yield post, error
 
     started = time.perf_counter()
-    show = err.is_terminal if progress is None else progress
+    known = progress is not False and importer is None and "-" not in inputs
     try:
-        with _progress_bar(show) as bar:
-            task = bar.add_task("reading", total=None)
+        with PostProgress(
+            "reading", show=progress, total=expected_records(inputs, formats) if known else None
+        ) as shown:
             collected = collect(
                 items(),
                 feedback=options,
@@ -159,7 +160,7 @@ def insights(
                 since=start,
                 until=end,
                 workers=n_workers,
-                progress=lambda n: bar.update(task, completed=n),
+                progress=shown.update,
             )
     except (InputError, OSError) as exc:
         raise fail_io(exc) from None

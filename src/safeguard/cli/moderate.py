@@ -17,13 +17,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import checkpoint as cp
 from safeguard.cli import exit_codes
 from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.progress import LINE_INTERVAL_S, PostProgress, expected_records
 from safeguard.errors import ConfigError, InputError, ReviewError, SafeguardError, install_hint
 from safeguard.io import formats as file_formats
 from safeguard.io.ids import SeenIds
@@ -57,7 +57,10 @@ FromOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Posts per batch.")]
 ProgressOpt = Annotated[
     bool | None,
-    typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    typer.Option(
+        "--progress/--no-progress",
+        help=f"Progress on stderr (default: a bar on a terminal, else a line every {LINE_INTERVAL_S:g}s).",
+    ),
 ]
 
 MaxRecordOpt = Annotated[
@@ -643,16 +646,16 @@ def _stream(
         ]
     except ConfigError as exc:
         raise fail_config(exc) from None
-    show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
     skip_records, skip_bytes = skip if skip is not None else (0, None)
+    known = progress is not False and importer is None and "-" not in inputs
+    total = expected_records(inputs, formats) if known else None
     writer = _open_writer(output, out_format, partial, skip_bytes)
     seen = SeenIds()
     read = 0
     cut_off = False
     with ExitStack() as stack:
-        bar = stack.enter_context(_progress_bar(show))
-        task = bar.add_task(verb, total=None, rate="", completed=skip_records)
+        shown = stack.enter_context(PostProgress(verb, show=progress, total=total, start=skip_records))
         try:
             with writer:
                 chunks: deque[list[tuple[Any, Post | None, str | None]]] = deque()
@@ -704,11 +707,9 @@ def _stream(
                         else:
                             writer.write_encoded(next(results), {"line": record.line})
                     counts["records"] += len(pending)
-                    elapsed = time.perf_counter() - started
-                    rate = (counts["records"] - skip_records) / elapsed
-                    bar.update(task, completed=counts["records"], rate=f"{rate:,.0f}/s")
+                    shown.update(counts["records"])
                     if checkpoints is not None:
-                        checkpoints.save(writer, counts["records"], elapsed)
+                        checkpoints.save(writer, counts["records"], time.perf_counter() - started)
                 if checkpoints is not None:  # the complete file, in case it cannot be renamed into place
                     checkpoints.save(writer, counts["records"], time.perf_counter() - started, force=True)
         except BrokenPipeError:
@@ -741,20 +742,6 @@ def _open_writer(output: str, out_format: str | None, partial: str | None, resum
     except (OSError, SafeguardError) as exc:
         err.print(f"[red]error:[/red] cannot write {escape(output)}: {escape(str(exc))}")
         raise typer.Exit(exit_codes.IO) from None
-
-
-def _progress_bar(show: bool) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} posts"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show,
-        transient=False,
-    )
 
 
 _ENGINES = ("local", "ray")
@@ -792,15 +779,14 @@ def _stream_ray(
         ray_engine.check_ruleset(ruleset)
     except ConfigError as exc:
         raise fail_config(exc) from None
-    show = err.is_terminal if progress is None else progress
     started = time.perf_counter()
+    total = expected_records(inputs, formats) if progress is not False else None
     writer = _open_writer(output, out_format, partial, None)
     encode = type(writer).encode
     seen = SeenIds()
     cut_off = False
     with ExitStack() as stack:
-        bar = stack.enter_context(_progress_bar(show))
-        task = bar.add_task("starting Ray", total=None, rate="")
+        shown = stack.enter_context(PostProgress("starting Ray", show=progress, total=total))
         try:
             with writer:
                 outcomes = ray_engine.decide(
@@ -812,7 +798,7 @@ def _stream_ray(
                     batch_size=batch_size,
                     actors=actors,
                     address=address,
-                    on_stage=lambda name: bar.update(task, description=name),
+                    on_stage=shown.describe,
                 )
                 for n, outcome in enumerate(outcomes, start=1):
                     if outcome.decision is None:
@@ -827,9 +813,10 @@ def _stream_ray(
                         writer.write_encoded(account(made), {"line": outcome.line})
                     counts["records"] += 1
                     if n % batch_size == 0:
-                        rate = counts["records"] / (time.perf_counter() - started)
-                        bar.update(task, description="moderating", completed=n, rate=f"{rate:,.0f}/s")
-                bar.update(task, completed=counts["records"])
+                        if n == batch_size:
+                            shown.describe("moderating")
+                        shown.update(n)
+                shown.update(counts["records"])
         except BrokenPipeError:
             _quiet_stdout()
             cut_off = True

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from safeguard.cli import exit_codes
 from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt
+from safeguard.cli.progress import PostProgress
 from safeguard.errors import ConfigError, InputError
 from safeguard.io import formats as file_formats
 from safeguard.policy.records import RecordError
@@ -79,23 +79,9 @@ def _show(result: Any, as_json: bool) -> None:
 @contextmanager
 def _progress(show: bool | None, verb: str) -> Iterator[Callable[[int], None]]:
     started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} posts"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not (err.is_terminal if show is None else show),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(verb, total=None)
-
-        def update(n: int) -> None:
-            bar.update(task, completed=n)
-
+    with PostProgress(verb, show=show, transient=True) as shown:
         try:
-            yield update
+            yield shown.update
         except (InputError, OSError) as exc:
             raise fail_io(exc) from None
     err.print(f"done in {time.perf_counter() - started:.2f}s")

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from safeguard.errors import ConfigError, InputError
-from safeguard.io.formats import FORMATS, TABLE, detect_format, normalize_format
+from safeguard.io.formats import COMPRESSED, FORMATS, TABLE, detect_format, normalize_format
 from safeguard.types import Post, lookup_path, parse_id
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "MAX_SKIP_FACTOR",
     "Record",
     "detect_format",
+    "estimate_records",
     "generated_id",
     "iter_posts",
     "normalize_format",
@@ -143,6 +144,35 @@ def read_records(
         _check_parquet(name)
         return _read_parquet(name, max_record_bytes)
     return _read_text(name, _file_lines(name, max_record_bytes), fmt, max_record_bytes)
+
+
+def estimate_records(path: str | Path, format: str | None = None) -> int | None:
+    """About how many records :func:`read_records` will yield for ``path``, for a progress display;
+    None when that cannot be told without decoding it (standard input, a compressed file, an
+    unreadable one). Parquet: the row count its footer states. JSON Lines: its lines (blank lines
+    make it an upper bound). CSV and TSV: its lines but the header (a quoted field spanning lines
+    makes it an upper bound)."""
+    name = str(path)
+    try:
+        fmt = normalize_format(format) if format is not None else detect_format(name)
+    except ConfigError:
+        return None
+    if name == "-" or name.lower().endswith(COMPRESSED):
+        return None
+    try:
+        if not TABLE[fmt].text:
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(name).metadata.num_rows)
+        lines, last = 0, b"\n"
+        with open(name, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (OSError, ValueError, ImportError):
+        return None
+    lines += last != b"\n"
+    return max(0, lines - (TABLE[fmt].delimiter is not None))
 
 
 def read_jsonl_range(
