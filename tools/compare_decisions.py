@@ -36,16 +36,9 @@ CORPORA = ["reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl"
 
 _CHILD = r"""
 import json, sys
-from importlib import metadata
-# The installed entry points are this checkout's: they may name built-in classifiers an older tree lacks.
-# Each tree registers its own built-ins, so the child sees only third-party entry points.
-_all = metadata.entry_points
-def _third_party(**kw):
-    found = _all(**kw)
-    if kw.get("group") != "safeguard.classifiers":
-        return found
-    return metadata.EntryPoints([ep for ep in found if not ep.value.startswith("safeguard.")])
-metadata.entry_points = _third_party
+# The installed entry points name the built-in classifiers by module path, so they load from the tree
+# on PYTHONPATH (this checkout's or the base's); one the base lacks stays unregistered there, as in
+# that revision (which also registered its built-ins itself).
 from safeguard import Moderator
 posts = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
 batch = int(sys.argv[3])

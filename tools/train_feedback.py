@@ -15,8 +15,8 @@ model's ``aspect_threshold`` and, when the file has an ``aspect_add_threshold``,
 found when its probability reaches that. The regularisation strengths are chosen by kind macro-F1 and the
 aspect heads' strength and thresholds by aspect F0.5 (precision weighed twice as much as recall) on the ``dev``
 half of the hand-labelled set (``tests/fixtures/feedback``), whose ``test`` half nothing reads. Writes
-``src/safeguard/classifiers/feedback/data/kinds.npz`` (no pickles). Needs ``safeguard-moderation[train]``; deterministic;
-about eight minutes on 2 cores (most of it the aspect grid: 6 strengths x 8 veto x 9 add thresholds).
+``src/safeguard/classifiers/feedback/data/kinds.npz`` (no pickles). Needs ``safeguard-moderation[train]``;
+deterministic; about eight minutes on 2 cores (most of it the aspect grid: 6 strengths x 8 veto x 9 add thresholds).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +24,8 @@ __all__ = [
     "Post",
     "RuleMatch",
     "Signals",
+    "dig",
+    "lookup_path",
     "parse_id",
     "safe_text",
 ]
@@ -184,6 +186,22 @@ class Post:
                 object.__setattr__(self, name, safe_text(value))
         if self.created_at is not None:
             _check_range(self.created_at)
+
+    @property
+    def full_text(self) -> str:
+        """The title and the body as one text: how every classifier that reads the title reads it.
+
+        The title, when there is one, comes first on a line of its own and ends a sentence (a full
+        stop is added when it ends in none), so that normalisation, which folds line breaks into
+        spaces, does not run it into the body's first sentence. The ``text`` classifier (its
+        signals describe the body: shouting, links, language) and the near-duplicate classifier
+        (replies share their thread's title) read the body alone; PII reads the title and the body
+        apart, so that its offsets and redacted text stay the body's.
+        """
+        if not self.title:
+            return self.text
+        title = self.title.rstrip()
+        return f"{title}{'' if title[-1:] in '.!?' else '.'}\n{self.text}"
 
     @classmethod
     def from_mapping(
@@ -426,8 +444,13 @@ def lookup_path(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     """``(True, value)`` at a key or a dotted path into nested mappings, else ``(False, None)``."""
     if path in data:
         return True, data[path]
-    cur: Any = data
-    for part in path.split("."):
+    return dig(data, path.split("."))
+
+
+def dig(root: Any, parts: Sequence[str]) -> tuple[bool, Any]:
+    """``(True, value)`` at the keys ``parts`` into nested mappings, else ``(False, None)``."""
+    cur = root
+    for part in parts:
         if isinstance(cur, Mapping) and part in cur:
             cur = cur[part]
         else:

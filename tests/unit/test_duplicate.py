@@ -245,11 +245,11 @@ BAD_OPTIONS = [
     ({"threshold": 0}, "threshold must be a number in (0, 1]"),
     ({"threshold": 1.5}, "threshold must be a number in (0, 1]"),
     ({"threshold": "high"}, "threshold must be a number"),
-    ({"window": 0}, "window must be at least 1"),
+    ({"window": 0}, "window must be a positive integer"),
     ({"window": 2.5}, "window must be an integer"),
     ({"window_seconds": -1}, "window_seconds must be a positive number"),
     ({"num_perm": 64, "bands": 10}, "num_perm (64) must be a multiple of bands (10)"),
-    ({"shingle": 0}, "shingle must be between 1 and 32"),
+    ({"shingle": 0}, "shingle must be an integer between 1 and 32"),
     ({"min_chars": 50, "max_chars": 10}, "max_chars (10) must be at least min_chars (50)"),
     ({"state": 3}, "state must be a file path"),
 ]

@@ -425,7 +425,7 @@ def test_to_dict_is_json_ready_and_deterministic() -> None:
         ({"min_posts": 4.0}, "min_posts must be an integer"),
         ({"rise": 0}, r"rise must be a number in \(0, 1\]"),
         ({"rise": 1.5}, r"rise must be a number in \(0, 1\]"),
-        ({"min_members": 0}, "min_members must be an integer of at least 1"),
+        ({"min_members": 0}, "min_members must be a positive integer"),
         ({"threshold": 0}, r"threshold must be a number in \(0, 1\]"),
         ({"min_size": 1}, "min_size must be an integer of at least 2"),
     ],

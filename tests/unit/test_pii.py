@@ -105,7 +105,25 @@ def test_signals_shape_and_overlaps(pii: PIIClassifier) -> None:
 
 def test_nothing_found_gives_neutral_signals(pii: PIIClassifier) -> None:
     out = signals(pii, "Does this kettle come in black?")
-    assert out == {"entities": [], "count": 0, "scores": {}, "spans": [], "redacted": "Does this kettle come in black?"}
+    assert out == {
+        "entities": [],
+        "count": 0,
+        "scores": {},
+        "spans": [],
+        "redacted": "Does this kettle come in black?",
+        "title_spans": [],
+        "redacted_title": "",
+    }
+
+
+def test_the_title_is_read_too_and_its_spans_are_kept_apart(pii: PIIClassifier) -> None:
+    post = Post(id="t", title="Call me on +44 7700 900123", text="Card 4111 1111 1111 1111 was charged twice.")
+    (out,) = pii.classify([post])
+    assert out["entities"] == ["PHONE_NUMBER", "CREDIT_CARD"] and out["count"] == 2
+    assert [s["type"] for s in out["spans"]] == ["CREDIT_CARD"]
+    assert out["redacted"] == "Card <CREDIT_CARD> was charged twice."
+    assert [s["type"] for s in out["title_spans"]] == ["PHONE_NUMBER"]
+    assert out["redacted_title"] == "Call me on <PHONE_NUMBER>"
 
 
 def test_prescreen_skips_presidio(pii: PIIClassifier, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,8 +183,8 @@ def test_options(options: dict[str, Any], text: str, expected: list[str]) -> Non
         ({"entities": ["EMAIL"]}, "unknown type"),
         ({"entities": "EMAIL_ADDRESS"}, "list of non-empty strings"),
         ({"entities": ["PERSON"]}, "need a spaCy model"),
-        ({"min_score": 1.5}, "between 0 and 1"),
-        ({"min_score": True}, "between 0 and 1"),
+        ({"min_score": 1.5}, r"in \[0, 1\]"),
+        ({"min_score": True}, r"in \[0, 1\]"),
         ({"entity_min_score": {"URL": 0.5}}, "not one of the entities"),
         ({"context": {"PHONE_NUMBER": "call"}}, "list of non-empty strings"),
         ({"regions": ["UK1"]}, "two-letter ISO"),
@@ -175,7 +193,7 @@ def test_options(options: dict[str, Any], text: str, expected: list[str]) -> Non
         ({"recognizers": [{"name": "x", "entity": "X", "patterns": [{"regex": "a(", "score": 0.5}]}]}, "RE2"),
         ({"recognizers": [{"name": "x", "entity": "x", "patterns": [{"regex": "a", "score": 0.5}]}]}, "upper-case"),
         ({"recognizers": [{"name": "x", "entity": "X", "patterns": []}]}, "non-empty list"),
-        ({"recognizers": [{"name": "x", "entity": "X", "patterns": [{"regex": "a", "score": 2}]}]}, "between 0"),
+        ({"recognizers": [{"name": "x", "entity": "X", "patterns": [{"regex": "a", "score": 2}]}]}, r"in \[0, 1\]"),
         ({"recognizers": [{"name": "x", "entity": "X", "pattern": "a"}]}, "unknown key"),
         ({"color": "red"}, "color"),
     ],

@@ -11,7 +11,7 @@ import yaml
 
 from safeguard import Action, Moderator, Post
 from safeguard.policy.diff import diff_rulesets
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import UnusableRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "community.yaml"
@@ -119,7 +119,7 @@ def test_hold_queue_per_day_and_error_records() -> None:
         (2, post("b", "what a moron", 1)),
         (3, post("c", "lovely kettle", 2)),
         (4, post("d", "clown", 3)),
-        RecordError(5, "e", "invalid JSON"),
+        UnusableRecord(5, "e", "invalid JSON"),
         (6, post("f", "idiot", None)),
     ]
     result = diff_rulesets(old, new, items)
@@ -151,6 +151,6 @@ def test_error_records_are_all_counted_and_the_first_kept() -> None:
     from safeguard.policy.records import KEPT_ERRORS
 
     m = Moderator.from_file(VALID)
-    result = diff_rulesets(m, m, [RecordError(i, None, "bad") for i in range(KEPT_ERRORS + 7)])
+    result = diff_rulesets(m, m, [UnusableRecord(i, None, "bad") for i in range(KEPT_ERRORS + 7)])
     assert result.error_records == KEPT_ERRORS + 7 and len(result.errors) == KEPT_ERRORS
     assert result.to_dict()["error_records"] == KEPT_ERRORS + 7 and len(result.to_dict()["errors"]) == 20

@@ -18,7 +18,7 @@ from safeguard.policy.evaluate import (
     parse_label_map,
     wilson_interval,
 )
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import UnusableRecord
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "policy"
 LABEL_MAP = parse_label_map(["ok=allow,flag=hold", "bad=remove"])
@@ -214,7 +214,7 @@ def test_gate_on_an_undefined_metric_fails() -> None:
     moderator = Moderator.from_file(FIXTURES / "eval_rules.yaml")
     from safeguard import Post
 
-    items = [(Post(id="a", text="nice kettle"), Action.ALLOW), RecordError(2, None, "bad")]
+    items = [(Post(id="a", text="nice kettle"), Action.ALLOW), UnusableRecord(2, None, "bad")]
     result = evaluate(moderator, items, gates=[Gate("precision", "threat", 0.5)])
     assert result.metric("threat").precision is None
     assert result.gates[0].value is None and not result.passed
@@ -241,7 +241,7 @@ def test_error_records_are_all_counted_and_the_first_kept() -> None:
     moderator = Moderator.from_file(FIXTURES / "eval_rules.yaml")
     from safeguard import Post
 
-    items = [RecordError(i, None, "bad") for i in range(KEPT_ERRORS + 50)] + [(Post(id="a", text="x"), Action.ALLOW)]
+    items = [UnusableRecord(i, None, "bad") for i in range(KEPT_ERRORS + 50)] + [(Post(id="a", text="x"), Action.ALLOW)]
     result = evaluate(moderator, items, examples=0)
     assert result.error_records == KEPT_ERRORS + 50 and len(result.errors) == KEPT_ERRORS
     assert result.to_dict()["error_records"] == KEPT_ERRORS + 50

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from safeguard import Moderator, Post
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import UnusableRecord
 from safeguard.policy.report import build_report, render_html
 
 VALID = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "valid.yaml"
@@ -37,7 +37,7 @@ def decisions() -> list[dict[str, object]]:
 
 
 def test_counts_fires_signals_and_join(decisions: list[dict[str, object]]) -> None:
-    report = build_report([*decisions, RecordError(9, None, "invalid UTF-8")], posts(), examples=1)
+    report = build_report([*decisions, UnusableRecord(9, None, "invalid UTF-8")], posts(), examples=1)
     assert report.decisions == 4 and report.error_records == 1 and len(report.unreadable) == 1
     assert dict(report.actions) == {"allow": 2, "hold": 2}
     assert report.fires == {"insult-list": [2, 0], "caps": [0, 1]}

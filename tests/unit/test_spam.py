@@ -128,7 +128,7 @@ def test_author_memory_is_bounded() -> None:
     ("options", "message"),
     [
         ({"author_window_seconds": 0}, "author_window_seconds must be a positive number"),
-        ({"author_window_seconds": "1h"}, "author_window_seconds must be a number"),
+        ({"author_window_seconds": "1h"}, "author_window_seconds must be a positive number"),
         ({"max_authors": 0}, "max_authors must be a positive integer"),
         ({"model": "missing-model.json"}, "not found: train one with `safeguard train spam"),
         ({"model_path": "x.json"}, "unknown option 'model_path'"),

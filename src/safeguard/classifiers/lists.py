@@ -207,8 +207,5 @@ class ListsClassifier(Classifier):
         matcher = self.matcher
         out: list[dict[str, Any]] = []
         for post in posts:
-            text = normalize(post.text)
-            if post.title:
-                text = normalize(post.title) + "\n" + text
-            out.append(matcher.find(text))
+            out.append(matcher.find(normalize(post.full_text)))
         return out

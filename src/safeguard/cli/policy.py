@@ -19,7 +19,7 @@ from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg
 from safeguard.cli.progress import PostProgress
 from safeguard.errors import ConfigError, InputError
 from safeguard.io import formats as file_formats
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import UnusableRecord
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (sorted keys) instead of tables.")]
 
@@ -53,12 +53,12 @@ def _triples(
 
 
 def _items(triples: Iterator[Any], field_map: dict[str, str]) -> Iterator[Any]:
-    """``(line, post)`` pairs, or :class:`RecordError` (its id found through ``field_map``) for non-posts."""
+    """``(line, post)`` pairs, or :class:`UnusableRecord` (its id found through ``field_map``) for non-posts."""
     from safeguard.io.readers import record_id
 
     for record, post, error in triples:
         if post is None:
-            yield RecordError(record.line, record_id(record, field_map), error or "unreadable record")
+            yield UnusableRecord(record.line, record_id(record, field_map), error or "unreadable record")
         else:
             yield record.line, post
 
@@ -248,7 +248,7 @@ def report(
 
     def decision_records() -> Iterator[Any]:
         for record in records:
-            yield record.data if record.data is not None else RecordError(record.line, None, record.error or "")
+            yield record.data if record.data is not None else UnusableRecord(record.line, None, record.error or "")
 
     def joined() -> Iterator[Any]:
         for _, post, _ in _triples(posts or [], field, input_format)[0]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from safeguard import checks
 from safeguard.insights.rows import PostRow, iso, utc
 
 __all__ = [
@@ -648,14 +649,8 @@ def _snippet(text: str) -> str:
 # -- options and dates --------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def _positive_hours(value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise ValueError(f"hours must be a positive number of hours, got {value!r}")
-    return float(value)
+    return checks.number("hours", value, 0.0, low_open=True)
 
 
 def _check_now(value: Any) -> datetime | None:
@@ -675,15 +670,11 @@ def _check_bool(name: str, value: Any) -> bool:
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
-    return value
+    return checks.integer(name, value, low)
 
 
 def _check_fraction(name: str, value: Any) -> float:
-    if not _is_number(value) or not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    return float(value)
+    return checks.number(name, value, 0.0, 1.0, low_open=True)
 
 
 def _check_escalation(min_posts: Any, rise: Any, min_members: Any) -> tuple[int, float, int]:

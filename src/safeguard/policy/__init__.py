@@ -26,7 +26,7 @@ from safeguard.policy.evaluate import (
     parse_label_map,
     wilson_interval,
 )
-from safeguard.policy.records import RecordError
+from safeguard.policy.records import RecordError, UnusableRecord
 from safeguard.policy.report import Report, build_report, render_html
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "RecordError",
     "Report",
     "RuleFires",
+    "UnusableRecord",
     "build_report",
     "diff_rulesets",
     "evaluate",

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from safeguard.policy.records import ACTIONS, KEPT_ERRORS, RecordError, action_matrix, batched
+from safeguard.policy.records import ACTIONS, KEPT_ERRORS, UnusableRecord, action_matrix, batched
 from safeguard.types import Action, Decision, Post
 
 __all__ = ["DiffExample", "HoldQueue", "PolicyDiff", "RuleFires", "diff_rulesets"]
@@ -137,7 +137,7 @@ class PolicyDiff:
     new: Mapping[str, Any]
     posts: int = 0
     error_records: int = 0
-    errors: list[RecordError] = field(default_factory=list)  # the first KEPT_ERRORS
+    errors: list[UnusableRecord] = field(default_factory=list)  # the first KEPT_ERRORS
     transitions: dict[Action, dict[Action, int]] = field(
         default_factory=lambda: {a: dict.fromkeys(ACTIONS, 0) for a in ACTIONS}
     )
@@ -245,7 +245,7 @@ def _modes(ruleset: Any) -> dict[str, str]:
 def diff_rulesets(
     old: Any,
     new: Any,
-    items: Iterable[Post | tuple[int | None, Post] | RecordError],
+    items: Iterable[Post | tuple[int | None, Post] | UnusableRecord],
     *,
     examples: int = 5,
     batch_size: int = 256,
@@ -254,7 +254,7 @@ def diff_rulesets(
     """Decide every post under the ``old`` and ``new`` moderators and compare the decisions.
 
     ``items`` are posts, ``(line, post)`` pairs (the line is shown in examples), or
-    :class:`RecordError` for input records that are not posts (counted and reported). Posts are read
+    :class:`UnusableRecord` for input records that are not posts (counted and reported). Posts are read
     once, in batches of ``batch_size``; each batch goes through both moderators. ``examples`` is the
     most examples kept per transition (the first ones in input order). ``progress`` is called with
     the number of items read after each batch.
@@ -270,7 +270,7 @@ def diff_rulesets(
         lines: list[int | None] = []
         posts: list[Post] = []
         for item in batch:
-            if isinstance(item, RecordError):
+            if isinstance(item, UnusableRecord):
                 result.error_records += 1
                 if len(result.errors) < KEPT_ERRORS:
                     result.errors.append(item)

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safeguard.errors import ConfigError, SafeguardError
-from safeguard.policy.records import ACTIONS, KEPT_ERRORS, RecordError, action_matrix, batched
+from safeguard.policy.records import ACTIONS, KEPT_ERRORS, UnusableRecord, action_matrix, batched
 from safeguard.types import Action, Post, lookup_path
 
 __all__ = [
@@ -243,7 +243,7 @@ class Evaluation:
     posts: int
     unlabelled: int
     error_records: int
-    errors: list[RecordError]  # the first KEPT_ERRORS
+    errors: list[UnusableRecord]  # the first KEPT_ERRORS
     confusion: dict[Action, dict[Action, int]]
     per_action: dict[Action, Metric]
     at_least: dict[str, Metric]
@@ -432,7 +432,7 @@ class LabelReader:
     """Turns ``(record, post, error)`` triples (from :func:`safeguard.io.iter_posts`) into evaluation items.
 
     Yields ``(post, action)``, ``(post, None)`` for a record with no label (missing or null field), or a
-    :class:`RecordError`. At the first label that maps to no action it stops yielding posts, reads
+    :class:`UnusableRecord`. At the first label that maps to no action it stops yielding posts, reads
     the rest of the input for its label values only, and raises :class:`LabelError` listing them all.
     """
 
@@ -464,7 +464,7 @@ class LabelReader:
             if unmapped:
                 continue
             if post is None:
-                yield RecordError(getattr(record, "line", None), self._record_id(data), error or "unreadable record")
+                yield UnusableRecord(getattr(record, "line", None), self._record_id(data), error or "unreadable record")
             else:
                 yield post, action
         if unmapped:
@@ -510,7 +510,7 @@ def parse_gate(metric: MetricName, spec: str, rule_ids: Iterable[str], *, option
 # --- evaluation ------------------------------------------------------------------------------------
 
 #: One evaluation input: a labelled post (label ``None`` = unlabelled) or a record that is not a post.
-Item = tuple[Post, Action | None] | RecordError
+Item = tuple[Post, Action | None] | UnusableRecord
 
 
 def evaluate(
@@ -525,7 +525,7 @@ def evaluate(
     """Moderate labelled posts with ``moderator`` and score its decisions against the labels.
 
     ``items`` are ``(post, label)`` pairs (label ``None``: counted as unlabelled, not moderated) or
-    :class:`RecordError` for input records that are not posts (counted, reported). ``gates`` are
+    :class:`UnusableRecord` for input records that are not posts (counted, reported). ``gates`` are
     checked at the end (see :attr:`Evaluation.gates`). ``examples`` is the most wrong fires kept per
     rule (the first in input order, text shortened), for seeing what a rule gets wrong. ``progress``
     is called with the number of items read after each batch.
@@ -536,7 +536,7 @@ def evaluate(
     labelled = Counter[Action]()
     right: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
-    errors: list[RecordError] = []
+    errors: list[UnusableRecord] = []
     error_records = 0
     wrong_fires: dict[str, list[WrongFire]] = {}
     unlabelled = 0
@@ -545,7 +545,7 @@ def evaluate(
         posts: list[Post] = []
         labels: list[Action] = []
         for item in batch:
-            if isinstance(item, RecordError):
+            if isinstance(item, UnusableRecord):
                 error_records += 1
                 if len(errors) < KEPT_ERRORS:
                     errors.append(item)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from safeguard.types import Action
 
-__all__ = ["ACTIONS", "KEPT_ERRORS", "RecordError", "action_matrix", "batched"]
+__all__ = ["ACTIONS", "KEPT_ERRORS", "RecordError", "UnusableRecord", "action_matrix", "batched"]
 
 #: The actions in order of severity.
 ACTIONS: tuple[Action, ...] = (Action.ALLOW, Action.HOLD, Action.REMOVE)
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class RecordError:
+class UnusableRecord:
     """An input record that could not be used: its 1-based ``line``, the ``id`` it carries, and why."""
 
     line: int | None
@@ -31,6 +31,10 @@ class RecordError:
 
     def to_dict(self) -> dict[str, object]:
         return {"line": self.line, "id": self.id, "error": self.error}
+
+
+#: The former name of :class:`UnusableRecord` (it is a record, not an exception); kept for existing imports.
+RecordError = UnusableRecord
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

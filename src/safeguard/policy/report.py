@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safeguard.htmlpage import CSS, escape, nice_max
-from safeguard.policy.records import KEPT_ERRORS, RecordError
+from safeguard.policy.records import KEPT_ERRORS, UnusableRecord
 from safeguard.types import Post
 
 __all__ = ["Report", "ReportExample", "build_report", "render_html"]
@@ -59,7 +59,7 @@ class Report:
     decisions: int = 0
     error_records: int = 0
     unreadable_records: int = 0
-    unreadable: list[RecordError] = field(default_factory=list)  # the first KEPT_ERRORS
+    unreadable: list[UnusableRecord] = field(default_factory=list)  # the first KEPT_ERRORS
     actions: Counter[str] = field(default_factory=Counter)
     rulesets: Counter[str] = field(default_factory=Counter)
     fires: dict[str, list[int]] = field(default_factory=dict)  # rule -> [acting, shadow]
@@ -89,7 +89,7 @@ class Report:
 
 
 def build_report(
-    decisions: Iterable[Mapping[str, Any] | RecordError],
+    decisions: Iterable[Mapping[str, Any] | UnusableRecord],
     posts: Iterable[Post] | None = None,
     *,
     examples: int = 5,
@@ -97,7 +97,7 @@ def build_report(
     """Gather counts, fires, numeric signals and examples from decision records.
 
     ``decisions`` are records as ``safeguard moderate`` writes them (``Decision.to_dict()``, or an
-    error record ``{"line", "id", "error"}``), or :class:`RecordError` for unreadable lines. Records
+    error record ``{"line", "id", "error"}``), or :class:`UnusableRecord` for unreadable lines. Records
     with a ``decision`` key holding JSON text (the Parquet output) are unpacked. ``posts``, when
     given, are joined by id (the first post of each id) for timestamps and example texts; they are
     read after the decisions, keeping only the texts examples need. ``examples`` is the most kept
@@ -110,7 +110,7 @@ def build_report(
     wanted: dict[str, list[int]] = {}  # post id -> [action index], for the timeline
     need_text: set[str] = set()
     for record in decisions:
-        if isinstance(record, RecordError):
+        if isinstance(record, UnusableRecord):
             _unreadable(report, record)
             continue
         data: Mapping[str, Any] = record
@@ -118,7 +118,7 @@ def build_report(
             try:
                 data = json.loads(data["decision"])
             except json.JSONDecodeError as exc:
-                _unreadable(report, RecordError(_int(record.get("line")), None, f"invalid decision JSON: {exc}"))
+                _unreadable(report, UnusableRecord(_int(record.get("line")), None, f"invalid decision JSON: {exc}"))
                 continue
         if "error" in data and "action" not in data:
             report.error_records += 1
@@ -126,7 +126,7 @@ def build_report(
         action = data.get("action")
         if action not in ACTIONS or not isinstance(data.get("post_id"), str):
             _unreadable(
-                report, RecordError(_int(data.get("line")), None, "not a decision record (needs post_id and action)")
+                report, UnusableRecord(_int(data.get("line")), None, "not a decision record (needs post_id and action)")
             )
             continue
         _add_decision(report, data, examples, need_text)
@@ -136,7 +136,7 @@ def build_report(
     return report
 
 
-def _unreadable(report: Report, record: RecordError) -> None:
+def _unreadable(report: Report, record: UnusableRecord) -> None:
     report.unreadable_records += 1
     if len(report.unreadable) < KEPT_ERRORS:
         report.unreadable.append(record)

@@ -36,7 +36,7 @@ from safeguard.errors import SafeguardError
 from safeguard.rules.fastpath import Unsupported, compile_condition
 from safeguard.rules.loader import CompiledRule, Condition, Ruleset
 from safeguard.rules.regex import FUNCTIONS
-from safeguard.types import Action, Decision, Post, RuleMatch
+from safeguard.types import Action, Decision, Post, RuleMatch, dig
 
 __all__ = ["Engine", "Failure", "isolated"]
 
@@ -411,7 +411,7 @@ class Engine:
         for dotted in cond.paths:
             parts = dotted.split(".")
             root: Any = st.view if parts[0] == "post" else st.signals.get(parts[0])
-            found, value = _dig(root, parts[1:])
+            found, value = dig(root, parts[1:])
             if not found or isinstance(value, dict):
                 continue
             if isinstance(value, str) and len(value) > _MAX_VALUE_CHARS:
@@ -504,19 +504,9 @@ def _jsonable(signals: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dig(root: Any, parts: Sequence[str]) -> tuple[bool, Any]:
-    cur = root
-    for part in parts:
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        else:
-            return False, None
-    return True, cur
-
-
 def _reads_missing(view: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> bool:
     for path in paths:
-        found, value = _dig(view, path[1:])
+        found, value = dig(view, path[1:])
         if not found or value is None:
             return True
     return False

@@ -32,21 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.errors import MissingDependencyError
 from safeguard.files import config_path
 from safeguard.types import Post
 
 __all__ = ["DuplicateClassifier"]
-
-
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
 
 
 class DuplicateClassifier(Classifier):
@@ -96,29 +88,22 @@ class DuplicateClassifier(Classifier):
         base_dir: str | Path | None = None,
     ) -> None:
         super().__init__(name=name)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
-        self.threshold = float(threshold)
-        self.window = _check_int("window", window, 1)
-        if window_seconds is not None and (
-            isinstance(window_seconds, bool)
-            or not isinstance(window_seconds, (int, float))
-            or not math.isfinite(window_seconds)
-            or window_seconds <= 0
-        ):
-            raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
-        self.window_seconds = float(window_seconds) if window_seconds is not None else None
-        self.min_chars = _check_int("min_chars", min_chars, 1)
-        self.max_chars = _check_int("max_chars", max_chars, 1)
+        self.threshold = checks.number("threshold", threshold, 0.0, 1.0, low_open=True)
+        self.window = checks.integer("window", window, 1)
+        self.window_seconds = (
+            None if window_seconds is None else checks.number("window_seconds", window_seconds, 0.0, low_open=True)
+        )
+        self.min_chars = checks.integer("min_chars", min_chars, 1)
+        self.max_chars = checks.integer("max_chars", max_chars, 1)
         if self.max_chars < self.min_chars:
             raise ValueError(f"max_chars ({max_chars}) must be at least min_chars ({min_chars})")
-        self.shingle = _check_int("shingle", shingle, 1, 32)
-        self.num_perm = _check_int("num_perm", num_perm, 1, 1024)
-        self.bands = _check_int("bands", bands, 1, self.num_perm)
+        self.shingle = checks.integer("shingle", shingle, 1, 32)
+        self.num_perm = checks.integer("num_perm", num_perm, 1, 1024)
+        self.bands = checks.integer("bands", bands, 1, self.num_perm)
         if self.num_perm % self.bands:
             raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
-        self.seed = _check_int("seed", seed, 0, 2**32 - 1)
-        self.max_candidates = _check_int("max_candidates", max_candidates, 1)
+        self.seed = checks.integer("seed", seed, 0, 2**32 - 1)
+        self.max_candidates = checks.integer("max_candidates", max_candidates, 1)
         if state is not None and not isinstance(state, (str, Path)):
             raise ValueError(f"state must be a file path, got {state!r}")
         self.state = config_path(state, "state", base_dir) if state is not None else None

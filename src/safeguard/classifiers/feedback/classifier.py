@@ -224,7 +224,7 @@ class FeedbackClassifier(Classifier):
     def read(self, posts: Sequence[Post]) -> list[Reading]:
         """What the classifier reads of each post before deciding its kind (the kind model's inputs)."""
         self.load()
-        texts = [_joined(p) for p in posts]
+        texts = [p.full_text for p in posts]
         normalized = normalize_many(texts)
         return [self._read(p, raw, norm) for p, raw, (norm, _) in zip(posts, texts, normalized, strict=True)]
 
@@ -370,11 +370,3 @@ def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
             where = os.fspath(path)
             raise ConfigError(f"{where}: {key} must be a number in [0, 1], got {value!r}", file=where)
     return heads
-
-
-def _joined(post: Post) -> str:
-    """Title and text as one text; the title ends a sentence of its own (normalisation squeezes newlines)."""
-    if not post.title:
-        return post.text
-    title = post.title.rstrip()
-    return f"{title}{'' if title[-1:] in '.!?' else '.'}\n{post.text}"

@@ -16,10 +16,11 @@
             patterns: [{regex: '\\bLMGC-\\d{4}-\\d{4}\\b', score: 0.9}]
             context: [gift]
 
-Signals per post: ``entities`` (types found at or above their minimum score, in order of first
-appearance), ``count`` (spans reported), ``scores`` (type -> highest score), ``spans`` (``{type,
-start, end, score}``, offsets into the post's original text) and ``redacted`` (the text with each
-span replaced by ``<TYPE>``).
+Signals per post, title and body together: ``entities`` (types found at or above their minimum
+score, in order of first appearance, the title's first), ``count`` (spans reported) and ``scores``
+(type -> highest score). Where: ``spans`` (``{type, start, end, score}``, offsets into the post's
+original text) and ``redacted`` (the text with each span replaced by ``<TYPE>``); ``title_spans``
+and ``redacted_title`` the same for the title (empty and the title as it is when it has none).
 
 No model is downloaded: the analyzer runs pattern recognizers on a no-op NLP engine. With
 ``nlp_model: en_core_web_sm`` (an installed spaCy model) PERSON and LOCATION become available.
@@ -35,6 +36,7 @@ from typing import Any
 
 import re2
 
+from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.pii.context import RETAIL_CHECKED, ContextRules
 from safeguard.classifiers.pii.normalize import NormalizedText, normalize_pii
@@ -98,9 +100,7 @@ def _import_presidio(classifier: str) -> None:
 
 
 def _score(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{what} must be a number between 0 and 1, got {value!r}")
-    return float(value)
+    return checks.probability(what, value)
 
 
 def _string_list(value: Any, what: str) -> list[str]:
@@ -132,7 +132,15 @@ class PIIClassifier(Classifier):
 
     kind = "pii"
     cost = Cost.CHEAP
-    outputs: Mapping[str, type] = {"entities": list, "count": int, "scores": dict, "spans": list, "redacted": str}
+    outputs: Mapping[str, type] = {
+        "entities": list,
+        "count": int,
+        "scores": dict,
+        "spans": list,
+        "redacted": str,
+        "title_spans": list,
+        "redacted_title": str,
+    }
 
     def __init__(
         self,
@@ -330,7 +338,27 @@ class PIIClassifier(Classifier):
         if not posts:
             return []
         self.load()
-        return [self.analyze(post.text or "") for post in posts]
+        return [self._post_signals(post) for post in posts]
+
+    def _post_signals(self, post: Post) -> dict[str, Any]:
+        """The body's signals, with what the title holds (see :attr:`Post.full_text`) counted in too:
+        ``spans`` and ``redacted`` stay the body's, ``title_spans`` and ``redacted_title`` are the title's."""
+        body = self.analyze(post.text or "")
+        title = self.analyze(post.title) if post.title else None
+        if title is None:
+            return {**body, "title_spans": [], "redacted_title": post.title or ""}
+        scores = dict(body["scores"])
+        for entity, score in title["scores"].items():
+            scores[entity] = max(scores.get(entity, 0.0), score)
+        return {
+            "entities": list(dict.fromkeys([*title["entities"], *body["entities"]])),
+            "count": title["count"] + body["count"],
+            "scores": scores,
+            "spans": body["spans"],
+            "redacted": body["redacted"],
+            "title_spans": title["spans"],
+            "redacted_title": title["redacted"],
+        }
 
     def analyze(self, text: str) -> dict[str, Any]:
         """The signals of one text."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.spam.features import extract
 from safeguard.classifiers.spam.model import DEFAULT_MODEL_PATH, SpamModel
@@ -78,12 +79,8 @@ class SpamClassifier(Classifier):
         super().__init__(name=name)
         if model is not None and not isinstance(model, (str, Path)):
             raise ValueError(f"model must be a file path, got {type(model).__name__}")
-        if isinstance(author_window_seconds, bool) or not isinstance(author_window_seconds, (int, float)):
-            raise ValueError(f"author_window_seconds must be a number, got {author_window_seconds!r}")
-        if not (math.isfinite(author_window_seconds) and author_window_seconds > 0):
-            raise ValueError(f"author_window_seconds must be a positive number, got {author_window_seconds!r}")
-        if isinstance(max_authors, bool) or not isinstance(max_authors, int) or max_authors < 1:
-            raise ValueError(f"max_authors must be a positive integer, got {max_authors!r}")
+        checks.number("author_window_seconds", author_window_seconds, 0.0, low_open=True)
+        checks.integer("max_authors", max_authors)
         path = config_path(model, "model", base_dir) if model is not None else DEFAULT_MODEL_PATH
         if model is not None and not path.is_file():
             raise ValueError(
@@ -122,7 +119,7 @@ class SpamClassifier(Classifier):
         assert model is not None
         out: list[dict[str, Any]] = []
         for post in posts:
-            text = f"{post.title}\n{post.text}" if post.title else post.text
+            text = post.full_text
             f = extract(text)
             out.append(
                 {

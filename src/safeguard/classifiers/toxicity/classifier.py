@@ -47,11 +47,6 @@ def make_backend(options: Mapping[str, Any], *, base_dir: Path | None = None) ->
     return backend
 
 
-def post_text(post: Post) -> str:
-    """The text scored for a post: its title (when it has one) and its body."""
-    return f"{post.title}\n{post.text}" if post.title else post.text
-
-
 class ToxicityClassifier(Classifier):
     """Toxicity scores in [0, 1] with Detoxify's label names, from a configurable backend.
 
@@ -79,7 +74,7 @@ class ToxicityClassifier(Classifier):
         if not posts:
             return []
         self.load()
-        scores = self.backend.predict([post_text(p) for p in posts])
+        scores = self.backend.predict([p.full_text for p in posts])
         labels = list(scores)
         columns: list[list[Any]] = []
         for label in labels:

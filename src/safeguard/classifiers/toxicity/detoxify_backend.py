@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from safeguard import checks
 from safeguard.classifiers.toxicity.backend import Backend, FloatArray, cached_model, check_options
 from safeguard.classifiers.toxicity.checkpoint import DETOXIFY_MODELS, LoadedModel, load_detoxify
 from safeguard.errors import ModelLoadError
@@ -28,11 +29,7 @@ DETOXIFY_MODEL_LABELS: dict[str, tuple[str, ...]] = {
 
 def validate_runtime_options(batch_size: Any, threads: Any) -> tuple[int, int | None]:
     """Check ``batch_size`` (positive int) and ``threads`` (positive int or None)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer (default: the CPUs available), got {threads!r}")
-    return batch_size, threads
+    return checks.integer("batch_size", batch_size), None if threads is None else checks.integer("threads", threads)
 
 
 class DetoxifyBackend(Backend):

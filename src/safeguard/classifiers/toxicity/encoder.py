@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from safeguard import checks
 from safeguard.classifiers.toxicity.backend import cpu_count
 from safeguard.classifiers.toxicity.datadir import DATA_DIR
 from safeguard.errors import MissingDependencyError, ModelLoadError
@@ -213,12 +214,6 @@ def locate_base_model(path: str | Path | None = None) -> Path:
     )
 
 
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return value
-
-
 def _read_manifest(directory: Path) -> dict[str, Any] | None:
     """The ``manifest.json`` beside an exported model, or None when there is none or it is unreadable."""
     try:
@@ -265,9 +260,9 @@ class SentenceEncoder:
         threads: int | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else SHIPPED_DIR
-        self.max_tokens = _positive_int("max_tokens", max_tokens, 2)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.threads = None if threads is None else _positive_int("threads", threads)
+        self.max_tokens = checks.integer("max_tokens", max_tokens, 2)
+        self.batch_size = checks.integer("batch_size", batch_size)
+        self.threads = None if threads is None else checks.integer("threads", threads)
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
@@ -390,7 +385,7 @@ class SentenceEncoder:
         up to that quarter lies whole inside one slice. There is no cap: a text costs in proportion to its
         length. A slice may begin or end inside a word (tokens are word pieces).
         """
-        width = self.max_tokens if size is None else _positive_int("size", size, 3)
+        width = self.max_tokens if size is None else checks.integer("size", size, 3)
         items = list(texts)
         if not items:
             return []

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from safeguard import checks
 from safeguard.classifiers.base import Cost
 from safeguard.classifiers.toxicity.backend import (
     Backend,
@@ -364,8 +365,8 @@ class ModelHarmBackend(Backend):
                 also = "".join(f"{o} or " for o in other if o is not None)
                 raise ValueError(f"{name} must be {also}an integer >= {lo}, got {value!r}")
         self.passage_tokens = passage_tokens
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        if threads is not None:
+            checks.integer("threads", threads)
         self.path = MODEL_HEADS if model is None else config_path(model, "model", base_dir)
         self.encoder_dir = None if encoder is None else config_path(encoder, "encoder", base_dir)
         self.batch_size, self.threads, self.max_tokens = batch_size, threads, max_tokens

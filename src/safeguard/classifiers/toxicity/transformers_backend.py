@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from safeguard import checks
 from safeguard.classifiers.toxicity.backend import (
     KNOWN_LABELS,
     Backend,
@@ -61,9 +62,7 @@ class TransformersBackend(Backend):
             raise ValueError(f"activation must be sigmoid or softmax, got {activation!r}")
         self.activation = activation
         self.batch_size, self.threads = validate_runtime_options(batch_size, threads)
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
-        self.max_length = max_length
+        self.max_length = None if max_length is None else checks.integer("max_length", max_length)
         if labels is None:
             names = read_model_labels(self.model_dir / "config.json")
             mapping = {n: standard_label(n) for n in names if standard_label(n) in KNOWN_LABELS}
