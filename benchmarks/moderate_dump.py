@@ -69,12 +69,15 @@ def build_dump(path: Path, n: int, corpus: list[str], plant: int = 0) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
-def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "local") -> tuple[float, float, float]:
-    """Seconds, peak RSS (MB) and CPU seconds (user + system of the CLI and its worker processes) of one run."""
+def run(
+    dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "local", one_cpu: bool = False
+) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MB) and CPU seconds (user + system of the CLI and its worker processes) of one run;
+    ``one_cpu`` runs it on the first CPU this process may use (as on a one-core machine)."""
     cmd = [sys.executable, "-m", "safeguard", "moderate", str(dump), "-r", str(rules), "-o", str(out), "--no-progress"]
     cmd += ["--workers", str(workers), "--engine", engine]
     # A fresh wrapper process per run, so its children's peak RSS is this run's alone.
-    wrapper = [sys.executable, "-c", _WRAPPER, *cmd]
+    wrapper = [sys.executable, "-c", _WRAPPER, "1" if one_cpu else "0", *cmd]
     start = time.perf_counter()
     proc = subprocess.run(wrapper, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -85,8 +88,10 @@ def run(dump: Path, rules: Path, out: Path, workers: int = 1, engine: str = "loc
 
 
 _WRAPPER = """
-import resource, subprocess, sys
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+import os, resource, subprocess, sys
+if sys.argv[1] == "1":
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 sys.exit(code)
@@ -98,6 +103,11 @@ def main() -> None:
     parser.add_argument("--posts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rules", choices=sorted(RULESETS), nargs="+", default=sorted(RULESETS))
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="worker counts to run (first: baseline)")
+    parser.add_argument(
+        "--one-cpu",
+        action="store_true",
+        help="first run --workers 1 on one CPU (the baseline of what every core adds)",
+    )
     parser.add_argument("--ray", type=int, default=0, help="also run --engine ray with this many actors")
     parser.add_argument("--plant", type=int, default=0, help="copy-paste campaigns to plant (and time every post)")
     parser.add_argument("--rounds", type=int, default=1, help="run each configuration this many times, interleaved")
@@ -109,14 +119,15 @@ def main() -> None:
         for n in sorted(args.posts):
             dump = Path(tmp) / f"dump_{n}.jsonl"
             build_dump(dump, n, corpus, args.plant)
-            runs = [("local", w) for w in args.workers] + ([("ray", args.ray)] if args.ray else [])
+            runs = [("local", w, False) for w in args.workers] + ([("ray", args.ray, False)] if args.ray else [])
+            runs = [("local", 1, True), *runs] if args.one_cpu else runs
             for name in args.rules:
                 baseline = None
                 for round_ in range(1, args.rounds + 1):
                     first = None
-                    for engine, workers in runs:
-                        out = Path(tmp) / f"out_{engine}_{workers}.jsonl"
-                        seconds, peak, cpu = run(dump, RULESETS[name], out, workers, engine)
+                    for engine, workers, one_cpu in runs:
+                        out = Path(tmp) / f"out_{engine}_{workers}_{one_cpu}.jsonl"
+                        seconds, peak, cpu = run(dump, RULESETS[name], out, workers, engine, one_cpu)
                         decided = _records(out)
                         baseline = decided if baseline is None else baseline
                         first = seconds if first is None else first
@@ -126,7 +137,7 @@ def main() -> None:
                                 "posts": n,
                                 "round": round_,
                                 "engine": engine,
-                                "workers": workers,
+                                "workers": f"{workers} (1 CPU)" if one_cpu else workers,
                                 "seconds": round(seconds, 2),
                                 "posts_per_s": round(n / seconds),
                                 "speedup": round(first / seconds, 2),
@@ -139,12 +150,12 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(
-        f"{'rules':<12} {'posts':>8} {'round':>5} {'engine':>6} {'workers':>7} {'seconds':>8} {'posts/s':>9} "
+        f"{'rules':<12} {'posts':>8} {'round':>5} {'engine':>6} {'workers':>10} {'seconds':>8} {'posts/s':>9} "
         f"{'speedup':>7} {'CPU s':>7} {'peak RSS MB':>12} {'same':>5}"
     )
     for r in results:
         print(
-            f"{r['rules']:<12} {r['posts']:>8} {r['round']:>5} {r['engine']:>6} {r['workers']:>7} {r['seconds']:>8} "
+            f"{r['rules']:<12} {r['posts']:>8} {r['round']:>5} {r['engine']:>6} {r['workers']:>10} {r['seconds']:>8} "
             f"{r['posts_per_s']:>9} {r['speedup']:>7} {r['cpu_seconds']:>7} {r['peak_rss_mb']:>12} "
             f"{'yes' if r['same'] else 'NO':>5}"
         )
