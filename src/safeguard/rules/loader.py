@@ -18,7 +18,7 @@ from typing import Any
 
 import cel
 
-from safeguard.classifiers.base import Classifier, get_classifier_class
+from safeguard.classifiers.base import Classifier, available, get_classifier_class
 from safeguard.classifiers.lists import MAX_LIST_FILE_BYTES
 from safeguard.errors import ConfigError, Problem
 from safeguard.files import UnsafeFileError, config_root, confined, read_bounded
@@ -438,7 +438,7 @@ def _compile(
                     ok = False
                     continue
         else:
-            hint = difflib.get_close_matches(head, sorted(known_names | {"lists", "toxicity", "pii", "spam"}), n=1)
+            hint = difflib.get_close_matches(head, sorted(known_names | set(available())), n=1)
             if head == "lists":
                 msg = "unknown name 'lists': define term lists in the ruleset's `lists:` section"
             elif hint and hint[0] in known_names:
