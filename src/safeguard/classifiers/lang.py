@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from safeguard.classifiers.urls import URL_RE
+
 __all__ = ["LANGUAGES", "MAX_CHARS", "UNDETERMINED", "detect_language", "detect_languages", "load"]
 
 #: ISO 639-1 codes the identifier chooses from.
@@ -46,7 +48,6 @@ MAX_CHARS = 1000
 # Words needed to tell the language (a word: a token with a letter and no digit, so not "1d10t" or "4k");
 # CJK, kana and Thai letters, written without spaces, count one word per two letters.
 _MIN_WORDS = 3
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 _AT_RE = re.compile(r"(?<!\S)\S*@\S*")  # e-mail addresses and @mentions
 _WORD_RE = re.compile(r"(?<!\S)[^\s\d]*[^\W\d_][^\s\d]*(?!\S)")  # a token with a letter and no digit
 _UNSPACED_RE = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -132,7 +133,7 @@ def _sample(text: str) -> bytes | None:
     # Lower case (py3langid lowers only all-caps text): shouting with a few lowercase letters reads better.
     text = text[:MAX_CHARS].lower()
     if "://" in text or "www." in text:
-        text = _URL_RE.sub(" ", text)
+        text = URL_RE.sub(" ", text)
     if "@" in text:
         text = _AT_RE.sub(" ", text)
     words = sum(1 for _ in itertools.islice(_WORD_RE.finditer(text), _MIN_WORDS))

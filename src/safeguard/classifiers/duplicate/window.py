@@ -10,7 +10,6 @@ by the window whatever the length of the stream.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -19,6 +18,7 @@ from rapidfuzz.fuzz import ratio
 
 from safeguard.classifiers.duplicate.minhash import MinHasher
 from safeguard.classifiers.text import normalize
+from safeguard.classifiers.urls import URL_RE
 from safeguard.types import Post
 
 __all__ = ["Entry", "Prepared", "Window", "WindowConfig", "comparable_text", "prepare"]
@@ -42,16 +42,13 @@ class WindowConfig(Protocol):
         ...
 
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+")
-
-
 def comparable_text(text: str, max_chars: int) -> str:
     """What posts are compared by: the shared normalisation, each URL as ``"<url>"``, at most ``max_chars``.
 
     URLs are masked so a campaign that swaps its link is still one campaign, and two short comments
     that share a long link are not near-copies because of the link alone.
     """
-    return _URL_RE.sub("<url>", normalize(text))[:max_chars]
+    return URL_RE.sub("<url>", normalize(text))[:max_chars]
 
 
 #: What a post is compared by: its comparable text and band keys, or (None, None) when it is too short.

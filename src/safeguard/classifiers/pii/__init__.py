@@ -40,6 +40,7 @@ from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.pii.context import RETAIL_CHECKED, ContextRules
 from safeguard.classifiers.pii.normalize import NormalizedText, normalize_pii
+from safeguard.classifiers.urls import URL_START
 from safeguard.errors import ClassifierError, MissingDependencyError
 from safeguard.types import Post
 
@@ -73,7 +74,7 @@ _DIGIT_RUN = re.compile(r"\d[\d \t().+\-/]{5,}\d")
 #: such as "2019 - 2020" or "v1.2.3", cannot be one).
 _MIN_DIGITS = 7
 _IP_HINT = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:")
-_URL_HINT = re.compile(r"(?i)https?://|www\.|\w\.[a-z]{2,}\b")
+_URL_HINT = re.compile(rf"(?i){URL_START}|\w\.[a-z]{{2,}}\b")
 _DIGIT_ENTITIES = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE", "UK_NHS"})
 
 

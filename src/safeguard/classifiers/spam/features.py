@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import re2
 
 from safeguard.classifiers.text import caps_ratio
+from safeguard.classifiers.urls import URL_START
 
 __all__ = [
     "COUNT_FEATURES",
@@ -227,7 +228,7 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # RE2 syntax (a DFA: linear time and fast over long posts), so no lookaround: a boundary that must not
 # be a word character is consumed as a leading character instead, and trimmed where it matters.
 _URL = (
-    r"(?i:(?:https?://|www\.)[^\s<>\"'()\[\]{}]+"
+    rf"(?i:{URL_START}[^\s<>\"'()\[\]{{}}]+"
     rf"|\b(?:{_LABEL}\.)+(?:{'|'.join(_BARE_TLDS)})\b(?:/[^\s<>\"'()\[\]{{}}]*)?)"
 )
 _EMAIL = r"(?i:[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
