@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["CSS", "escape", "nice_max"]
+__all__ = ["CSS", "escape", "nice_max", "stacked_columns"]
 
 #: The stylesheet of every page.
 CSS = """
@@ -60,3 +61,65 @@ def nice_max(value: float) -> float:
         if value <= m * exp:
             return float(m * exp)
     return float(10 * exp)
+
+
+def stacked_columns(
+    chart_id: str,
+    title: str,
+    tips: Sequence[str],
+    ticks: Sequence[str],
+    series: Mapping[str, Sequence[int]],
+    colors: Mapping[str, str],
+    *,
+    class_prefix: str,
+    height: int = 240,
+    bottom: int = 40,
+    bar_share: float = 0.7,
+    max_ticks: int = 14,
+    caption: str | None = None,
+    attrs: str = "",
+) -> str:
+    """An inline SVG of stacked columns over time: one column per period, one colour per series.
+
+    ``tips`` names each column in its tooltips and ``ticks`` on the axis (at most ``max_ticks`` of them
+    shown); ``series`` maps each series, stacked from the bottom in its order, to a count per column.
+    Each segment is a ``rect`` of class ``class_prefix + name``. ``caption`` is written under the axis;
+    ``attrs`` are extra attributes of the ``svg`` element. Text arguments are escaped here.
+    """
+    width, left, right, top = 1120, 48, 12, 12
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max(1, len(tips))
+    peak = nice_max(max((sum(s[i] for s in series.values()) for i in range(len(tips))), default=0))
+    slot = plot_w / n
+    bar = max(1.0, slot * bar_share)
+    out = [
+        f'<svg id="{escape(chart_id)}" class="chart" role="img"{attrs} viewBox="0 0 {width} {height}" width="100%" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for frac in (0, 0.5, 1):
+        y = top + plot_h * (1 - frac)
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dde3ea"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{peak * frac:g}</text>')
+    every = max(1, math.ceil(n / max_ticks))
+    for i, (tip, tick) in enumerate(zip(tips, ticks, strict=True)):
+        x = left + i * slot + (slot - bar) / 2
+        y = top + plot_h
+        for name, values in series.items():
+            count = values[i]
+            if not count:
+                continue
+            h = plot_h * count / peak
+            y -= h
+            out.append(
+                f'<rect class="{escape(class_prefix + name)}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{colors[name]}"><title>{escape(tip)}: {count} {escape(name)}</title></rect>'
+            )
+        if i % every == 0:
+            out.append(
+                f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+                f"{escape(tick)}</text>"
+            )
+    if caption is not None:
+        out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(caption)}</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from safeguard.htmlpage import CSS, escape, nice_max
+from safeguard.htmlpage import CSS, escape, stacked_columns
 
 __all__ = ["render_page"]
 
@@ -47,42 +47,8 @@ def _columns(
     chart_id: str, title: str, labels: Sequence[str], series: Mapping[str, Sequence[int]], colors: Mapping[str, str]
 ) -> str:
     """Stacked columns, one per label (a week or a day), one colour per series."""
-    width, height, left, right, top, bottom = _W, 240, 48, 12, 12, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    n = max(1, len(labels))
-    totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
-    peak = nice_max(max(totals, default=0))
-    slot = plot_w / n
-    bar = max(1.0, slot * 0.7)
-    out = [
-        f'<svg id="{escape(chart_id)}" class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-    ]
-    for frac in (0, 0.5, 1):
-        y = top + plot_h * (1 - frac)
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dde3ea"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{peak * frac:g}</text>')
-    every = max(1, -(-n // 14))
-    for i, label in enumerate(labels):
-        x = left + i * slot + (slot - bar) / 2
-        y = top + plot_h
-        for name, values in series.items():
-            count = values[i]
-            if not count:
-                continue
-            h = plot_h * count / peak
-            y -= h
-            out.append(
-                f'<rect class="col-{escape(name)}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{colors[name]}"><title>{escape(label)}: {count} {escape(name)}</title></rect>'
-            )
-        if i % every == 0:
-            out.append(
-                f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                f"{escape(_label(label))}</text>"
-            )
-    out.append("</svg>")
-    return "".join(out)
+    ticks = [_label(label) for label in labels]
+    return stacked_columns(chart_id, title, labels, ticks, series, colors, class_prefix="col-")
 
 
 def _lines(chart_id: str, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from safeguard.htmlpage import CSS, escape, nice_max
+from safeguard.htmlpage import CSS, escape, stacked_columns
 from safeguard.policy.records import KEPT_ERRORS, UnusableRecord
 from safeguard.types import Post
 
@@ -236,43 +236,22 @@ def _timeline_svg(report: Report) -> str:
         key = d - dt.timedelta(days=d.weekday()) if weekly else d
         for i in range(3):
             buckets[key][i] += counts[i]
-    width, height, left, right, top, bottom = 1120, 280, 48, 12, 12, 42
-    plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_max(max(sum(c) for c in buckets.values()))
-    n = len(buckets)
-    slot = plot_w / n
-    bar = max(1.0, slot * 0.8)
-    parts = [
-        f'<svg id="chart-actions-over-time" class="chart" role="img" data-buckets="{n}" viewBox="0 0 {width} {height}" '
-        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>Actions per {"week" if weekly else "day"}</title>'
-    ]
-    for frac in (0, 0.5, 1):
-        y = top + plot_h * (1 - frac)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dde3ea"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{top_value * frac:g}</text>')
-    label_every = max(1, math.ceil(n / 12))
-    for i, (d, counts) in enumerate(sorted(buckets.items())):
-        x = left + i * slot + (slot - bar) / 2
-        y = top + plot_h
-        for action, count in zip(ACTIONS, counts, strict=True):
-            if not count:
-                continue
-            h = plot_h * count / top_value
-            y -= h
-            parts.append(
-                f'<rect class="bar-{action}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{COLORS[action]}"><title>{d.isoformat()}: {count} {action}</title></rect>'
-            )
-        if i % label_every == 0:
-            parts.append(
-                f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                f"{d.strftime('%b %d')}</text>"
-            )
-    parts.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
-        f"{'week starting' if weekly else 'day'} (UTC)</text></svg>"
+    periods = sorted(buckets)
+    return stacked_columns(
+        "chart-actions-over-time",
+        f"Actions per {'week' if weekly else 'day'}",
+        [d.isoformat() for d in periods],
+        [d.strftime("%b %d") for d in periods],
+        {action: [buckets[d][k] for d in periods] for k, action in enumerate(ACTIONS)},
+        {action: COLORS[action] for action in ACTIONS},
+        class_prefix="bar-",
+        height=280,
+        bottom=42,
+        bar_share=0.8,
+        max_ticks=12,
+        caption=f"{'week starting' if weekly else 'day'} (UTC)",
+        attrs=f' data-buckets="{len(periods)}"',
     )
-    return "".join(parts)
 
 
 def _rules_svg(report: Report) -> str:

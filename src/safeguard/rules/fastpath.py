@@ -458,34 +458,23 @@ def _select(target: _Node, name: str) -> _Node:
 
 
 def _logical(is_or: bool, left: _Node, right: _Node) -> _Node:
+    """``left || right`` (``is_or``) or ``left && right``: the left side alone decides when it is the
+    deciding value (true for ``||``, false for ``&&``); anything but a bool on either side is CEL's."""
     lf, rf = left.fn, right.fn
-    if is_or:
+    deciding, other = is_or, not is_or
 
-        def either(env: Env) -> bool:
-            value = lf(env)
-            if value is True:
-                return True
-            if value is not False:
-                raise Unsupported
-            value = rf(env)
-            if type(value) is bool:
-                return value
-            raise Unsupported
-
-        return _Node(either, boolean=True)
-
-    def both(env: Env) -> bool:
+    def logical(env: Env) -> bool:
         value = lf(env)
-        if value is False:
-            return False
-        if value is not True:
+        if value is deciding:
+            return is_or
+        if value is not other:
             raise Unsupported
         value = rf(env)
         if type(value) is bool:
             return value
         raise Unsupported
 
-    return _Node(both, boolean=True)
+    return _Node(logical, boolean=True)
 
 
 def _not(inner: _Node) -> _Node:
