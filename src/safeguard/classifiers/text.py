@@ -178,31 +178,36 @@ def _genuine_script_class() -> str:
 #: Greek and Cyrillic letters that look like no Latin letter: a text holding one is really written in that script.
 _GENUINE_SCRIPT_SET = frozenset(_genuine_script_class())
 
+#: Leetspeak, the one table every leet pattern, set and byte map here derives from: the digits read as
+#: letters inside words ("1d10t"), and the symbols that may stand for letters ("@ss", "$h1t", "sh!t", "f|ck").
+_LEET_MAP: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_LEET_DIGITS = "".join(_LEET_MAP)
+_LEET_SYMBOLS = "@$!|"
+
 # Spaced-out letters: 3+ single letters (or leet digits) separated by the same one-character separator.
 _GLUE = "._*-"
-_MEMBER = r"(?:[^\W\d_]|[01345789])"
+_MEMBER = rf"(?:[^\W\d_]|[{_LEET_DIGITS}])"
 _SPACED_HINT_RE = re.compile(r"([ ._*\-])[^\W_]\1[^\W_](?![^\W_])")
 _SPACED_RE = re.compile(rf"(?<![\w']){_MEMBER}([ ._*\-])(?:{_MEMBER}\1)+{_MEMBER}(?![\w'])")
 # The same two on casefolded ASCII text, where a word character is one of a-z, 0-9 and "_": plain character
 # sets, which the regex engine tests about twice as fast as the Unicode classes.
-_ASCII_MEMBER = "[a-z01345789]"
+_ASCII_MEMBER = f"[a-z{_LEET_DIGITS}]"
 _SPACED_HINT_ASCII_RE = re.compile(r"([ ._*\-])[a-z0-9]\1[a-z0-9](?![a-z0-9])")
 _SPACED_ASCII_RE = re.compile(
     rf"(?<![a-z0-9_']){_ASCII_MEMBER}([ ._*\-]){_ASCII_MEMBER}\1(?:{_ASCII_MEMBER}\1)*{_ASCII_MEMBER}(?![a-z0-9_'])"
 )
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
-_LEET_MAP: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
-_LEET_DIGITS_AND_DOLLAR = frozenset("01345789$")
+_LEET_DIGITS_AND_DOLLAR = frozenset(_LEET_DIGITS + "$")
 #: Runs of digits and leet symbols; only those touching a letter are looked at.
-_LEET_RUN_RE = re.compile(r"[\d@$!|]+")
+_LEET_RUN_RE = re.compile(rf"[\d{re.escape(_LEET_SYMBOLS)}]+")
 _NONSPACE_RE = re.compile(r"\S*")
 #: Chunks that are codes or numbers: a run of 3+ digits, or a digit that has no letter reading.
 _CODE_CHUNK_RE = re.compile(r"\d{3,}|[26]")
 #: Hex colours ("#ff00aa") are not leetspeak.
 _HEX_COLOUR_RE = re.compile(r"#[0-9a-f]{3,8}\b")
-_LEET_WORD_RE = re.compile(r"(?:[^\W_]|[@$!])+")
-_LEET_WORD_PIPE_RE = re.compile(r"(?:[^\W_]|[@$!|])+")
+_LEET_WORD_PIPE_RE = re.compile(rf"(?:[^\W_]|[{re.escape(_LEET_SYMBOLS)}])+")
+_LEET_WORD_RE = re.compile(rf"(?:[^\W_]|[{re.escape(_LEET_SYMBOLS.replace('|', ''))}])+")  # "|" only where allowed
 #: Longer words are glued text or identifiers, not disguised words.
 _MAX_LEET_WORD = 20
 _UNITS = (
@@ -239,7 +244,7 @@ _LEET_SHAPE = bytes(
     ord("a")
     if chr(c).isascii() and chr(c).isalpha()
     else ord("1")
-    if chr(c) in "0123456789@$!|"
+    if chr(c) in "0123456789" + _LEET_SYMBOLS
     else ord(" ")
     if chr(c).isspace() and c < 128
     else ord(".")
@@ -377,7 +382,7 @@ def _leet_word(w: str, allow_pipe: bool, hits: list[bool]) -> str:
 
 
 #: ASCII chunks without a leet digit, "$" or "@", and without "!" or "|" between two letters, read the same.
-_LEET_CHANGERS = frozenset("01345789$@")
+_LEET_CHANGERS = frozenset(_LEET_DIGITS + "$@")
 _INNER_BANG_RE = re.compile(r"[a-z][!|][a-z]")
 
 
