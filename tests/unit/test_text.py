@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from safeguard.classifiers.text import TextClassifier, caps_ratio, non_ascii_chars, normalize, normalize_with_flags
 from safeguard.datasets import eval_path, read_eval
@@ -355,3 +357,19 @@ def test_ascii_spaced_letter_patterns_equal_the_unicode_ones_on_casefolded_ascii
         assert [(m.span(), m.group(1)) for m in text._SPACED_ASCII_RE.finditer(sample)] == [
             (m.span(), m.group(1)) for m in text._SPACED_RE.finditer(sample)
         ], sample
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abzAZ013456789 ._*-'_!|@$\n")), max_size=40))
+def test_the_ascii_patterns_read_casefolded_ascii_text_as_the_unicode_ones_do(raw: str) -> None:
+    """The faster ASCII twins of the spaced-letters and repeat patterns agree with the Unicode ones on
+    the only text they are used on: casefolded ASCII."""
+    from safeguard.classifiers import text as module
+
+    text = raw.casefold()
+    for unicode_re, ascii_re in (
+        (module._SPACED_RE, module._SPACED_ASCII_RE),
+        (module._SPACED_HINT_RE, module._SPACED_HINT_ASCII_RE),
+        (module._REPEAT_RE, module._REPEAT_ASCII_RE),
+    ):
+        assert [m.span() for m in unicode_re.finditer(text)] == [m.span() for m in ascii_re.finditer(text)], text
