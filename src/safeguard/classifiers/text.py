@@ -609,15 +609,14 @@ def _outside_spans(
     return "".join(pieces)
 
 
-@functools.lru_cache(maxsize=8192)
 def normalize_with_flags(text: str) -> tuple[str, bool]:
     """Normalise ``text`` (see :func:`normalize`) and say whether it was disguised.
 
     The flag is ``True`` when normalisation did more than NFKC, casefolding, accent stripping,
     whitespace and repeated-letter collapsing: an invisible character inside a word was removed,
     decorating combining marks were dropped, look-alike letters were mapped, leetspeak was decoded
-    or spaced-out letters were joined. Cached (8,192 texts): several classifiers normalise the same
-    post in one batch; texts :func:`normalize_many` did are not done again.
+    or spaced-out letters were joined. Cached with :func:`normalize_many`'s results (8,192 texts, one
+    cache): several classifiers normalise the same post in one batch.
     """
     found = _BATCHED.get(text)
     if found is None:
@@ -710,7 +709,6 @@ def _restore_symbols(text: str, held: list[str]) -> str | None:
 
 def clear_caches() -> None:
     """Forget every cached normalisation and caps ratio (benchmarks start cold with it)."""
-    normalize_with_flags.cache_clear()
     caps_ratio.cache_clear()
     _BATCHED.clear()
 
