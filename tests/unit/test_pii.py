@@ -260,3 +260,13 @@ def test_no_false_flags_on_review_sentences(pii: PIIClassifier) -> None:
         if s["entities"]
     ]
     assert flagged == []
+
+
+def test_every_pattern_entity_has_its_recognizers_in_the_table() -> None:
+    from safeguard.classifiers.pii import PATTERN_ENTITIES
+    from safeguard.classifiers.pii.recognizers import pattern_recognizers
+
+    table = pattern_recognizers(["GB"])
+    assert tuple(table) == PATTERN_ENTITIES
+    for entity, found in table.items():
+        assert found and all(entity in r.supported_entities for r in found), entity

@@ -256,17 +256,7 @@ class PIIClassifier(Classifier):
         import phonenumbers
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
-        from presidio_analyzer.predefined_recognizers import (
-            CreditCardRecognizer,
-            CryptoRecognizer,
-            IbanRecognizer,
-            IpRecognizer,
-            NhsRecognizer,
-            SpacyRecognizer,
-            UrlRecognizer,
-            UsLicenseRecognizer,
-            UsSsnRecognizer,
-        )
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
         from safeguard.classifiers.pii import recognizers as ours
 
@@ -286,18 +276,10 @@ class PIIClassifier(Classifier):
         nlp_engine.load()
         wanted = set(self.entities)
         candidates: list[Any] = [
-            CreditCardRecognizer(),
-            ours.CardNumberRecognizer(),
-            ours.QuietEmailRecognizer(),
-            ours.PhoneNumberRecognizer(self.regions),
-            IbanRecognizer(),
-            ours.LowerCaseIbanRecognizer(),
-            UsSsnRecognizer(),
-            IpRecognizer(),
-            UrlRecognizer(),
-            UsLicenseRecognizer(),
-            NhsRecognizer(),
-            CryptoRecognizer(),
+            recognizer
+            for entity, found in ours.pattern_recognizers(self.regions).items()
+            if entity in wanted
+            for recognizer in found
         ]
         if self.nlp_model is not None:
             candidates.append(SpacyRecognizer(supported_entities=[e for e in NER_ENTITIES if e in wanted]))

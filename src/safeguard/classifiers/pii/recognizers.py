@@ -22,7 +22,17 @@ import re2
 import tldextract
 from presidio_analyzer import EntityRecognizer, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    CryptoRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    NhsRecognizer,
+    UrlRecognizer,
+    UsLicenseRecognizer,
+    UsSsnRecognizer,
+)
 
 __all__ = [
     "CardNumberRecognizer",
@@ -203,3 +213,20 @@ class RE2PatternRecognizer(LocalRecognizer):
                 if m.end() > m.start():
                     results.append(RecognizerResult(entity, m.start(), m.end(), score))
         return list(EntityRecognizer.remove_duplicates(results))
+
+
+def pattern_recognizers(regions: Sequence[str]) -> dict[str, list[EntityRecognizer]]:
+    """The recognizers of each pattern entity (``PATTERN_ENTITIES``), Presidio's with safeguard's beside
+    or instead of them; ``regions`` are the phone regions read without a country code."""
+    return {
+        "CREDIT_CARD": [CreditCardRecognizer(), CardNumberRecognizer()],
+        "EMAIL_ADDRESS": [QuietEmailRecognizer()],
+        "PHONE_NUMBER": [PhoneNumberRecognizer(regions)],
+        "IBAN_CODE": [IbanRecognizer(), LowerCaseIbanRecognizer()],
+        "US_SSN": [UsSsnRecognizer()],
+        "IP_ADDRESS": [IpRecognizer()],
+        "URL": [UrlRecognizer()],
+        "US_DRIVER_LICENSE": [UsLicenseRecognizer()],
+        "UK_NHS": [NhsRecognizer()],
+        "CRYPTO": [CryptoRecognizer()],
+    }
