@@ -22,16 +22,16 @@ denominator is zero (a rule that never fired has no precision) is ``None``, and 
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from safeguard.errors import ConfigError, SafeguardError
+from safeguard.metrics import Metric, MetricName, ratio, round_metric, wilson_interval
 from safeguard.policy.records import ACTIONS, KEPT_ERRORS, UnusableRecord, action_matrix, batched
 from safeguard.types import Action, Post, lookup_path
 
@@ -53,101 +53,11 @@ __all__ = [
     "wilson_interval",
 ]
 
-#: The two-sided 95% normal quantile.
-Z95 = 1.959963984540054
 #: Targets of an "at least as severe" metric.
 AT_LEAST = {"hold+": Action.HOLD, "remove+": Action.REMOVE}
 
 #: Characters of post text kept in a wrong-fire example.
 EXAMPLE_TEXT = 240
-
-MetricName = Literal["precision", "recall", "f1"]
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """The Wilson score interval for a proportion ``successes / n``; ``None`` when ``n == 0``.
-
-    ``z`` is the normal quantile (the default gives a two-sided 95% interval). Unlike the normal
-    approximation, it stays inside [0, 1] and is sensible for proportions near 0 or 1 and small n.
-    """
-    if n < 0 or not 0 <= successes <= n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return None
-    p = successes / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    center = (p + z2 / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, center - half), min(1.0, center + half)
-
-
-def _ratio(num: int, den: int) -> float | None:
-    return num / den if den else None
-
-
-@dataclass(frozen=True)
-class Metric:
-    """Counts of one positive class: true positives, false positives, false negatives."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    @property
-    def predicted(self) -> int:
-        """Posts predicted positive (``tp + fp``)."""
-        return self.tp + self.fp
-
-    @property
-    def support(self) -> int:
-        """Posts that are positives (``tp + fn``)."""
-        return self.tp + self.fn
-
-    @property
-    def precision(self) -> float | None:
-        return _ratio(self.tp, self.predicted)
-
-    @property
-    def recall(self) -> float | None:
-        return _ratio(self.tp, self.support)
-
-    @property
-    def f1(self) -> float | None:
-        p, r = self.precision, self.recall
-        if p is None or r is None or p + r == 0:
-            return None if p is None or r is None else 0.0
-        return 2 * p * r / (p + r)
-
-    @property
-    def precision_ci(self) -> tuple[float, float] | None:
-        return wilson_interval(self.tp, self.predicted)
-
-    @property
-    def recall_ci(self) -> tuple[float, float] | None:
-        return wilson_interval(self.tp, self.support)
-
-    def value(self, name: MetricName) -> float | None:
-        """``precision``, ``recall`` or ``f1`` by name."""
-        if name == "precision":
-            return self.precision
-        if name == "recall":
-            return self.recall
-        return self.f1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "predicted": self.predicted,
-            "support": self.support,
-            "precision": _round(self.precision),
-            "precision_ci": _round_pair(self.precision_ci),
-            "recall": _round(self.recall),
-            "recall_ci": _round_pair(self.recall_ci),
-            "f1": _round(self.f1),
-        }
 
 
 @dataclass(frozen=True)
@@ -195,7 +105,7 @@ class GateResult:
             "metric": self.gate.metric,
             "target": self.gate.target,
             "minimum": self.gate.minimum,
-            "value": _round(self.value),
+            "value": round_metric(self.value),
             "passed": self.passed,
         }
 
@@ -259,7 +169,7 @@ class Evaluation:
     @property
     def accuracy(self) -> float | None:
         right = sum(self.confusion[a][a] for a in ACTIONS)
-        return _ratio(right, self.posts)
+        return ratio(right, self.posts)
 
     def metric(self, target: str) -> Metric:
         """The metric of an action, an at-least level (``hold+``) or a rule id; ``KeyError`` otherwise."""
@@ -286,7 +196,7 @@ class Evaluation:
             "unlabelled": self.unlabelled,
             "error_records": self.error_records,
             "errors": [e.to_dict() for e in self.errors[:20]],
-            "accuracy": _round(self.accuracy),
+            "accuracy": round_metric(self.accuracy),
             "confusion": {
                 "rows": "label",
                 "columns": "predicted",
@@ -358,14 +268,6 @@ def _fmt(value: float | None) -> str:
 
 def _fmt_ci(ci: tuple[float, float] | None) -> str:
     return "-" if ci is None else f"{ci[0]:.3f}-{ci[1]:.3f}"
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def _round_pair(pair: tuple[float, float] | None) -> list[float] | None:
-    return None if pair is None else [round(pair[0], 6), round(pair[1], 6)]
 
 
 # --- labels ----------------------------------------------------------------------------------------

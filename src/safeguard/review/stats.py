@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from safeguard.policy.evaluate import wilson_interval
+from safeguard.metrics import wilson_interval
 from safeguard.review.store import ReviewStore
 from safeguard.review.views import ReviewedPost
 

@@ -27,6 +27,7 @@ import numpy as np
 from safeguard.classifiers.spam.features import extract
 from safeguard.classifiers.spam.model import FeatureConfig, SpamModel, ngrams
 from safeguard.errors import InputError
+from safeguard.metrics import Metric
 from safeguard.types import lookup_path
 
 __all__ = [
@@ -110,16 +111,12 @@ def auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
 def classification_metrics(
     labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, threshold: float = 0.5
 ) -> Metrics:
-    """AUC, and precision, recall and F1 of ``score >= threshold``."""
+    """AUC, and precision, recall and F1 of ``score >= threshold`` (0 where undefined)."""
     y = np.asarray(labels, dtype=bool)
     s = np.asarray(scores, dtype=np.float64)
     predicted = s >= threshold
-    tp = int(np.sum(predicted & y))
-    fp = int(np.sum(predicted & ~y))
-    fn = int(np.sum(~predicted & y))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    counts = Metric(tp=int(np.sum(predicted & y)), fp=int(np.sum(predicted & ~y)), fn=int(np.sum(~predicted & y)))
+    precision, recall, f1 = (v or 0.0 for v in (counts.precision, counts.recall, counts.f1))
     return Metrics(auc(y, s), precision, recall, f1, threshold, len(y), int(y.sum()))
 
 
