@@ -26,9 +26,7 @@ With ``state: PATH`` the window is restored from the file at load and written ba
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +118,7 @@ class DuplicateClassifier(Classifier):
         }
 
     def describe_config(self) -> dict[str, Any]:
-        """Every option, for benchmarks and ``explain``."""
+        """Every option, for benchmarks (``benchmarks/duplicate_eval.py`` prints it)."""
         return {
             "threshold": self.threshold,
             "window": self.window,
@@ -172,7 +170,3 @@ class DuplicateClassifier(Classifier):
     def size(self) -> int:
         """Posts in the window now (0 before load)."""
         return 0 if self._window is None else int(self._window.count)
-
-    @staticmethod
-    def _timestamp(value: datetime | None) -> float:
-        return value.timestamp() if value is not None else math.nan
