@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -149,14 +148,13 @@ def _print_table(document: dict[str, Any]) -> None:
             f"{r['p99_ms']:.3f}",
             f"{r['peak_rss_mb']:,.0f}",
         )
-    console = Console(stderr=True, highlight=False, width=None if err.is_terminal else 120)
-    console.print(table)
+    err.print(table)
     for note in notes:
-        console.print(note, markup=False)
+        err.print(note, markup=False)
     for name, value in document["ratios"].items():
-        console.print(f"{name}: {value:,.2f}x", markup=False)
+        err.print(f"{name}: {value:,.2f}x", markup=False)
     if not document["ratios"]:
-        console.print("no ratio: no subject ran beside its peer")
+        err.print("no ratio: no subject ran beside its peer")
 
 
 def _rewrite_readme(results: Path, readme: Path, render: Any, update: Any) -> None:

@@ -31,7 +31,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-err = Console(stderr=True, highlight=False)
+#: Columns a command's tables get where no terminal says how wide it is (a CI log, a file), unless
+#: ``COLUMNS`` says: wide enough that a table keeps its cells instead of cutting them to fit 80.
+LOG_WIDTH = 120
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for a command's output: the terminal's width, or :data:`LOG_WIDTH` columns elsewhere.
+    Text is never broken into lines by the console (a message with a path stays one line to copy);
+    tables still fit the width."""
+    fixed = Console(stderr=stderr).is_terminal or "COLUMNS" in os.environ
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=None if fixed else LOG_WIDTH)
+
+
+err = console(stderr=True)
 #: The shipped policy, by name: resolved to the file inside the installed package.
 DEFAULT_RULES = Path("community")
 

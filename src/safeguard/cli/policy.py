@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from safeguard.cli import exit_codes
-from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, err, fail_config, fail_io, load_moderator
+from safeguard.cli.common import (
+    DEFAULT_RULES,
+    RulesOpt,
+    app,
+    check_outputs,
+    console,
+    err,
+    fail_config,
+    fail_io,
+    load_moderator,
+)
 from safeguard.cli.moderate import BatchOpt, FieldOpt, InputFormatOpt, InputsArg, ProgressOpt
 from safeguard.cli.progress import PostProgress
 from safeguard.errors import ConfigError, InputError
@@ -68,7 +77,7 @@ def _show(result: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(_dump(result.to_dict()))
     else:
-        result.render(Console(highlight=False))
+        result.render(console())
     if result.error_records:
         err.print(
             f"[yellow]{result.error_records:,} input records are not posts[/yellow] "

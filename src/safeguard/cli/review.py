@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.common import DEFAULT_RULES, app, check_outputs, err, fail_config, rules_option
+from safeguard.cli.common import DEFAULT_RULES, app, check_outputs, console, err, fail_config, rules_option
 from safeguard.errors import ConfigError, ReviewError
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def user_list(db: DbOpt) -> None:
         table.add_column(column)
     for u in users:
         table.add_row(Text(u.name), u.role, u.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if u.disabled else "")
-    Console(highlight=False).print(table)
+    console().print(table)
 
 
 @review_app.command("queue")
@@ -165,7 +165,7 @@ def queue(
         status = e.status + (f" ({e.claimed_by})" if e.claimed_by else "") + (" escalated" if e.escalated else "")
         rules = ", ".join(e.rules) or ("sampled allow" if e.sampled else e.action)
         table.add_row(str(e.id), str(e.priority), Text(status), Text(rules), Text(e.excerpt[:70]))
-    Console(highlight=False).print(table)
+    console().print(table)
 
 
 @review_app.command("next")
@@ -181,7 +181,7 @@ def next_item(
     Works over SSH: on a terminal one key press is enough; when standard input is not a terminal,
     each line is one key (the first character). Quitting (or the end of input) gives the item back.
     """
-    out = Console(highlight=False)
+    out = console()
     decided = 0
     with open_store(db) as store:
         while True:
@@ -320,7 +320,7 @@ def stats(
     if as_json:
         typer.echo(json.dumps(figures, indent=2, sort_keys=True))
         return
-    out = Console(highlight=False)
+    out = console()
     items, verdicts = figures["items"], figures["verdicts"]
     out.print(
         f"items: {items['open']} open, {items['claimed']} claimed, {items['done']} done"

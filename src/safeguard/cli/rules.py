@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, dump_json, err, load_moderator
+from safeguard.cli.common import DEFAULT_RULES, RulesOpt, app, check_outputs, console, dump_json, err, load_moderator
 from safeguard.errors import ConfigError, InputError
 from safeguard.types import Action, Post
 
@@ -126,9 +126,8 @@ def explain(
     if as_json:
         typer.echo(dump_json(decision.to_dict()))
         return
-    from rich.console import Console
 
-    out = Console(highlight=False)
+    out = console()
     style = _ACTION_STYLE[decision.action]
     out.print(f"decision: [bold {style}]{decision.action.value.upper()}[/]" + ("  (exempt)" if decision.exempt else ""))
     if decision.matches or decision.shadow:
