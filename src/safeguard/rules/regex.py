@@ -75,18 +75,23 @@ def _matcher(pattern: str) -> Any:
     return found
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` in UTF-8; the last text is kept, as the rules run several patterns over one text in a row."""
+    global _last_encoded
+    last = _last_encoded
+    if last[0] is text:
+        return last[1]
+    data = text.encode("utf-8")
+    _last_encoded = (text, data)
+    return data
+
+
 def regex_match(text: str, pattern: str) -> bool:
     """True when ``pattern`` (RE2 syntax) matches anywhere in ``text``, as CEL's ``matches``."""
-    global _last_encoded
     matcher = _matcher(pattern) if type(text) is str else None
     if matcher is None:
         return _compiled(pattern).search(text) is not None
-    last = _last_encoded
-    if last[0] is text:
-        data = last[1]
-    else:
-        data = text.encode("utf-8")
-        _last_encoded = (text, data)
+    data = _utf8(text)
     return bool(matcher.Match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
 
 
@@ -98,15 +103,9 @@ def pattern_matcher(pattern: str) -> Callable[[str], bool]:
     match = program.Match
 
     def test(text: str) -> bool:
-        global _last_encoded
         if type(text) is not str:
             return regex_match(text, pattern)
-        last = _last_encoded
-        if last[0] is text:
-            data = last[1]
-        else:
-            data = text.encode("utf-8")
-            _last_encoded = (text, data)
+        data = _utf8(text)
         return bool(match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN)
 
     return test
