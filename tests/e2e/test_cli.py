@@ -214,5 +214,6 @@ def test_help_shows_no_type_beside_a_flag() -> None:
     text = run("moderate", "--help").stdout
     progress = next(line for line in text.splitlines() if "--no-progress" in line)
     assert "<bool>" not in progress
+    assert "<bool>" not in text  # --help itself included
     # options that take a value still say what kind
     assert "<path>" in next(line for line in text.splitlines() if "--rules" in line)
