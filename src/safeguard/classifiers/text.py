@@ -230,6 +230,8 @@ _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
 _REPEAT_ASCII_RE = re.compile(r"([a-z])\1{2,}")  # the same on casefolded ASCII text, faster
 
 _PROTECTED_MARKER_RE = re.compile(r"://|www\.|@")
+#: What normalisation leaves as written: anything@anything.anything, broader than an address the spam
+#: features count as a contact (``name@1.0.0`` in a log is protected from leetspeak, not a contact).
 _EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")
 

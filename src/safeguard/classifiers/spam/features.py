@@ -231,6 +231,8 @@ _URL = (
     rf"(?i:{URL_START}[^\s<>\"'()\[\]{{}}]+"
     rf"|\b(?:{_LABEL}\.)+(?:{'|'.join(_BARE_TLDS)})\b(?:/[^\s<>\"'()\[\]{{}}]*)?)"
 )
+# An address someone can be written to (a top-level domain of letters): stricter than what the
+# normaliser protects, so that "name@1.0.0" in a log is not a contact.
 _EMAIL = r"(?i:[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
 _CRYPTO = (
     r"\b(?:bc1[ac-hj-np-z02-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}"
