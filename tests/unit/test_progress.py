@@ -37,8 +37,8 @@ def test_lines_come_at_most_once_an_interval_and_never_when_turned_off(capsys: p
 
 def test_a_resumed_run_counts_its_rate_from_where_it_starts() -> None:
     progress = PostProgress("moderating", show=False, total=100, start=40)
-    assert progress.line(70, 10.0, 3.0) == "moderating: 70 of 100 posts (70%), 3/s, 10s, about 10s left"
-    assert progress.line(70, 75.0, 0.4).endswith("1m15s, about 1m15s left")
+    assert progress.line(70, 10.0, 3.0) == "moderating: 70 of 100 posts (70%), 3/s, 10.0 s, about 10.0 s left"
+    assert progress.line(70, 150.0, 0.4).endswith("2.5 min, about 75.0 s left")
 
 
 def test_the_estimate_matches_what_is_read(tmp_path: Path) -> None:

@@ -136,5 +136,14 @@ def load_moderator(rules: Path, *, workers: int = 1) -> Any:
     return moderator
 
 
+def duration(seconds: float) -> str:
+    """A span of time for a person to read: ``45.0 s``, ``2.5 min``, ``3.1 h``."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def dump_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from safeguard.cli.common import err
+from safeguard.cli.common import duration, err
 
 __all__ = ["LINE_INTERVAL_S", "PostProgress", "expected_records"]
 
@@ -120,19 +120,12 @@ class PostProgress:
             err.print(self.line(completed, now - self._started, rate), markup=False, highlight=False)
 
     def line(self, completed: int, elapsed: float, rate: float) -> str:
-        """The plain progress line: ``moderating: 12,000 of 40,000 posts (30%), 800/s, 15s, about 35s left``."""
+        """The plain progress line: ``moderating: 12,000 of 40,000 posts (30%), 800/s, 15.0 s, about 35.0 s left``."""
         if self.total:
             share = min(completed / self.total, 1.0)
             left = max(self.total - completed, 0) / rate if rate > 0 else None
             count = f"{completed:,} of {self.total:,} posts ({100 * share:.0f}%)"
         else:
             left, count = None, f"{completed:,} posts"
-        tail = f", about {_duration(left)} left" if left is not None else ""
-        return f"{self.verb}: {count}, {rate:,.0f}/s, {_duration(elapsed)}{tail}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+        tail = f", about {duration(left)} left" if left is not None else ""
+        return f"{self.verb}: {count}, {rate:,.0f}/s, {duration(elapsed)}{tail}"

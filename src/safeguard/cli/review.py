@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeguard.cli import exit_codes
-from safeguard.cli.common import DEFAULT_RULES, app, check_outputs, console, err, fail_config, rules_option
+from safeguard.cli.common import DEFAULT_RULES, app, check_outputs, console, duration, err, fail_config, rules_option
 from safeguard.errors import ConfigError, ReviewError
 
 if TYPE_CHECKING:
@@ -342,9 +342,9 @@ def stats(
     out.print(table)
     wait, spent = figures["time_to_decision_seconds"], figures["seconds_spent"]
     if wait["median"] is not None:
-        out.print(f"median time to a verdict: {_duration(wait['median'])} ({wait['n']} items)")
+        out.print(f"median time to a verdict: {duration(wait['median'])} ({wait['n']} items)")
     if spent["median"] is not None:
-        out.print(f"median time spent on an item: {_duration(spent['median'])}")
+        out.print(f"median time spent on an item: {duration(spent['median'])}")
     days = Table(title="queue load per day (UTC)", title_justify="left")
     for column in ("day", "entered", "decided", "open"):
         days.add_column(column, justify="left" if column == "day" else "right")
@@ -362,14 +362,6 @@ def stats(
         )
     else:
         out.print("no sampled allows decided yet: moderate with --queue-sample-allows to estimate recall")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 @review_app.command("export")

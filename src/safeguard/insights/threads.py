@@ -253,7 +253,7 @@ def unanswered_questions(
     are not seen, and a question younger than ``hours`` is waiting rather than unanswered, since its
     window has not closed yet. ``staff_replied`` says whether staff replied at any time up to ``now``.
     """
-    hours = _positive_hours(hours)
+    hours = checks.number("hours", hours, 0.0, low_open=True)
     now = _check_now(now)
     include_replies = _check_bool("include_replies", include_replies)
     return _unanswered(_index(rows), hours=hours, now=now, include_replies=include_replies)
@@ -324,7 +324,7 @@ def thread_insights(
     ``now`` bounds the unanswered view only; the other two read every post. Every option is checked
     before any work, so a bad one fails fast rather than after the clustering.
     """
-    hours = _positive_hours(hours)
+    hours = checks.number("hours", hours, 0.0, low_open=True)
     now = _check_now(now)
     include_replies = _check_bool("include_replies", include_replies)
     min_posts, rise, min_members = _check_escalation(min_posts, rise, min_members)
@@ -649,10 +649,6 @@ def _snippet(text: str) -> str:
 # -- options and dates --------------------------------------------------------------------------------
 
 
-def _positive_hours(value: Any) -> float:
-    return checks.number("hours", value, 0.0, low_open=True)
-
-
 def _check_now(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -669,23 +665,15 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    return checks.integer(name, value, low)
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    return checks.number(name, value, 0.0, 1.0, low_open=True)
-
-
 def _check_escalation(min_posts: Any, rise: Any, min_members: Any) -> tuple[int, float, int]:
     # Two posts are the fewest that have an earlier and a later half.
     return (
-        _check_int("min_posts", min_posts, 2),
-        _check_fraction("rise", rise),
-        _check_int("min_members", min_members, 1),
+        checks.integer("min_posts", min_posts, 2),
+        checks.number("rise", rise, 0.0, 1.0, low_open=True),
+        checks.integer("min_members", min_members),
     )
 
 
 def _check_faq(threshold: Any, min_size: Any) -> tuple[float, int]:
     # A cluster of one is every question that was asked once.
-    return _check_fraction("threshold", threshold), _check_int("min_size", min_size, 2)
+    return checks.number("threshold", threshold, 0.0, 1.0, low_open=True), checks.integer("min_size", min_size, 2)

@@ -100,10 +100,6 @@ def _import_presidio(classifier: str) -> None:
                 del sys.modules[module]
 
 
-def _score(value: Any, what: str) -> float:
-    return checks.probability(what, value)
-
-
 def _string_list(value: Any, what: str) -> list[str]:
     if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"{what} must be a list of non-empty strings, got {value!r}")
@@ -177,7 +173,7 @@ class PIIClassifier(Classifier):
             if e not in chosen:
                 chosen.append(e)
         self.entities: tuple[str, ...] = tuple(dict.fromkeys(chosen))
-        self.min_score = _score(min_score, "min_score")
+        self.min_score = checks.probability("min_score", min_score)
         self.entity_min_score: dict[str, float] = {}
         if entity_min_score is not None:
             if not isinstance(entity_min_score, Mapping):
@@ -185,7 +181,7 @@ class PIIClassifier(Classifier):
             for entity, value in entity_min_score.items():
                 if entity not in self.entities:
                     raise ValueError(f"entity_min_score: {entity!r} is not one of the entities {list(self.entities)}")
-                self.entity_min_score[entity] = _score(value, f"entity_min_score.{entity}")
+                self.entity_min_score[entity] = checks.probability(f"entity_min_score.{entity}", value)
         self.allow_list = frozenset(s.casefold().strip() for s in _string_list(allow_list or [], "allow_list"))
         extra_context: dict[str, list[str]] = {}
         if context is not None:
@@ -244,7 +240,7 @@ class PIIClassifier(Classifier):
                     f"{pwhere}.regex {regex!r} is not a valid RE2 pattern ({msg}); "
                     "RE2 has no lookaround or backreferences, which keeps matching linear-time"
                 ) from None
-            score = _score(p.get("score"), f"{pwhere}.score")
+            score = checks.probability(f"{pwhere}.score", p.get("score"))
             parsed.append((str(p.get("name") or f"{name}-{j}"), regex, score))
         words = _string_list(spec.get("context") or [], f"{where}.context")
         return {"name": name, "entity": entity, "patterns": parsed, "context": words}
