@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safeguard.classifiers.duplicate import DuplicateClassifier
-from safeguard.classifiers.text import normalize
 from safeguard.datasets import read_eval
+from safeguard.text import normalize
 from safeguard.types import Author, Post
 
 CORPORA = ("reddit_comp551_comments.jsonl", "stackexchange_posts_comments.jsonl")

@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:  # running from a source checkout that is not installed
         sys.path.insert(0, str(REPO_ROOT / "src"))
     from safeguard.classifiers.lists import TermMatcher
-    from safeguard.classifiers.text import normalize, normalize_with_flags
+    from safeguard.text import normalize, normalize_with_flags
 
     texts, source = load_posts(args.posts, args.seed)
     uncached = normalize_with_flags.__wrapped__

@@ -151,7 +151,7 @@ def testfile(data: bytes) -> None:
 
 def normalize(data: bytes) -> None:
     """Normalisation: the batch path gives what one text at a time gives, for any text."""
-    from safeguard.classifiers.text import clear_caches, normalize_many, normalize_with_flags
+    from safeguard.text import clear_caches, normalize_many, normalize_with_flags
 
     text = data.decode("utf-8", "surrogateescape")  # invalid bytes become lone surrogates: those too
     texts = [text, text.upper(), "ok " + text]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from safeguard import Moderator
-from safeguard.classifiers.text import normalize, normalize_many, normalize_with_flags, resolve_bidi
 from safeguard.errors import InputError, SafeguardError
 from safeguard.io.readers import iter_posts, read_records
+from safeguard.text import normalize, normalize_many, normalize_with_flags, resolve_bidi
 from safeguard.types import Action, Author, Decision, Post, parse_id, safe_text
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -141,3 +141,12 @@ def test_the_library_never_imports_the_command_line() -> None:
 
 def test_the_classifier_protocol_imports_no_implementation() -> None:
     assert GRAPH["safeguard.classifiers.base"] <= {"safeguard.errors", "safeguard.types", "safeguard"}
+
+
+def test_text_normalisation_imports_no_classifier() -> None:
+    """:mod:`safeguard.text` is pure functions that classifiers build on, never the other way round."""
+    text_modules = {m for m in GRAPH if m == "safeguard.text" or m.startswith("safeguard.text.")}
+    assert len(text_modules) >= 7
+    for module in text_modules:
+        outside = {d for d in GRAPH[module] if not (d == "safeguard.text" or d.startswith("safeguard.text."))}
+        assert outside <= {"safeguard"}, (module, outside)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from safeguard.classifiers.lists import ListsClassifier, TermMatcher, load_list_file
-from safeguard.classifiers.text import normalize
 from safeguard.errors import ConfigError
+from safeguard.text import normalize
 from safeguard.types import Post
 
 TERMS = {

@@ -162,14 +162,14 @@ def test_caps_ratio(text: str, expected: float) -> None:
 
 
 def test_normalize_is_cached_once_for_both_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
-    from safeguard.classifiers import text as module
+    from safeguard.text import normalize_many, steps
 
     text = "a text only this test normalises: 1d10t"
     first = normalize(text)
     calls = []
-    monkeypatch.setattr(module, "_normalize", lambda t: calls.append(t) or ("not used", False))
+    monkeypatch.setattr(steps, "normalize_uncached", lambda t: calls.append(t) or ("not used", False))
     assert normalize(text) == first == "a text only this test normalises: idiot"
-    assert module.normalize_many([text]) == [(first, True)]
+    assert normalize_many([text]) == [(first, True)]
     assert calls == []  # both answered from the one cache
 
 
@@ -241,24 +241,25 @@ def test_letter_repeat_check_equals_the_collapsing_pattern() -> None:
     """The cheap check in front of repeat collapsing says yes exactly when the pattern finds a letter run."""
     import random
 
-    from safeguard.classifiers.text import _REPEAT_RE, _letter_repeats
+    from safeguard.text.steps import REPEAT_RE, letter_repeats
 
     rng = random.Random(3)
     for _ in range(20000):
         text = "".join(rng.choice("aab. _1²٣éé") for _ in range(rng.randint(0, 10)))
-        assert _letter_repeats(text) == bool(_REPEAT_RE.search(text)), text
+        assert letter_repeats(text) == bool(REPEAT_RE.search(text)), text
 
 
-@pytest.mark.parametrize("table", ["_APOSTROPHE_TABLE", "_INVISIBLE_TABLE", "_COMBINING_TABLE", "_CONFUSABLE_TABLE"])
+@pytest.mark.parametrize("table", ["APOSTROPHE_TABLE", "INVISIBLE_TABLE", "COMBINING_TABLE", "CONFUSABLE_TABLE"])
 def test_character_replacement_equals_translate(table: str) -> None:
     import random
 
-    from safeguard.classifiers import text as module
+    from safeguard.text import steps as module
+    from safeguard.text import tables
 
-    mapping = getattr(module, table)
+    mapping = getattr(tables, table)
     pairs = {
-        "_APOSTROPHE_TABLE": module._APOSTROPHE_PAIRS,
-        "_CONFUSABLE_TABLE": module._CONFUSABLE_PAIRS,
+        "APOSTROPHE_TABLE": module._APOSTROPHE_PAIRS,
+        "CONFUSABLE_TABLE": tables.CONFUSABLE_PAIRS,
     }.get(table, module._DELETED)
     keys = [chr(k) for k in mapping]
     rng = random.Random(5)
@@ -287,53 +288,41 @@ def _fuzz_texts(seed: int, count: int) -> list[str]:
 
 def test_normalize_many_equals_normalising_each_text() -> None:
     """The batch path (array checks over the whole batch) gives every text the per-text result and flag."""
-    from safeguard.classifiers import text as module
+    from safeguard.text import clear_caches, normalize_many
+    from safeguard.text.steps import normalize_uncached
 
     texts = ["", " ", "a\n\nb  c ", "see http://x.com/A1 and 1d10t", "(me@mail.com) sh1t", *_fuzz_texts(17, 20000)]
-    module.clear_caches()
-    batched = [r for i in range(0, len(texts), 500) for r in module.normalize_many(texts[i : i + 500])]
-    assert batched == [module._normalize(t) for t in texts]
+    clear_caches()
+    batched = [r for i in range(0, len(texts), 500) for r in normalize_many(texts[i : i + 500])]
+    assert batched == [normalize_uncached(t) for t in texts]
     # Cached results come back unchanged, and normalize_with_flags shares them.
-    assert module.normalize_many(texts[-300:]) == batched[-300:]
+    assert normalize_many(texts[-300:]) == batched[-300:]
     assert [normalize_with_flags(t) for t in texts[-300:]] == batched[-300:]
 
 
 @pytest.mark.skipif(eval_path("reddit_comp551_comments.jsonl") is None, reason="needs ../shared/eval")
 def test_normalize_many_equals_normalising_each_real_post() -> None:
-    from safeguard.classifiers import text as module
+    from safeguard.text import clear_caches, normalize_many
+    from safeguard.text.reference import reference_normalize
 
     texts = [r["text"] for r in read_eval("reddit_comp551_comments.jsonl", limit=3000)]
     texts += [r["text"] for r in read_eval("stackexchange_posts_comments.jsonl", limit=3000)]
-    module.clear_caches()
-    batched = [r for i in range(0, len(texts), 1000) for r in module.normalize_many(texts[i : i + 1000])]
-    assert batched == [module._normalize(t) for t in texts]
+    clear_caches()
+    batched = [r for i in range(0, len(texts), 1000) for r in normalize_many(texts[i : i + 1000])]
+    assert batched == [reference_normalize(t) for t in texts]
 
 
 def test_leet_chunks_without_changeable_characters_are_returned_as_they_are() -> None:
     """The quick return for chunks with no leet digit, "$", "@" or inner "!"/"|" gives what the full steps give."""
     import random
 
-    from safeguard.classifiers import text as module
-
-    def full_steps(chunk: str, allow_pipe: bool, hits: list[bool]) -> str:
-        if (
-            not module._LETTER_RE.search(chunk)
-            or "/" in chunk
-            or module._CODE_CHUNK_RE.search(chunk)
-            or module._HEX_COLOUR_RE.search(chunk)
-        ):
-            return chunk
-        words = module._LEET_WORD_PIPE_RE if allow_pipe else module._LEET_WORD_RE
-        return words.sub(lambda m: module._leet_word(m.group(), allow_pipe, hits), chunk)
+    from safeguard.text.steps import leet_chunk, leet_chunk_quick
 
     rng = random.Random(4)
     for _ in range(30000):
         chunk = "".join(rng.choice("ab!|.-*_@$1x") for _ in range(rng.randint(1, 8)))
         for allow_pipe in (False, True):
-            quick: list[bool] = []
-            full: list[bool] = []
-            assert module._leet_chunk(chunk, allow_pipe, quick) == full_steps(chunk, allow_pipe, full), chunk
-            assert bool(quick) == bool(full)
+            assert leet_chunk_quick.__wrapped__(chunk, allow_pipe) == leet_chunk(chunk, allow_pipe), chunk
 
 
 @pytest.mark.parametrize(
@@ -348,17 +337,17 @@ def test_non_ascii_chars_are_the_characters_above_ascii(text: str) -> None:
 def test_ascii_spaced_letter_patterns_equal_the_unicode_ones_on_casefolded_ascii() -> None:
     import random
 
-    from safeguard.classifiers import text
+    from safeguard.text import steps as text
 
     rng = random.Random(11)
     alphabet = "abcxyzABZ0123456789 ._*-'_!@$\t"
     for _ in range(20000):
         sample = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))).casefold()
-        assert [m.span() for m in text._SPACED_HINT_ASCII_RE.finditer(sample)] == [
-            m.span() for m in text._SPACED_HINT_RE.finditer(sample)
+        assert [m.span() for m in text.SPACED_HINT_ASCII_RE.finditer(sample)] == [
+            m.span() for m in text.SPACED_HINT_RE.finditer(sample)
         ], sample
         assert [(m.span(), m.group(1)) for m in text._SPACED_ASCII_RE.finditer(sample)] == [
-            (m.span(), m.group(1)) for m in text._SPACED_RE.finditer(sample)
+            (m.span(), m.group(1)) for m in text.SPACED_RE.finditer(sample)
         ], sample
 
 
@@ -367,12 +356,12 @@ def test_ascii_spaced_letter_patterns_equal_the_unicode_ones_on_casefolded_ascii
 def test_the_ascii_patterns_read_casefolded_ascii_text_as_the_unicode_ones_do(raw: str) -> None:
     """The faster ASCII twins of the spaced-letters and repeat patterns agree with the Unicode ones on
     the only text they are used on: casefolded ASCII."""
-    from safeguard.classifiers import text as module
+    from safeguard.text import steps as module
 
     text = raw.casefold()
     for unicode_re, ascii_re in (
-        (module._SPACED_RE, module._SPACED_ASCII_RE),
-        (module._SPACED_HINT_RE, module._SPACED_HINT_ASCII_RE),
-        (module._REPEAT_RE, module._REPEAT_ASCII_RE),
+        (module.SPACED_RE, module._SPACED_ASCII_RE),
+        (module.SPACED_HINT_RE, module.SPACED_HINT_ASCII_RE),
+        (module.REPEAT_RE, module.REPEAT_ASCII_RE),
     ):
         assert [m.span() for m in unicode_re.finditer(text)] == [m.span() for m in ascii_re.finditer(text)], text

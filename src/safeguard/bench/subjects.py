@@ -129,7 +129,7 @@ def _require(module: str, pip: str) -> None:
 
 def _clear_text_cache() -> None:
     # Normalisation and caps ratios are memoised; every measurement starts cold so repeated posts are not free.
-    from safeguard.classifiers.text import clear_caches
+    from safeguard.text import clear_caches
 
     clear_caches()
 

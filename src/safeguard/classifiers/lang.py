@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from safeguard.classifiers.urls import URL_RE
+from safeguard.text.links import URL_RE
 
 __all__ = ["LANGUAGES", "MAX_CHARS", "UNDETERMINED", "detect_language", "detect_languages", "load"]
 

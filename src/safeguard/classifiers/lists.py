@@ -6,7 +6,7 @@
 
 gives each post ``{"slurs": [...], "spam_domains": [...]}``: the terms of each list found in the post,
 as they were written in the list. Terms and posts go through the same
-:func:`~safeguard.classifiers.text.normalize`, so ``"1d10t"`` in a post matches ``idiot`` in a list,
+:func:`~safeguard.text.normalize`, so ``"1d10t"`` in a post matches ``idiot`` in a list,
 and matching is whole-word: ``ass`` matches neither ``"assassin"`` nor ``"class"``.
 """
 
@@ -20,9 +20,9 @@ from typing import Any, TypeAlias
 from ahocorasick_rs import AhoCorasick
 
 from safeguard.classifiers.base import Classifier, Cost
-from safeguard.classifiers.text import normalize
 from safeguard.errors import ConfigError
 from safeguard.files import UnsafeFileError, confined, expand_user, read_bounded_text
+from safeguard.text import normalize
 from safeguard.types import Post
 
 __all__ = ["MAX_LIST_FILE_BYTES", "ListsClassifier", "TermMatcher", "load_list_file"]

@@ -35,7 +35,7 @@ def normalized_digest(text: str, normalized: str | None = None) -> str:
     normalised here the same way.
     """
     if normalized is None:
-        from safeguard.classifiers.text import normalize
+        from safeguard.text import normalize
 
         normalized = normalize(text)
     return text_digest(" ".join(normalized.split()))

@@ -2,7 +2,7 @@
 
 Each post is compared with the posts before it in a window bounded by count (``window``) and,
 for posts that have ``created_at``, by age (``window_seconds``). Candidates come from MinHash LSH
-over character shingles of the shared normalised text (:func:`safeguard.classifiers.text.normalize`);
+over character shingles of the shared normalised text (:func:`safeguard.text.normalize`);
 each candidate is verified with rapidfuzz's ``ratio`` (normalised InDel similarity: 1.0 for equal
 texts, ``2 * matches / (len(a) + len(b))`` otherwise) on the same normalised text. ``threshold``
 is a floor on that ratio: a post is a near-copy of the most similar earlier post whose ratio is

@@ -17,8 +17,8 @@ import numpy as np
 from rapidfuzz.fuzz import ratio
 
 from safeguard.classifiers.duplicate.minhash import MinHasher
-from safeguard.classifiers.text import normalize
-from safeguard.classifiers.urls import URL_RE
+from safeguard.text import normalize
+from safeguard.text.links import URL_RE
 from safeguard.types import Post
 
 __all__ = ["Entry", "Prepared", "Window", "WindowConfig", "comparable_text", "prepare"]

@@ -55,10 +55,10 @@ from safeguard.classifiers.feedback.kinds import (
 )
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
-from safeguard.classifiers.text import normalize_many
 from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
 from safeguard.files import config_path
+from safeguard.text import normalize_many
 from safeguard.types import Post
 
 __all__ = ["ASPECTS", "MODEL_FEATURES", "SHOPPING_WORDS", "FeedbackClassifier", "model_features"]

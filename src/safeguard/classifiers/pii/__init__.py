@@ -40,8 +40,8 @@ from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.pii.context import RETAIL_CHECKED, ContextRules
 from safeguard.classifiers.pii.normalize import NormalizedText, normalize_pii
-from safeguard.classifiers.urls import URL_START
 from safeguard.errors import ClassifierError, MissingDependencyError
+from safeguard.text.links import URL_START
 from safeguard.types import Post
 
 __all__ = ["DEFAULT_ENTITIES", "DEFAULT_REGIONS", "PATTERN_ENTITIES", "PIIClassifier"]

@@ -6,7 +6,7 @@ People hide contact details from filters: ``jane(at)gmail(dot)com``, ``jane at g
 the original character range it came from, so a span found on the cleaned text maps back to the
 exact characters the member typed (:meth:`NormalizedText.original_span`).
 
-Unlike :func:`safeguard.classifiers.text.normalize`, case, letters and digits are kept as written:
+Unlike :func:`safeguard.text.normalize`, case, letters and digits are kept as written:
 recognizers read the text much as it was posted.
 """
 
@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from safeguard.classifiers.text import _INVISIBLE_CHARS
+from safeguard.text.tables import INVISIBLE_CHARS
 
 __all__ = ["NormalizedText", "normalize_pii"]
 
-_INVISIBLE_SET = frozenset(_INVISIBLE_CHARS)
-_INVISIBLE_CLASS = "[" + re.escape(_INVISIBLE_CHARS) + "]"
+_INVISIBLE_SET = frozenset(INVISIBLE_CHARS)
+_INVISIBLE_CLASS = "[" + re.escape(INVISIBLE_CHARS) + "]"
 
 _AT_BRACKETED = r"\s*[\(\[\{<]\s*(?:at|@)\s*[\)\]\}>]\s*"
 _DOT_BRACKETED = r"\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*"

@@ -6,7 +6,7 @@ action, money and earnings phrases, off-platform payment requests and repeated c
 consumes its whole span, so the digits of a URL are never counted as a phone number.
 
 Features read the raw text (case folded where case does not matter), not
-:func:`safeguard.classifiers.text.normalize`: links, handles, phone numbers and wallet addresses
+:func:`safeguard.text.normalize`: links, handles, phone numbers and wallet addresses
 depend on digits and case, and the spam model must stay cheap enough to see every post.
 
 Domains are parsed offline: the registrable domain is the last two labels of the host, or the last
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import re2
 
-from safeguard.classifiers.text import caps_ratio
-from safeguard.classifiers.urls import URL_START
+from safeguard.text import caps_ratio
+from safeguard.text.links import CONTACT_EMAIL, URL_START
 
 __all__ = [
     "COUNT_FEATURES",
@@ -231,9 +231,6 @@ _URL = (
     rf"(?i:{URL_START}[^\s<>\"'()\[\]{{}}]+"
     rf"|\b(?:{_LABEL}\.)+(?:{'|'.join(_BARE_TLDS)})\b(?:/[^\s<>\"'()\[\]{{}}]*)?)"
 )
-# An address someone can be written to (a top-level domain of letters): stricter than what the
-# normaliser protects, so that "name@1.0.0" in a log is not a contact.
-_EMAIL = r"(?i:[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})"
 _CRYPTO = (
     r"\b(?:bc1[ac-hj-np-z02-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}"
     r"|0x[a-fA-F0-9]{40}|T[a-km-zA-HJ-NP-Z1-9]{33})\b"
@@ -273,7 +270,7 @@ _REPEAT_CHARS = "(?i:" + "|".join(f"{c}{{4,}}" for c in "abcdefghijklmnopqrstuvw
 _REPEAT_PUNCT = r"[!?.$*]{3,}"
 
 _KINDS: tuple[tuple[str, str], ...] = (
-    ("email", _EMAIL),
+    ("email", CONTACT_EMAIL),
     ("url", _URL),
     ("messenger", _MESSENGER),
     ("crypto", _CRYPTO),

@@ -3,7 +3,7 @@
 The fast tier reads hashed word and character n-grams alone (numpy only); the model tier adds the
 all-MiniLM-L6-v2 embedding of the text (:mod:`.encoder`) as dense features beside the same n-grams, so
 both tiers share one file format and one scoring path. Texts are normalised first
-(:func:`safeguard.classifiers.text.normalize_many`: look-alike letters, leetspeak, zero-width characters and
+(:func:`safeguard.text.normalize_many`: look-alike letters, leetspeak, zero-width characters and
 spaced-out letters undone), then turned into features by
 :class:`~safeguard.classifiers.toxicity.features.HashedNgrams`. Each head's margin is mapped to a
 probability by a logistic curve fitted on held-out data (Platt scaling), so ``0.7`` means about the
@@ -49,10 +49,10 @@ MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 
 def normalized_texts(texts: Sequence[str]) -> list[str]:
-    """The texts the harm models read: normalised (see :mod:`safeguard.classifiers.text`), masked words
+    """The texts the harm models read: normalised (see :mod:`safeguard.text`), masked words
     read as the word they hide (:mod:`.unmask`)."""
-    from safeguard.classifiers.text import normalize_many
     from safeguard.classifiers.toxicity.unmask import unmask
+    from safeguard.text import normalize_many
 
     return [unmask(t) for t, _ in normalize_many(list(texts))]
 
