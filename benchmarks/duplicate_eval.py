@@ -239,7 +239,7 @@ def score(planted: Planted, classifier: DuplicateClassifier, *, batch: int = 256
     for i in range(0, len(posts), batch):
         signals.extend(classifier.classify(posts[i : i + batch]))
     seconds = time.perf_counter() - start
-    return score_of(planted, [s["of"] for s in signals], seconds, classifier.max_chars)
+    return score_of(planted, [s["of"] for s in signals], seconds, classifier.options.max_chars)
 
 
 def score_of(planted: Planted, ofs: Sequence[str], seconds: float, max_chars: int = 2000) -> Score:
@@ -285,7 +285,7 @@ def natural_repeats(name: str, classifier: DuplicateClassifier) -> tuple[int, in
     repeats = found = extra = 0
     for post, sig in zip(posts, signals, strict=True):
         norm = normalize(post.text)
-        is_repeat = norm in seen and len(norm) >= classifier.min_chars
+        is_repeat = norm in seen and len(norm) >= classifier.options.min_chars
         repeats += is_repeat
         if sig["of"]:
             if is_repeat:
@@ -321,7 +321,7 @@ def sweep(posts: int, sources: int, seed: int) -> int:
     for options in SWEEP:
         classifier = DuplicateClassifier(**options)
         s = score(planted, classifier)
-        lsh = sum(r >= classifier.threshold for r in s.miss_ratios)
+        lsh = sum(r >= classifier.options.threshold for r in s.miss_ratios)
         label = ", ".join(f"{k}={v}" for k, v in options.items())
         print(f"{label:<48} {s.recall:>7.4f} {s.precision:>9.4f} {len(planted.posts) / s.seconds:>8,.0f} {lsh:>10}")
     return 0
@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classifier = DuplicateClassifier(**options)
     dropped: list[int] = []
     base = base_posts(args.posts, dropped=dropped)
-    planted = plant(base, args.sources, seed=args.seed, min_chars=classifier.min_chars)
+    planted = plant(base, args.sources, seed=args.seed, min_chars=classifier.options.min_chars)
     s = score(planted, classifier)
     print(f"stream: {len(base)} real posts ({dropped[0]} of the corpus's own repeats left out)")
     print(f"        + {s.planted} planted near-copies of {args.sources} sources (seed {args.seed})")
@@ -354,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"recall    {s.recall:.4f}  ({s.found}/{s.planted})")
     print(f"precision {s.precision:.4f}  ({s.flagged - s.false_positives}/{s.flagged}; {s.false_positives} false)")
     print(f"speed     {len(planted.posts) / s.seconds:,.0f} posts/s")
-    below = sum(r < classifier.threshold for r in s.miss_ratios)
+    below = sum(r < classifier.options.threshold for r in s.miss_ratios)
     print(f"misses: {below} below the threshold, {len(s.miss_ratios) - below} not found as LSH candidates")
     for src, copy, edits in s.misses[: args.show]:
         print(f"  missed {edits}: {src!r}\n      -> {copy!r}")

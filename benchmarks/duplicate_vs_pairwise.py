@@ -32,6 +32,7 @@ from duplicate_eval import base_posts, plant, score_of
 from rapidfuzz import fuzz, process
 
 from safeguard.classifiers.duplicate import DuplicateClassifier
+from safeguard.classifiers.duplicate.options import DuplicateOptions
 from safeguard.classifiers.duplicate.window import comparable_text
 
 
@@ -61,7 +62,7 @@ def shingles(text: str, k: int) -> list[bytes]:
 
 
 def with_datasketch(
-    texts: list[str], ids: list[str], window: int, threshold: float, min_chars: int, c: DuplicateClassifier
+    texts: list[str], ids: list[str], window: int, threshold: float, min_chars: int, c: DuplicateOptions
 ) -> list[str]:
     from datasketch import MinHash, MinHashLSH
 
@@ -101,7 +102,7 @@ def main() -> int:
     base = base_posts(args.posts)
     planted = plant(base, args.posts // 20, seed=args.seed, spread=args.window // 2)
     posts = planted.posts
-    texts = [comparable_text(p.text, classifier.max_chars) for p in posts]
+    texts = [comparable_text(p.text, classifier.options.max_chars) for p in posts]
     ids = [p.id for p in posts]
     n = len(posts)
     print(f"{n} posts ({len(planted.source_of)} planted near-copies), window {args.window}, threshold 0.8")
@@ -117,14 +118,16 @@ def main() -> int:
     ours_wide = score_of(planted, ofs, time.perf_counter() - start)
     rows.append(("safeguard, bands=32 (2 rows per band)", ours_wide))
     start = time.perf_counter()
-    ofs = pairwise(texts, ids, args.window, classifier.threshold, classifier.min_chars)
+    ofs = pairwise(texts, ids, args.window, classifier.options.threshold, classifier.options.min_chars)
     pair = score_of(planted, ofs, time.perf_counter() - start)
     rows.append(("pairwise rapidfuzz over the window", pair))
     ds = None
     if not args.no_datasketch:
         try:
             start = time.perf_counter()
-            ofs = with_datasketch(texts, ids, args.window, classifier.threshold, classifier.min_chars, classifier)
+            ofs = with_datasketch(
+                texts, ids, args.window, classifier.options.threshold, classifier.options.min_chars, classifier.options
+            )
             ds = score_of(planted, ofs, time.perf_counter() - start)
             rows.append(("datasketch MinHashLSH + rapidfuzz", ds))
         except ImportError:
@@ -136,11 +139,11 @@ def main() -> int:
     print(f"speed-up over pairwise rapidfuzz: {pair.seconds / ours_wide.seconds:.1f}x (bands=32)")
     if ds is not None:
         print(f"speed-up over datasketch MinHashLSH: {ds.seconds / ours.seconds:.1f}x")
-        signatures_only(texts, classifier)
+        signatures_only(texts, classifier.options)
     return 0
 
 
-def signatures_only(texts: list[str], c: DuplicateClassifier) -> None:
+def signatures_only(texts: list[str], c: DuplicateOptions) -> None:
     from datasketch import MinHash
 
     from safeguard.classifiers.duplicate.minhash import MinHasher

@@ -148,7 +148,9 @@ def test_index_memory_is_bounded_by_the_window() -> None:
         classifier.classify(stream[i : i + 100])
         window = classifier._window
         assert classifier.size == 50
-        assert sum(1 if isinstance(v, int) else len(v) for v in window.buckets.values()) == 50 * classifier.bands
+        assert (
+            sum(1 if isinstance(v, int) else len(v) for v in window.buckets.values()) == 50 * classifier.options.bands
+        )
         assert sum(size[0] for size, _ in window.clusters.values()) == 50
         assert sum(n for _, authors in window.clusters.values() for n in authors.values()) == 50
 
@@ -439,7 +441,7 @@ def test_saving_never_replaces_a_symlink_or_a_device(tmp_path: Path, kind: str) 
     else:
         path = Path("/dev/null")
     with pytest.raises(UnsafeFileError, match="refusing to replace it"):
-        save_state(source._window, path, source)
+        save_state(source._window, path, source.options)
     if kind == "symlink":
         assert path.is_symlink() and target.read_text(encoding="utf-8") == "keep me"
     assert not list(tmp_path.glob("*.tmp"))

@@ -107,14 +107,15 @@ def test_duplicate_signals_grouped_equal_the_window(seed: int, monotonic: bool, 
     for start in range(0, len(posts), 64):  # batches, as a run gives them
         expected.extend(one_pass.classify(posts[start : start + 64]))
 
-    config = DuplicateClassifier(**options)
+    classifier = DuplicateClassifier(**options)
+    config = classifier.options
     by_groups = grouped.DuplicateByGroups(config)
     got = []
     for start in range(0, len(posts), epoch):  # epochs carry the window from one to the next
         part = posts[start : start + epoch]
         got.extend(
             by_groups.advance(
-                [p.id for p in part], [p.author.id for p in part], [_ts(p) for p in part], config.prepare(part)
+                [p.id for p in part], [p.author.id for p in part], [_ts(p) for p in part], classifier.prepare(part)
             )
         )
         assert len(by_groups.window) <= config.window

@@ -140,7 +140,12 @@ def test_the_library_never_imports_the_command_line() -> None:
 
 
 def test_the_classifier_protocol_imports_no_implementation() -> None:
-    assert GRAPH["safeguard.classifiers.base"] <= {"safeguard.errors", "safeguard.types", "safeguard"}
+    assert GRAPH["safeguard.classifiers.base"] <= {
+        "safeguard.errors",
+        "safeguard.options",
+        "safeguard.types",
+        "safeguard",
+    }
 
 
 def test_text_normalisation_imports_no_classifier() -> None:

@@ -39,6 +39,7 @@ from importlib import metadata
 from typing import Any, ClassVar
 
 from safeguard.errors import ConfigError, SafeguardError
+from safeguard.options import Options, parse_options
 from safeguard.types import Post
 
 __all__ = ["Classifier", "Cost", "available", "get_classifier_class", "register"]
@@ -65,9 +66,15 @@ class Classifier:
     outputs: Mapping[str, type] = {}
     cost: Cost = Cost.CHEAP
     stateful: ClassVar[bool] = False
+    #: The classifier's options as a frozen dataclass (:mod:`safeguard.options`), or None when it takes none
+    #: or checks its own (its keyword parameters are then its options).
+    options_type: ClassVar[type[Options] | None] = None
 
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
-        if params:
+        if self.options_type is not None:
+            #: The checked options (an instance of ``options_type``).
+            self.options = parse_options(self.options_type, params)
+        elif params:
             unknown = ", ".join(sorted(params))
             raise ValueError(f"unknown option(s) for classifier {self.kind!r}: {unknown}")
         self.name = name or self.kind

@@ -41,7 +41,7 @@ def _options_from_rules(rules: Path, classifier: str) -> tuple[dict[str, Any], P
             f"(toxicity classifiers: {escape(found)})"
         )
         raise typer.Exit(exit_codes.CONFIG)
-    return dict(instance.options), rules.resolve().parent
+    return dict(instance.backend_options), rules.resolve().parent
 
 
 @app.command("export-onnx")

@@ -22,6 +22,7 @@ from safeguard.classifiers.base import Classifier, available, get_classifier_cla
 from safeguard.classifiers.lists import MAX_LIST_FILE_BYTES
 from safeguard.errors import ConfigError, Problem
 from safeguard.files import UnsafeFileError, config_root, confined, read_bounded
+from safeguard.options import option_names
 from safeguard.rules import schema
 from safeguard.rules.expressions import Reference, references
 from safeguard.rules.regex import literal_patterns, pattern_error, rewrite_matches
@@ -352,11 +353,17 @@ def _instantiate(
         kwargs["base_dir"] = base
     if "allow_outside" in params:
         kwargs["allow_outside"] = allow_outside
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    # A classifier with an options dataclass takes its fields; any other, its keyword parameters.
+    options_type = getattr(cls, "options_type", None)
+    if options_type is not None:
+        allowed = option_names(options_type)
+        accepts_any = False
+    else:
+        allowed = [n for n, p in params.items() if n not in ("name", *_LOADER_OPTIONS) and p.kind is not p.VAR_KEYWORD]
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not accepts_any:
-        unknown = [k for k in kwargs if k not in params]
+        unknown = [k for k in kwargs if k not in allowed and k not in _LOADER_OPTIONS]
         for key in unknown:
-            allowed = [p for p in params if p not in ("name", *_LOADER_OPTIONS)]
             hint = difflib.get_close_matches(key, allowed, n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed) or 'none'})"
             problems.append(

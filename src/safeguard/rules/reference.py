@@ -9,10 +9,12 @@ schema disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from safeguard.classifiers.base import available, get_classifier_class
 from safeguard.rules.schema import ruleset_json_schema
 
 __all__ = ["render"]
@@ -47,7 +49,77 @@ def render(schema: Mapping[str, Any] | None = None) -> str:
     lines += _object_section(str(document.get("title") or "Ruleset file"), document, defs, "")
     for name, definition in defs.items():
         lines += _object_section(name, definition, defs, used_in.get(name, ""))
+    lines += _classifier_options()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _classifier_options() -> list[str]:
+    """One table per built-in classifier that declares its options (:mod:`safeguard.options`)."""
+    lines = [
+        "## Classifier options",
+        "",
+        "The options each classifier takes under `classifiers: {NAME: {kind: KIND, ...}}`, from its options",
+        "class; a name not listed is refused. Paths are relative to the ruleset file. The toxicity backends",
+        "are described in the classifiers' documentation.",
+        "",
+    ]
+    for kind in available():
+        options_type = getattr(get_classifier_class(kind), "options_type", None)
+        if options_type is None:
+            continue
+        lines += [f"### {kind}", "", "| option | type | default | description |", "| --- | --- | --- | --- |"]
+        for f in dataclasses.fields(options_type):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            lines.append(
+                f"| `{f.name}` | {_cell(_annotation(str(f.type)))} | `{json.dumps(default, default=str)}` "
+                f"| {_cell(_one_line(f.metadata.get('doc')))} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _annotation(text: str) -> str:
+    """A field's annotation as a ruleset's reader would say it: ``tuple[str, ...] | None`` is ``list of string or
+    null``, ``str | os.PathLike[str]`` is ``path``."""
+    parts = _split_top(text, "|")
+    if "str" in parts and ("os.PathLike[str]" in parts or "Path" in parts):
+        parts = ["path" if part == "str" else part for part in parts if part not in ("os.PathLike[str]", "Path")]
+    return " or ".join(dict.fromkeys(_annotation_part(part) for part in parts))
+
+
+_WORDS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "None": "null", "Any": "any value"}
+
+
+def _annotation_part(part: str) -> str:
+    if part in _WORDS:
+        return _WORDS[part]
+    if "[" not in part:
+        return part
+    outer, inner = part[: part.index("[")], part[part.index("[") + 1 : -1]
+    args = _split_top(inner, ",")
+    if outer in ("tuple", "list", "Sequence") and (len(args) == 1 or args[1:] == ["..."]):
+        return f"list of {_grouped(_annotation(args[0]))}"
+    if outer in ("dict", "Mapping") and len(args) == 2:
+        value = _annotation(args[1])
+        return "mapping" if value == "any value" else f"mapping of name to {_grouped(value)}"
+    return part
+
+
+def _grouped(words: str) -> str:
+    return f"({words})" if " or " in words else words
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside brackets, each part stripped."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += c == "["
+        depth -= c == "]"
+        if c == separator and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
 
 
 def _object_section(

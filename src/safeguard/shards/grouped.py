@@ -45,6 +45,8 @@ from typing import Any
 
 from rapidfuzz.fuzz import ratio
 
+from safeguard.classifiers.duplicate.options import DuplicateOptions
+
 __all__ = [
     "AuthorsByGroups",
     "Columns",
@@ -213,7 +215,7 @@ class DuplicateByGroups:
     Between epochs it keeps what the window holds: the posts still in it, with their text, band keys
     and cluster."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: DuplicateOptions) -> None:
         self.config = config
         self.next_seq = 0
         #: (seq, id, author, time, text, band keys, cluster root) of the posts in the window, oldest first
@@ -248,7 +250,7 @@ class DuplicateByGroups:
                 bands["length"].append(len(text))
                 bands["ts"].append(all_times[j])
                 bands["front"].append(base + before[j])
-        options = {
+        options: dict[str, Any] = {
             "threshold": cfg.threshold,
             "max_candidates": cfg.max_candidates,
             "horizon": cfg.window_seconds,

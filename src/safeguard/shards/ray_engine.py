@@ -119,7 +119,7 @@ class _DuplicatePlan:
 
     def __init__(self, name: str, classifier: Any) -> None:
         self.name = name
-        self.state = grouped.DuplicateByGroups(classifier)
+        self.state = grouped.DuplicateByGroups(classifier.options)
 
     @staticmethod
     def columns(name: str) -> dict[str, Any]:
@@ -165,7 +165,7 @@ class _AuthorPlan:
 
     def __init__(self, name: str, classifier: Any) -> None:
         self.name = name
-        self.state = grouped.AuthorsByGroups(classifier.window)
+        self.state = grouped.AuthorsByGroups(classifier.options.author_window_seconds)
 
     @staticmethod
     def columns(name: str) -> dict[str, Any]:

@@ -26,12 +26,13 @@ With ``state: PATH`` the window is restored from the file at load and written ba
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
+from safeguard.classifiers.duplicate.options import DuplicateOptions
 from safeguard.errors import MissingDependencyError
 from safeguard.files import config_path
 from safeguard.types import Post
@@ -42,7 +43,7 @@ __all__ = ["DuplicateClassifier"]
 class DuplicateClassifier(Classifier):
     """Near-copies of earlier posts in a sliding window: MinHash LSH candidates, rapidfuzz verification.
 
-    Options (all optional):
+    Options (all optional; :class:`~safeguard.classifiers.duplicate.options.DuplicateOptions`):
 
     * ``threshold`` (0.8): least rapidfuzz ``ratio`` (0..1) between normalised texts for a near-copy.
     * ``window`` (100000): posts kept; ``window_seconds`` (None): also drop posts older than this,
@@ -68,66 +69,19 @@ class DuplicateClassifier(Classifier):
     cost = Cost.CHEAP
     stateful = True
 
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        threshold: float = 0.8,
-        window: int = 100_000,
-        window_seconds: float | None = None,
-        min_chars: int = 30,
-        max_chars: int = 2000,
-        shingle: int = 5,
-        num_perm: int = 64,
-        bands: int = 16,
-        seed: int = 1,
-        max_candidates: int = 32,
-        state: str | Path | None = None,
-        base_dir: str | Path | None = None,
-    ) -> None:
-        super().__init__(name=name)
-        self.threshold = checks.number("threshold", threshold, 0.0, 1.0, low_open=True)
-        self.window = checks.integer("window", window, 1)
-        self.window_seconds = (
-            None if window_seconds is None else checks.number("window_seconds", window_seconds, 0.0, low_open=True)
-        )
-        self.min_chars = checks.integer("min_chars", min_chars, 1)
-        self.max_chars = checks.integer("max_chars", max_chars, 1)
-        if self.max_chars < self.min_chars:
-            raise ValueError(f"max_chars ({max_chars}) must be at least min_chars ({min_chars})")
-        self.shingle = checks.integer("shingle", shingle, 1, 32)
-        self.num_perm = checks.integer("num_perm", num_perm, 1, 1024)
-        self.bands = checks.integer("bands", bands, 1, self.num_perm)
-        if self.num_perm % self.bands:
-            raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
-        self.seed = checks.integer("seed", seed, 0, 2**32 - 1)
-        self.max_candidates = checks.integer("max_candidates", max_candidates, 1)
-        if state is not None and not isinstance(state, (str, Path)):
-            raise ValueError(f"state must be a file path, got {state!r}")
+    options_type = DuplicateOptions
+    options: DuplicateOptions
+
+    def __init__(self, *, name: str | None = None, base_dir: str | Path | None = None, **options: Any) -> None:
+        super().__init__(name=name, **options)
+        state = self.options.state
+        #: The ``state`` file, resolved against the ruleset's directory.
         self.state = config_path(state, "state", base_dir) if state is not None else None
         self._window: Any = None
 
-    def hashing_config(self) -> dict[str, int]:
-        """The options that determine signatures and band keys: a saved window needs the same ones."""
-        return {
-            "shingle": self.shingle,
-            "num_perm": self.num_perm,
-            "bands": self.bands,
-            "seed": self.seed,
-            "max_chars": self.max_chars,
-        }
-
     def describe_config(self) -> dict[str, Any]:
         """Every option, for benchmarks (``benchmarks/duplicate_eval.py`` prints it)."""
-        return {
-            "threshold": self.threshold,
-            "window": self.window,
-            "window_seconds": self.window_seconds,
-            "min_chars": self.min_chars,
-            "max_candidates": self.max_candidates,
-            **self.hashing_config(),
-            "state": str(self.state) if self.state else None,
-        }
+        return {**dataclasses.asdict(self.options), "state": str(self.state) if self.state else None}
 
     def _load(self) -> None:
         try:
@@ -137,11 +91,11 @@ class DuplicateClassifier(Classifier):
             raise MissingDependencyError(self.name, exc.name or "rapidfuzz", "duplicate") from exc
         from safeguard.classifiers.duplicate.window import Window
 
-        self._window = Window(self)
+        self._window = Window(self.options)
         if self.state is not None and self.state.exists():
             from safeguard.classifiers.duplicate.state import load_state
 
-            load_state(self._window, self.state, self)
+            load_state(self._window, self.state, self.options, self.name)
 
     def classify(self, posts: Sequence[Post]) -> list[dict[str, Any]]:
         """Signals for each post, comparing it with the window and then adding it (in order)."""
@@ -152,7 +106,7 @@ class DuplicateClassifier(Classifier):
         from safeguard.classifiers.duplicate.window import prepare
 
         self.load()
-        return prepare(posts, self._window.hasher, self.min_chars, self.max_chars)
+        return prepare(posts, self._window.hasher, self.options.min_chars, self.options.max_chars)
 
     def advance(self, posts: Sequence[Post], prepared: Sequence[Any]) -> list[dict[str, Any]]:
         """Compare each prepared post with the window, then add it, in order."""
@@ -164,7 +118,7 @@ class DuplicateClassifier(Classifier):
         if self.state is not None and self._window is not None:
             from safeguard.classifiers.duplicate.state import save_state
 
-            save_state(self._window, self.state, self)
+            save_state(self._window, self.state, self.options)
 
     @property
     def size(self) -> int:

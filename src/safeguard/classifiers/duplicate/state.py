@@ -31,7 +31,8 @@ from safeguard.errors import ModelLoadError
 from safeguard.files import UnsafeFileError, check_output, open_zip_bounded, read_bounded
 
 if TYPE_CHECKING:
-    from safeguard.classifiers.duplicate.window import Window, WindowConfig
+    from safeguard.classifiers.duplicate.options import DuplicateOptions
+    from safeguard.classifiers.duplicate.window import Window
 
 __all__ = [
     "FORMAT",
@@ -74,7 +75,7 @@ def _unpack(
     return [None if missing[i] else raw[bounds[i] : bounds[i + 1]].decode("utf-8") for i in range(len(missing))]
 
 
-def save_state(window: Window, path: Path, config: WindowConfig) -> None:
+def save_state(window: Window, path: Path, config: DuplicateOptions) -> None:
     """Write the window to ``path`` atomically (a temporary file in the same folder, then a rename)."""
     entries = list(window.entries())
     n = len(entries)
@@ -143,9 +144,8 @@ def _read_arrays(data: bytes, path: Path) -> dict[str, npt.NDArray[Any]]:
     return arrays
 
 
-def load_state(window: Window, path: Path, config: WindowConfig) -> None:
+def load_state(window: Window, path: Path, config: DuplicateOptions, name: str) -> None:
     """Fill an empty window from ``path``; raises :class:`ModelLoadError` for a corrupt or incompatible file."""
-    name = config.name
 
     def bad(why: str) -> ModelLoadError:
         return ModelLoadError(

@@ -11,35 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 from rapidfuzz.fuzz import ratio
 
 from safeguard.classifiers.duplicate.minhash import MinHasher
+from safeguard.classifiers.duplicate.options import DuplicateOptions
 from safeguard.text import normalize
 from safeguard.text.links import URL_RE
 from safeguard.types import Post
 
-__all__ = ["Entry", "Prepared", "Window", "WindowConfig", "comparable_text", "prepare"]
-
-
-class WindowConfig(Protocol):
-    """What the window and its saved state read of the duplicate classifier's options."""
-
-    name: str
-    window: int
-    window_seconds: float | None
-    threshold: float
-    max_candidates: int
-    shingle: int
-    num_perm: int
-    bands: int
-    seed: int
-
-    def hashing_config(self) -> dict[str, int]:
-        """The options that determine signatures and band keys."""
-        ...
+__all__ = ["Entry", "Prepared", "Window", "comparable_text", "prepare"]
 
 
 def comparable_text(text: str, max_chars: int) -> str:
@@ -84,7 +67,7 @@ class Entry(NamedTuple):
 class Window:
     """Recent posts, their LSH buckets and their clusters."""
 
-    def __init__(self, config: WindowConfig) -> None:
+    def __init__(self, config: DuplicateOptions) -> None:
         self.config = config
         self.hasher = MinHasher(shingle=config.shingle, num_perm=config.num_perm, bands=config.bands, seed=config.seed)
         cap = config.window

@@ -58,10 +58,11 @@ from safeguard.classifiers.lists import TermMatcher, load_list_file
 from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
 from safeguard.files import config_path
+from safeguard.options import OptionalCheck, Options, file_path, option
 from safeguard.text import normalize_many
 from safeguard.types import Post
 
-__all__ = ["ASPECTS", "MODEL_FEATURES", "SHOPPING_WORDS", "FeedbackClassifier", "model_features"]
+__all__ = ["ASPECTS", "MODEL_FEATURES", "SHOPPING_WORDS", "FeedbackClassifier", "FeedbackOptions", "model_features"]
 
 #: The shipped aspects, in the order reports list them.
 ASPECTS: tuple[str, ...] = (
@@ -130,6 +131,40 @@ def _shipped_aspects() -> dict[str, Path]:
     return {a: _data(f"aspects/{a}.txt") for a in ASPECTS}
 
 
+def _aspects(name: str, value: Any) -> dict[str, tuple[str, ...] | str]:
+    """Aspect name to its terms, or to the path of a list file."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name} must be a non-empty mapping of aspect name to terms or a list file")
+    out: dict[str, tuple[str, ...] | str] = {}
+    for aspect, terms in value.items():
+        if not isinstance(aspect, str) or not aspect.isidentifier():
+            raise ValueError(f"aspect name {aspect!r} is not an identifier")
+        if isinstance(terms, str):
+            out[aspect] = terms
+        elif isinstance(terms, Sequence) and all(isinstance(term, str) for term in terms):
+            out[aspect] = tuple(terms)
+        else:
+            raise ValueError(f"aspect {aspect!r} must be a list of terms or the path of a list file")
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackOptions(Options):
+    """Options of :class:`FeedbackClassifier`, all optional; paths are relative to the ruleset."""
+
+    kind = "feedback"
+
+    gazetteer: str | os.PathLike[str] | None = option(
+        None, OptionalCheck(file_path), "CSV of the retailer's products and stores (SKUs, names, aliases, store ids)"
+    )
+    aspects: Mapping[str, tuple[str, ...] | str] | None = option(
+        None, OptionalCheck(_aspects), "aspect name to its terms or a list file (default: the shipped aspects)"
+    )
+    kind_model: str | os.PathLike[str] | None = option(
+        None, OptionalCheck(file_path), 'a kind model file, or "rules" for the hand-set scores alone'
+    )
+
+
 class FeedbackClassifier(Classifier):
     """Kind, sentiment, aspects, products and stores of each post (see the module docs)."""
 
@@ -147,17 +182,14 @@ class FeedbackClassifier(Classifier):
         "codes": list,
     }
 
+    options_type = FeedbackOptions
+    options: FeedbackOptions
+
     def __init__(
-        self,
-        *,
-        name: str | None = None,
-        gazetteer: str | os.PathLike[str] | None = None,
-        aspects: Mapping[str, Sequence[str] | str] | None = None,
-        kind_model: str | os.PathLike[str] | None = None,
-        base_dir: str | os.PathLike[str] | None = None,
-        **params: Any,
+        self, *, name: str | None = None, base_dir: str | os.PathLike[str] | None = None, **options: Any
     ) -> None:
-        super().__init__(name=name, **params)
+        super().__init__(name=name, **options)
+        kind_model, gazetteer, aspects = self.options.kind_model, self.options.gazetteer, self.options.aspects
         if kind_model == "rules":
             self.kind_model: Path | None = None
         elif kind_model is None:
@@ -166,21 +198,14 @@ class FeedbackClassifier(Classifier):
         else:
             self.kind_model = config_path(kind_model, "kind_model", base_dir)
         self.gazetteer_path = config_path(gazetteer, "gazetteer", base_dir) if gazetteer is not None else None
-        if aspects is None:
-            self.aspect_sources: dict[str, tuple[str, ...] | Path] = dict(_shipped_aspects())
-        elif not isinstance(aspects, Mapping) or not aspects:
-            raise ValueError("aspects must be a non-empty mapping of aspect name to terms or a list file")
-        else:
-            self.aspect_sources = {}
-            for aspect, value in aspects.items():
-                if not isinstance(aspect, str) or not aspect.isidentifier():
-                    raise ValueError(f"aspect name {aspect!r} is not an identifier")
-                if isinstance(value, str):
-                    self.aspect_sources[aspect] = config_path(value, f"aspects.{aspect}", base_dir)
-                elif isinstance(value, Sequence) and all(isinstance(t, str) for t in value):
-                    self.aspect_sources[aspect] = tuple(value)
-                else:
-                    raise ValueError(f"aspect {aspect!r} must be a list of terms or the path of a list file")
+        self.aspect_sources: dict[str, tuple[str, ...] | Path] = (
+            dict(_shipped_aspects())
+            if aspects is None
+            else {
+                aspect: config_path(value, f"aspects.{aspect}", base_dir) if isinstance(value, str) else value
+                for aspect, value in aspects.items()
+            }
+        )
         self._matcher: TermMatcher | None = None
         self._weak: dict[str, frozenset[str]] = {}
         self._gazetteer = Gazetteer()

@@ -31,7 +31,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import re2
@@ -41,10 +42,11 @@ from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.pii.context import RETAIL_CHECKED, ContextRules
 from safeguard.classifiers.pii.normalize import NormalizedText, normalize_pii
 from safeguard.errors import ClassifierError, MissingDependencyError
+from safeguard.options import OptionalCheck, Options, Probability, option
 from safeguard.text.links import URL_START
 from safeguard.types import Post
 
-__all__ = ["DEFAULT_ENTITIES", "DEFAULT_REGIONS", "PATTERN_ENTITIES", "PIIClassifier"]
+__all__ = ["DEFAULT_ENTITIES", "DEFAULT_REGIONS", "PATTERN_ENTITIES", "PIIClassifier", "PIIOptions"]
 
 #: Entities found without a model (pattern recognizers).
 PATTERN_ENTITIES: tuple[str, ...] = (
@@ -106,6 +108,134 @@ def _string_list(value: Any, what: str) -> list[str]:
     return list(value)
 
 
+def _parse_recognizer(index: int, spec: Any) -> dict[str, Any]:
+    where = f"recognizers[{index}]"
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where} must be a mapping with name, entity and patterns, got {spec!r}")
+    unknown = sorted(set(spec) - {"name", "entity", "patterns", "context"})
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: name, entity, patterns, context")
+    name, entity, patterns = spec.get("name"), spec.get("entity"), spec.get("patterns")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}.name must be a non-empty string")
+    if not isinstance(entity, str) or not _ENTITY_NAME.match(entity):
+        raise ValueError(f"{where}.entity must be an upper-case type name such as GIFT_CARD, got {entity!r}")
+    if not isinstance(patterns, Sequence) or isinstance(patterns, str) or not patterns:
+        raise ValueError(f"{where}.patterns must be a non-empty list of {{regex, score}}")
+    parsed: list[tuple[str, str, float]] = []
+    for j, p in enumerate(patterns):
+        pwhere = f"{where}.patterns[{j}]"
+        if not isinstance(p, Mapping):
+            raise ValueError(f"{pwhere} must be a mapping with regex and score")
+        extra = sorted(set(p) - {"name", "regex", "score"})
+        if extra:
+            raise ValueError(f"{pwhere}: unknown key(s) {extra}; allowed: name, regex, score")
+        regex = p.get("regex")
+        if not isinstance(regex, str) or not regex:
+            raise ValueError(f"{pwhere}.regex must be a non-empty string")
+        try:
+            re2.compile(regex, _RE2_OPTIONS)
+        except re2.error as exc:
+            msg = exc.args[0] if exc.args else exc
+            msg = msg.decode() if isinstance(msg, bytes) else str(msg)
+            raise ValueError(
+                f"{pwhere}.regex {regex!r} is not a valid RE2 pattern ({msg}); "
+                "RE2 has no lookaround or backreferences, which keeps matching linear-time"
+            ) from None
+        score = checks.probability(f"{pwhere}.score", p.get("score"))
+        parsed.append((str(p.get("name") or f"{name}-{j}"), regex, score))
+    words = _string_list(spec.get("context") or [], f"{where}.context")
+    return {"name": name, "entity": entity, "patterns": parsed, "context": words}
+
+
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    return tuple(_string_list(value, name))
+
+
+def _recognizers(name: str, value: Any) -> tuple[dict[str, Any], ...]:
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be a list of recognizers, got {value!r}")
+    parsed = tuple(_parse_recognizer(i, r) for i, r in enumerate(value))
+    names = [r["name"] for r in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}: names must be unique, got {names}")
+    return parsed
+
+
+def _per_entity(check: Callable[[str, Any], Any], what: str) -> Callable[[str, Any], dict[str, Any]]:
+    """A check of a mapping from entity type to a value that passes ``check``."""
+
+    def checked(name: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name} must map entity types to {what}, got {value!r}")
+        return {entity: check(f"{name}.{entity}", v) for entity, v in value.items()}
+
+    return checked
+
+
+def _regions(name: str, value: Any) -> tuple[str, ...]:
+    chosen = _string_list(value, name)
+    bad = [r for r in chosen if not re.fullmatch(r"[A-Z]{2}", r)]
+    if bad:
+        raise ValueError(f"{name} must be two-letter ISO region codes (US, GB, DE ...), got {bad}")
+    return tuple(dict.fromkeys(chosen))
+
+
+def _spacy_model(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ValueError(f"{name} must be the name of a spaCy model package (en_core_web_sm), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class PIIOptions(Options):
+    """Options of :class:`PIIClassifier`, all optional (see its docstring for what each does)."""
+
+    kind = "pii"
+
+    nlp_model: str | None = option(None, OptionalCheck(_spacy_model), "an installed spaCy model for PERSON, LOCATION")
+    recognizers: tuple[dict[str, Any], ...] = option((), _recognizers, "custom RE2 pattern recognizers")
+    entities: tuple[str, ...] | None = option(
+        None,
+        OptionalCheck(_strings),
+        f"types to look for (default: {', '.join(DEFAULT_ENTITIES)}); custom recognizers' are added",
+    )
+    min_score: float = option(0.5, Probability(), "the score a span needs to be reported")
+    entity_min_score: Mapping[str, float] = option(
+        {}, _per_entity(checks.probability, "scores"), "per-type overrides of min_score, {PHONE_NUMBER: 0.6}"
+    )
+    allow_list: tuple[str, ...] = option((), _strings, "texts never reported (exact, case-insensitive)")
+    context: Mapping[str, tuple[str, ...]] = option(
+        {}, _per_entity(_strings, "lists of words"), "extra context words per type, {PHONE_NUMBER: [helpline]}"
+    )
+    regions: tuple[str, ...] | None = option(
+        None,
+        OptionalCheck(_regions),
+        f"ISO region codes of national phone formats (default: {', '.join(DEFAULT_REGIONS)})",
+    )
+
+    def chosen_entities(self) -> tuple[str, ...]:
+        """The entities looked for: those chosen (or the defaults), then each custom recognizer's."""
+        chosen = list(DEFAULT_ENTITIES) if self.entities is None else list(self.entities)
+        return tuple(dict.fromkeys([*chosen, *sorted({r["entity"] for r in self.recognizers})]))
+
+    def validate(self) -> None:
+        custom = {r["entity"] for r in self.recognizers}
+        known = set(PATTERN_ENTITIES) | set(NER_ENTITIES) | custom
+        chosen = list(DEFAULT_ENTITIES) if self.entities is None else list(self.entities)
+        unknown = [e for e in chosen if e not in known]
+        if unknown:
+            raise ValueError(f"entities: unknown type(s) {unknown}; known: {sorted(known)}")
+        ner = [e for e in chosen if e in NER_ENTITIES]
+        if ner and self.nlp_model is None:
+            raise ValueError(f"entities {ner} need a spaCy model: set nlp_model (for example en_core_web_sm)")
+        entities = self.chosen_entities()
+        for option_name, per_entity in (("entity_min_score", self.entity_min_score), ("context", self.context)):
+            for entity in per_entity:
+                if entity not in entities:
+                    raise ValueError(f"{option_name}: {entity!r} is not one of the entities {list(entities)}")
+
+
 class PIIClassifier(Classifier):
     """Personal data (cards, e-mail, phones, IBANs, SSNs, IPs ...) with spans and a redacted text.
 
@@ -139,111 +269,25 @@ class PIIClassifier(Classifier):
         "redacted_title": str,
     }
 
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        entities: Sequence[str] | None = None,
-        min_score: float = 0.5,
-        entity_min_score: Mapping[str, float] | None = None,
-        allow_list: Sequence[str] | None = None,
-        context: Mapping[str, Sequence[str]] | None = None,
-        regions: Sequence[str] | None = None,
-        recognizers: Sequence[Mapping[str, Any]] | None = None,
-        nlp_model: str | None = None,
-    ) -> None:
-        super().__init__(name=name)
-        if nlp_model is not None and (not isinstance(nlp_model, str) or not nlp_model.isidentifier()):
-            raise ValueError(f"nlp_model must be the name of a spaCy model package (en_core_web_sm), got {nlp_model!r}")
-        self.nlp_model = nlp_model
-        self.custom = [self._parse_recognizer(i, r) for i, r in enumerate(recognizers or [])]
-        custom_entities = {r["entity"] for r in self.custom}
-        names = [r["name"] for r in self.custom]
-        if len(set(names)) != len(names):
-            raise ValueError(f"recognizers: names must be unique, got {names}")
-        known = set(PATTERN_ENTITIES) | set(NER_ENTITIES) | custom_entities
-        chosen = list(DEFAULT_ENTITIES) if entities is None else _string_list(entities, "entities")
-        unknown = [e for e in chosen if e not in known]
-        if unknown:
-            raise ValueError(f"entities: unknown type(s) {unknown}; known: {sorted(known)}")
-        ner = [e for e in chosen if e in NER_ENTITIES]
-        if ner and nlp_model is None:
-            raise ValueError(f"entities {ner} need a spaCy model: set nlp_model (for example en_core_web_sm)")
-        for e in sorted(custom_entities):
-            if e not in chosen:
-                chosen.append(e)
-        self.entities: tuple[str, ...] = tuple(dict.fromkeys(chosen))
-        self.min_score = checks.probability("min_score", min_score)
-        self.entity_min_score: dict[str, float] = {}
-        if entity_min_score is not None:
-            if not isinstance(entity_min_score, Mapping):
-                raise ValueError(f"entity_min_score must map entity types to scores, got {entity_min_score!r}")
-            for entity, value in entity_min_score.items():
-                if entity not in self.entities:
-                    raise ValueError(f"entity_min_score: {entity!r} is not one of the entities {list(self.entities)}")
-                self.entity_min_score[entity] = checks.probability(f"entity_min_score.{entity}", value)
-        self.allow_list = frozenset(s.casefold().strip() for s in _string_list(allow_list or [], "allow_list"))
-        extra_context: dict[str, list[str]] = {}
-        if context is not None:
-            if not isinstance(context, Mapping):
-                raise ValueError(f"context must map entity types to lists of words, got {context!r}")
-            for entity, words in context.items():
-                if entity not in self.entities:
-                    raise ValueError(f"context: {entity!r} is not one of the entities {list(self.entities)}")
-                extra_context[entity] = _string_list(words, f"context.{entity}")
+    options_type = PIIOptions
+    options: PIIOptions
+
+    def __init__(self, *, name: str | None = None, **options: Any) -> None:
+        super().__init__(name=name, **options)
+        o = self.options
+        self.custom = list(o.recognizers)
+        self.entities: tuple[str, ...] = o.chosen_entities()
+        self.allow_list = frozenset(s.casefold().strip() for s in o.allow_list)
+        context: dict[str, list[str]] = {entity: list(words) for entity, words in o.context.items()}
         for r in self.custom:
-            extra_context.setdefault(r["entity"], []).extend(r["context"])
-        self.context = extra_context
-        chosen_regions = list(DEFAULT_REGIONS) if regions is None else _string_list(regions, "regions")
-        bad = [r for r in chosen_regions if not re.fullmatch(r"[A-Z]{2}", r)]
-        if bad:
-            raise ValueError(f"regions must be two-letter ISO region codes (US, GB, DE ...), got {bad}")
-        self.regions = tuple(dict.fromkeys(chosen_regions))
-        if nlp_model is not None:
+            context.setdefault(r["entity"], []).extend(r["context"])
+        self.context = context
+        self.regions = DEFAULT_REGIONS if o.regions is None else o.regions
+        if o.nlp_model is not None:
             self.cost = Cost.MODEL
         self._rules = ContextRules(self.context)
         self._analyzer: Any = None
         self._nlp_engine: Any = None
-
-    @staticmethod
-    def _parse_recognizer(index: int, spec: Any) -> dict[str, Any]:
-        where = f"recognizers[{index}]"
-        if not isinstance(spec, Mapping):
-            raise ValueError(f"{where} must be a mapping with name, entity and patterns, got {spec!r}")
-        unknown = sorted(set(spec) - {"name", "entity", "patterns", "context"})
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: name, entity, patterns, context")
-        name, entity, patterns = spec.get("name"), spec.get("entity"), spec.get("patterns")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{where}.name must be a non-empty string")
-        if not isinstance(entity, str) or not _ENTITY_NAME.match(entity):
-            raise ValueError(f"{where}.entity must be an upper-case type name such as GIFT_CARD, got {entity!r}")
-        if not isinstance(patterns, Sequence) or isinstance(patterns, str) or not patterns:
-            raise ValueError(f"{where}.patterns must be a non-empty list of {{regex, score}}")
-        parsed: list[tuple[str, str, float]] = []
-        for j, p in enumerate(patterns):
-            pwhere = f"{where}.patterns[{j}]"
-            if not isinstance(p, Mapping):
-                raise ValueError(f"{pwhere} must be a mapping with regex and score")
-            extra = sorted(set(p) - {"name", "regex", "score"})
-            if extra:
-                raise ValueError(f"{pwhere}: unknown key(s) {extra}; allowed: name, regex, score")
-            regex = p.get("regex")
-            if not isinstance(regex, str) or not regex:
-                raise ValueError(f"{pwhere}.regex must be a non-empty string")
-            try:
-                re2.compile(regex, _RE2_OPTIONS)
-            except re2.error as exc:
-                msg = exc.args[0] if exc.args else exc
-                msg = msg.decode() if isinstance(msg, bytes) else str(msg)
-                raise ValueError(
-                    f"{pwhere}.regex {regex!r} is not a valid RE2 pattern ({msg}); "
-                    "RE2 has no lookaround or backreferences, which keeps matching linear-time"
-                ) from None
-            score = checks.probability(f"{pwhere}.score", p.get("score"))
-            parsed.append((str(p.get("name") or f"{name}-{j}"), regex, score))
-        words = _string_list(spec.get("context") or [], f"{where}.context")
-        return {"name": name, "entity": entity, "patterns": parsed, "context": words}
 
     # ---------------------------------------------------------------- loading
 
@@ -259,14 +303,15 @@ class PIIClassifier(Classifier):
         bad = [r for r in self.regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if bad:
             raise ClassifierError(self.name, f"regions: unknown phone region(s) {bad}")
-        if self.nlp_model is not None:
-            if importlib.util.find_spec(self.nlp_model) is None:
+        model = self.options.nlp_model
+        if model is not None:
+            if importlib.util.find_spec(model) is None:
                 raise ClassifierError(
                     self.name,
-                    f"the spaCy model {self.nlp_model!r} is not installed; install the package "
-                    f"{self.nlp_model!r} (python -m spacy download {self.nlp_model}) or remove nlp_model",
+                    f"the spaCy model {model!r} is not installed; install the package "
+                    f"{model!r} (python -m spacy download {model}) or remove nlp_model",
                 )
-            nlp_engine: Any = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": self.nlp_model}])
+            nlp_engine: Any = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
         else:
             nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
         nlp_engine.load()
@@ -277,7 +322,7 @@ class PIIClassifier(Classifier):
             if entity in wanted
             for recognizer in found
         ]
-        if self.nlp_model is not None:
+        if self.options.nlp_model is not None:
             candidates.append(SpacyRecognizer(supported_entities=[e for e in NER_ENTITIES if e in wanted]))
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in candidates:
@@ -293,7 +338,7 @@ class PIIClassifier(Classifier):
 
     def _candidate_entities(self, text: str) -> list[str]:
         """The configured entities ``text`` could contain (the pre-screen)."""
-        if self.nlp_model is not None or self.custom:
+        if self.options.nlp_model is not None or self.custom:
             return list(self.entities)
         found: list[str] = []
         digits = any(sum(c.isdigit() for c in m.group()) >= _MIN_DIGITS for m in _DIGIT_RUN.finditer(text))
@@ -363,7 +408,7 @@ class PIIClassifier(Classifier):
             score = self._rules.score(entity, text, start, end, float(r.score))
             if entity == "PHONE_NUMBER" and score < 0.5 and entity in RETAIL_CHECKED and score > 0:
                 score = max(score, self._phone_shape_score(stripped, float(r.score)))
-            if score < self.entity_min_score.get(entity, self.min_score) or score <= 0.0:
+            if score < self.options.entity_min_score.get(entity, self.options.min_score) or score <= 0.0:
                 continue
             orig_start, orig_end = norm.original_span(start, end)
             if norm.original[orig_start:orig_end].casefold().strip() in self.allow_list:
@@ -410,5 +455,7 @@ class PIIClassifier(Classifier):
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info.update({"entities": list(self.entities), "min_score": self.min_score, "nlp_model": self.nlp_model})
+        info.update(
+            {"entities": list(self.entities), "min_score": self.options.min_score, "nlp_model": self.options.nlp_model}
+        )
         return info

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.spam.features import extract
 from safeguard.classifiers.spam.model import DEFAULT_MODEL_PATH, SpamModel
 from safeguard.files import config_path
+from safeguard.options import Integer, Number, OptionalCheck, Options, file_path, option
 from safeguard.types import Post
 
-__all__ = ["SpamClassifier"]
+__all__ = ["SpamClassifier", "SpamOptions"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpamOptions(Options):
+    """Options of :class:`SpamClassifier`, all optional."""
+
+    kind = "spam"
+
+    model: str | os.PathLike[str] | None = option(
+        None, OptionalCheck(file_path), "a model file written by `safeguard train spam` (relative to the ruleset)"
+    )
+    author_window_seconds: float = option(
+        3600.0, Number(0.0, low_open=True), "the sliding window of author_recent_posts, in seconds"
+    )
+    max_authors: int = option(100_000, Integer(), "authors remembered at most (the least recently active go first)")
 
 
 class SpamClassifier(Classifier):
@@ -67,28 +84,18 @@ class SpamClassifier(Classifier):
         }
     )
 
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        model: str | Path | None = None,
-        author_window_seconds: float = 3600,
-        max_authors: int = 100_000,
-        base_dir: str | Path | None = None,
-    ) -> None:
-        super().__init__(name=name)
-        if model is not None and not isinstance(model, (str, Path)):
-            raise ValueError(f"model must be a file path, got {type(model).__name__}")
-        checks.number("author_window_seconds", author_window_seconds, 0.0, low_open=True)
-        checks.integer("max_authors", max_authors)
+    options_type = SpamOptions
+    options: SpamOptions
+
+    def __init__(self, *, name: str | None = None, base_dir: str | Path | None = None, **options: Any) -> None:
+        super().__init__(name=name, **options)
+        model = self.options.model
         path = config_path(model, "model", base_dir) if model is not None else DEFAULT_MODEL_PATH
         if model is not None and not path.is_file():
             raise ValueError(
                 f"model file {str(path)!r} not found: train one with `safeguard train spam INPUT -o {model}`"
             )
         self.model_path = path
-        self.window = float(author_window_seconds)
-        self.max_authors = max_authors
         self.model: SpamModel | None = None
         # author id -> sorted timestamps (seconds) within the window; most recently active last.
         self._recent: OrderedDict[str, list[float]] = OrderedDict()
@@ -100,7 +107,7 @@ class SpamClassifier(Classifier):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out["model"] = str(self.model_path)
-        out["author_window_seconds"] = self.window
+        out["author_window_seconds"] = self.options.author_window_seconds
         return out
 
     def reset(self) -> None:
@@ -159,17 +166,17 @@ class SpamClassifier(Classifier):
             self._expire()
         times = self._recent.pop(author, None) or []
         bisect.insort(times, ts)
-        start = bisect.bisect_left(times, ts - self.window)
+        start = bisect.bisect_left(times, ts - self.options.author_window_seconds)
         del times[:start]  # older than the window for this and any later post of the stream
         self._recent[author] = times
-        if len(self._recent) > self.max_authors:
+        if len(self._recent) > self.options.max_authors:
             self._recent.popitem(last=False)
         end = bisect.bisect_right(times, ts)
-        return end - bisect.bisect_left(times, ts - self.window)
+        return end - bisect.bisect_left(times, ts - self.options.author_window_seconds)
 
     def _expire(self) -> None:
         # Authors are kept in order of last activity: drop those whose newest post left the window.
-        cutoff = self._latest - self.window
+        cutoff = self._latest - self.options.author_window_seconds
         while self._recent:
             author, times = next(iter(self._recent.items()))
             if times and times[-1] >= cutoff:

@@ -61,7 +61,8 @@ class ToxicityClassifier(Classifier):
 
     def __init__(self, *, name: str | None = None, base_dir: str | Path | None = None, **options: Any) -> None:
         super().__init__(name=name)
-        self.options = dict(options)
+        #: The options as given (``backend`` and the backend's own).
+        self.backend_options = dict(options)
         self.backend = make_backend(options, base_dir=Path(base_dir) if base_dir is not None else None)
         self.cost = self.backend.cost
         self.outputs = {**dict.fromkeys(self.backend.labels, float), **self.backend.extra_outputs()}
@@ -94,7 +95,7 @@ class ToxicityClassifier(Classifier):
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info["backend"] = self.options.get("backend", "default")
+        info["backend"] = self.backend_options.get("backend", "default")
         return info
 
 
