@@ -1,6 +1,6 @@
 """How well the feedback classifier reads kind, aspects and sentiment, on data labelled for it.
 
-    python benchmarks/feedback_eval.py [--split test|dev|all] [--speed POSTS] [--kind-model rules|FILE]
+    python benchmarks/feedback_eval.py [--split test|dev|all] [--speed POSTS] [--kind-model lexical|encoder|rules|FILE]
 
 Kind and aspects: the hand-labelled set in ``tests/fixtures/feedback/labels.jsonl`` (200 invented
 retail-forum posts, and 70 Reddit and 70 Stack Exchange posts whose texts are joined by id from
@@ -107,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
     parser.add_argument("--speed", type=int, default=0, metavar="POSTS")
     parser.add_argument("--errors", action="store_true", help="list the posts whose kind was wrong")
-    parser.add_argument("--kind-model", default=None, help="the classifier's kind_model option (rules or a model file)")
+    parser.add_argument(
+        "--kind-model",
+        default=None,
+        help="the classifier's kind_model option (lexical, encoder, rules or a model file)",
+    )
     args = parser.parse_args(argv)
     classifier = FeedbackClassifier(kind_model=args.kind_model)
     posts, labels, missing = load_labels(args.split)

@@ -1,6 +1,6 @@
 """Posts per second of ``safeguard insights`` over real forum text, end to end through the CLI.
 
-    python benchmarks/insights_speed.py [--posts 100000] [--workers 1 2] [--rules lists-only]
+    python benchmarks/insights_speed.py [--posts 100000] [--workers 1 2] [--rules lists-only] [--kind-model encoder]
 
 Posts: Reddit comments and Stack Exchange posts from ``../shared/eval`` (alternating until the smaller set
 runs out), given made-up
@@ -8,7 +8,8 @@ threads (five posts each: an opener and four replies), authors and dates (twelve
 of the page has work to do. Each run writes the page and the JSON; the time includes reading the dump,
 the feedback classifier, topics, threads and writing. ``--rules`` adds moderation in the same pass
 (``lists-only``: the term-list ruleset of the benchmarks, ``none``: no moderation); the harm models'
-model tier is measured on its own by ``benchmarks/harm_speed.py``.
+model tier is measured on its own by ``benchmarks/harm_speed.py``. ``--kind-model encoder`` runs the feedback
+classifier's encoder tier (``safeguard insights --kind-model encoder``) instead of the default.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=100_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rules", choices=sorted(RULES), nargs="+", default=["none", "lists-only"])
+    parser.add_argument("--kind-model", default=None, help="insights' --kind-model (default: the CLI's default)")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,6 +76,7 @@ def main() -> None:
                 cmd += ["--json", f"{tmp}/page.json", "--workers", str(workers), "--no-progress"]
                 path = RULES[rules]
                 cmd += ["--no-moderation"] if path is None else ["--rules", str(path)]
+                cmd += ["--kind-model", args.kind_model] if args.kind_model else []
                 started = time.perf_counter()
                 done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
                 seconds = time.perf_counter() - started

@@ -146,3 +146,23 @@ def test_a_bad_gazetteer_is_a_config_error_with_its_line(tmp_path: Path) -> None
     said = " ".join(done.stderr.split())  # rich wraps long lines
     assert f"{bad}:3" in said and "type must be one of product, store" in said
     assert not (tmp_path / "x.html").exists()
+
+
+def test_the_encoder_tier_reads_the_same_posts(made: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
+    data = tmp_path / "encoder.json"
+    done = run(
+        "insights", str(DUMP), "--gazetteer", str(GAZETTEER), "--kind-model", "encoder", "--json", str(data),
+        "-o", str(tmp_path / "encoder.html"), "--no-moderation",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lexical, encoder = made[1], json.loads(data.read_text(encoding="utf-8"))
+    assert encoder["posts"] == lexical["posts"] > 0
+    assert encoder["kinds"] != lexical["kinds"] or encoder["aspects"] != lexical["aspects"]  # another model read them
+
+
+def test_an_unknown_kind_model_is_a_config_error(tmp_path: Path) -> None:
+    done = run("insights", str(DUMP), "--kind-model", "encodr", "-o", str(tmp_path / "x.html"))
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "--kind-model: kind_model file" in said and "not found (shipped models: lexical, encoder" in said
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.html").exists()

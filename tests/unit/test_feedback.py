@@ -312,3 +312,52 @@ def test_staff_replies_are_not_questions_to_answer(feedback: FeedbackClassifier)
         feedback, "Hi Meg, I've pushed your case to the front. You should hear back today.", parent_id="x", author=staff
     )
     assert s["kind"] == "answer"
+
+
+def _encoder_model(path: Path, encoder: str = "sentence-transformers/all-MiniLM-L6-v2") -> Path:
+    """A kind model that reads only the sentence embedding: its question head points from the embedding of a
+    remark about hiking to that of a question about a refund, so posts nearer the second in meaning read as
+    questions (the shipped encoder's embeddings share a large common part, which the difference cancels)."""
+    from safeguard.classifiers.feedback.classifier import ENCODER_FEATURES, ENCODER_KEY, shared_encoder
+
+    extractor = HashedNgrams(bits=8, char_orders=(3,), word_orders=(1,))
+    n = len(KINDS)
+    dense = np.zeros((len(MODEL_FEATURES) + len(ENCODER_FEATURES), n))
+    ask, remark = shared_encoder().encode(["How do I get a refund for my order?", "I went hiking last weekend."])
+    dense[len(MODEL_FEATURES) :, KINDS.index("question")] = 400.0 * (ask - remark)
+    HarmHeads(
+        extractor,
+        list(KINDS),
+        np.zeros((extractor.width, n)),
+        [0.0] * n,
+        np.ones(n),
+        np.zeros(n),
+        {"dense_features": [*MODEL_FEATURES, *ENCODER_FEATURES], ENCODER_KEY: encoder},
+        dense,
+    ).save(path)
+    return path
+
+
+def test_a_kind_model_that_reads_sentence_embeddings_gets_them_from_the_shipped_encoder(tmp_path: Path) -> None:
+    classifier = FeedbackClassifier(kind_model=str(_encoder_model(tmp_path / "e.npz")))
+    # no word in common with the anchor question, the same meaning
+    assert one(classifier, "Can I have my money back for the purchase?")["kind"] == "question"
+    assert one(classifier, "The weather was lovely at the beach today.")["kind"] != "question"
+
+
+def test_a_kind_model_naming_another_encoder_is_refused(tmp_path: Path) -> None:
+    path = _encoder_model(tmp_path / "e.npz", encoder="some/other-encoder")
+    with pytest.raises(ConfigError, match="not a kind model for this version"):
+        FeedbackClassifier(kind_model=str(path)).load()
+
+
+def test_the_shipped_encoder_kind_model_reads_clear_posts() -> None:
+    encoder = FeedbackClassifier(kind_model="encoder")
+    assert encoder.describe()["kind_model"].endswith("kinds_encoder.npz")
+    right = [one(encoder, text, **extra)["kind"] == kind for text, kind, extra in CLEAR]
+    assert sum(right) >= len(CLEAR) - 1, right
+
+
+def test_a_kind_model_name_that_is_neither_shipped_nor_a_file_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match=r"kind_model file '.*encodr' not found \(shipped models: lexical, encoder"):
+        FeedbackClassifier(kind_model="encodr")

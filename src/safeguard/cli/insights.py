@@ -85,6 +85,14 @@ def insights(
         Path | None,
         typer.Option("--gazetteer", help="CSV of the retailer's products and stores: type,id,name,aliases."),
     ] = None,
+    kind_model: Annotated[
+        str | None,
+        typer.Option(
+            "--kind-model",
+            help="How posts' kinds and aspects are read: 'lexical' (default), 'encoder' (also reads each post's "
+            "sentence embedding: better, several times slower), 'rules' (hand-set scores) or a model file.",
+        ),
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="First day to include (YYYY-MM-DD, UTC).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Last day to include (YYYY-MM-DD, UTC).")] = None,
     hours: Annotated[
@@ -129,8 +137,14 @@ def insights(
         end += dt.timedelta(days=1)  # --until names the last day included
     importer = _importer(source, input_format)
     options: dict[str, Any] = {"gazetteer": str(gazetteer)} if gazetteer is not None else {}
+    if kind_model is not None:
+        options["kind_model"] = kind_model
     try:
-        feedback = FeedbackClassifier(**options)
+        try:
+            feedback = FeedbackClassifier(**options)
+        except ValueError as exc:  # the only option checked here that the command line does not: --kind-model
+            err.print(f"[red]error:[/red] --kind-model: {escape(str(exc))}")
+            raise typer.Exit(exit_codes.CONFIG) from None
         gaz = feedback.gazetteer
         field_map = io_fields.parse_field_map(field or [], option="--field")
         moderator = load_moderator(rules, workers=n_workers) if moderate and decisions is None else None
