@@ -5,9 +5,13 @@ Builds the dump of ``moderate_dump.py`` (real forum posts, every post timed, pla
 process's resident memory (VmRSS), what Arrow's memory pool holds, and the posts decided as each epoch
 starts, then at the end. Ray's own processes (actors, the object store) are not counted: the actors of
 each epoch's pools end with it. ``--trim`` returns freed heap first (glibc ``malloc_trim``), so what
-remains is held; ``--trace N`` also prints Python's traced allocations and the N lines that grew most.
+remains is held; ``--trace N`` also prints Python's traced allocations and the N lines that grew most;
+``--arenas`` prints what Python's small-object allocator holds (``sys._debugmallocstats``): its arenas
+now and at most so far (1 MiB each), the bytes in live blocks, and the empty pools kept inside arenas
+that some live block holds.
 
     python benchmarks/ray_memory.py [--posts 200000] [--epoch-mb 16] [--actors 2] [--rules FILE] [--trim] [--trace N]
+                                    [--arenas]
 
 ``--rules benchmarks/rules/stateful_only.yaml`` keeps the two stateful classifiers of the shipped
 policy and drops the harm models, so a million posts take minutes rather than an hour.
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         help="trace Python allocations and print, at each epoch from the fourth, the N source lines whose "
         "memory grew most since the third",
     )
+    parser.add_argument("--arenas", action="store_true", help="print the small-object allocator's arenas at each epoch")
     args = parser.parse_args(argv)
     import ctypes
     import os
@@ -85,6 +90,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"peak {pool.max_memory() / 2**20:.1f})",
                     flush=True,
                 )
+                if args.arenas:
+                    stats = allocator_stats()
+                    print(
+                        f"    pymalloc arenas now {stats['arenas allocated current']:,} (at most so far "
+                        f"{stats['arenas highwater mark']:,}), live blocks "
+                        f"{stats['bytes in allocated blocks'] / 2**20:.1f} MiB, empty pools kept "
+                        f"{stats['unused pools'] * 16384 / 2**20:.1f} MiB",
+                        flush=True,
+                    )
                 if args.trace:
                     traced = tracemalloc.get_traced_memory()[0] / 2**20
                     print(f"    Python allocations traced: {traced:7.1f} MiB", flush=True)
@@ -108,6 +122,29 @@ def main(argv: list[str] | None = None) -> int:
         rss = status_mib(os.getpid())["VmRSS"]
         print(f"end at {done:>9,} posts  driver RSS {rss:7.1f} MiB  ({done / seconds:.0f} posts/s)")
     return 0
+
+
+def allocator_stats() -> dict[str, int]:
+    """The totals of ``sys._debugmallocstats()`` (which writes to the C stderr) by name."""
+    import os
+    import re
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile("w+") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        fh.seek(0)
+        text = fh.read()
+    stats = {m[1].strip(): int(m[2].replace(",", "")) for m in re.finditer(r"^# ([^=]+?)\s+=\s+([\d,]+)$", text, re.M)}
+    pools = re.search(r"^([\d,]+) unused pools", text, re.M)
+    stats["unused pools"] = int(pools[1].replace(",", "")) if pools else 0
+    return stats
 
 
 if __name__ == "__main__":
