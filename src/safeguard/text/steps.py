@@ -77,7 +77,9 @@ __all__ = [
 INVISIBLE_IN_WORD_RE = re.compile(r"[^\W_]" + INVISIBLE_CLASS + r"+[^\W_]")
 #: A combining mark NFKC left on a letter: decoration ("ı̇", Zalgo), not part of a kaomoji.
 DECORATED_LETTER_RE = re.compile(r"[^\W\d_]" + COMBINING_CLASS)
+#: A word (letters and digits): where look-alike letters are mapped when the text also holds real Greek or Cyrillic.
 WORD_RE = re.compile(r"[^\W_]+")
+#: A Latin letter: a word that holds one beside look-alike letters mixes scripts, the mark of a disguise.
 LATIN_LETTER_RE = re.compile(r"[A-Za-z]")
 _MEMBER = rf"(?:[^\W\d_]|[{LEET_DIGITS}])"
 #: One separator of spaced-out letters, captured: the run must use the same one throughout.
