@@ -42,10 +42,9 @@ from safeguard.classifiers.feedback.classifier import (
     ENCODER_KEY,
     MODEL_FEATURES,
     SHIPPED_KIND_MODELS,
-    model_features,
-    shared_encoder,
+    dense_matrix,
 )
-from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME
+from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME, shared_encoder
 from safeguard.classifiers.toxicity.features import HashedNgrams
 from safeguard.classifiers.toxicity.harmdata import train_dir
 from safeguard.classifiers.toxicity.heads import HarmHeads
@@ -107,9 +106,7 @@ def features(classifier: FeedbackClassifier, posts: list[Post], encoder: bool = 
 
     readings = classifier.read(posts)
     x = design_matrix(EXTRACTOR, [r.normalized for r in readings])
-    dense = np.array([model_features(r) for r in readings], dtype=np.float64)
-    if encoder:
-        dense = np.hstack([dense, shared_encoder().encode([p.full_text for p in posts])])
+    dense = dense_matrix(posts, readings, shared_encoder() if encoder else None)
     return sparse.hstack([x, sparse.csr_matrix(dense)], format="csr")
 
 

@@ -21,7 +21,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from safeguard import checks
 
@@ -102,9 +102,6 @@ def option(default: Any, check: Check | None = None, doc: str = "") -> Any:
 class Options:
     """Base of every classifier's options: each field is checked when the options are built."""
 
-    #: The classifier kind the options belong to, for messages.
-    kind: ClassVar[str] = ""
-
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             check = f.metadata.get("check")
@@ -124,13 +121,13 @@ def option_names(options_type: type[Options]) -> list[str]:
     return [f.name for f in dataclasses.fields(options_type)]
 
 
-def parse_options(options_type: type[_O], values: Mapping[str, Any]) -> _O:
-    """``options_type`` built from ``values``; a name it does not take raises ValueError naming the allowed ones."""
+def parse_options(options_type: type[_O], values: Mapping[str, Any], kind: str) -> _O:
+    """``options_type`` built from ``values``; a name it does not take raises ValueError naming the classifier
+    ``kind`` and the allowed names."""
     allowed = option_names(options_type)
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise ValueError(
-            f"unknown option(s) for classifier {options_type.kind!r}: {', '.join(unknown)} "
-            f"(allowed: {', '.join(allowed) or 'none'})"
+            f"unknown option(s) for classifier {kind!r}: {', '.join(unknown)} (allowed: {', '.join(allowed) or 'none'})"
         )
     return options_type(**values)

@@ -73,7 +73,7 @@ class Classifier:
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
         if self.options_type is not None:
             #: The checked options (an instance of ``options_type``).
-            self.options = parse_options(self.options_type, params)
+            self.options = parse_options(self.options_type, params, self.kind)
         elif params:
             unknown = ", ".join(sorted(params))
             raise ValueError(f"unknown option(s) for classifier {self.kind!r}: {unknown}")

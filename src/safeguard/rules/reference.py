@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from safeguard.classifiers.base import available, get_classifier_class
 from safeguard.rules.schema import ruleset_json_schema
@@ -68,58 +71,16 @@ def _classifier_options() -> list[str]:
         if options_type is None:
             continue
         lines += [f"### {kind}", "", "| option | type | default | description |", "| --- | --- | --- | --- |"]
+        hints = typing.get_type_hints(options_type)
         for f in dataclasses.fields(options_type):
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            node = TypeAdapter(hints[f.name]).json_schema()  # the field's type as the schema would say it
             lines.append(
-                f"| `{f.name}` | {_cell(_annotation(str(f.type)))} | `{json.dumps(default, default=str)}` "
+                f"| `{f.name}` | {_cell(_type(node, node.get('$defs', {})))} | `{json.dumps(default, default=str)}` "
                 f"| {_cell(_one_line(f.metadata.get('doc')))} |"
             )
         lines.append("")
     return lines
-
-
-def _annotation(text: str) -> str:
-    """A field's annotation as a ruleset's reader would say it: ``tuple[str, ...] | None`` is ``list of string or
-    null``, ``str | os.PathLike[str]`` is ``path``."""
-    parts = _split_top(text, "|")
-    if "str" in parts and ("os.PathLike[str]" in parts or "Path" in parts):
-        parts = ["path" if part == "str" else part for part in parts if part not in ("os.PathLike[str]", "Path")]
-    return " or ".join(dict.fromkeys(_annotation_part(part) for part in parts))
-
-
-_WORDS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "None": "null", "Any": "any value"}
-
-
-def _annotation_part(part: str) -> str:
-    if part in _WORDS:
-        return _WORDS[part]
-    if "[" not in part:
-        return part
-    outer, inner = part[: part.index("[")], part[part.index("[") + 1 : -1]
-    args = _split_top(inner, ",")
-    if outer in ("tuple", "list", "Sequence") and (len(args) == 1 or args[1:] == ["..."]):
-        return f"list of {_grouped(_annotation(args[0]))}"
-    if outer in ("dict", "Mapping") and len(args) == 2:
-        value = _annotation(args[1])
-        return "mapping" if value == "any value" else f"mapping of name to {_grouped(value)}"
-    return part
-
-
-def _grouped(words: str) -> str:
-    return f"({words})" if " or " in words else words
-
-
-def _split_top(text: str, separator: str) -> list[str]:
-    """``text`` split at ``separator`` outside brackets, each part stripped."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        depth += c == "["
-        depth -= c == "]"
-        if c == separator and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
 
 
 def _object_section(
@@ -194,17 +155,24 @@ def _type(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
         return _alternatives([_type({**node, "type": k}, defs) for k in kind])
     if kind == "array":
         items = node.get("items")
-        return "list" + (f" of {_type(items, defs)}" if isinstance(items, Mapping) and items else "")
+        return "list" + (f" of {_grouped(_type(items, defs))}" if isinstance(items, Mapping) and items else "")
     if kind == "object":
         additional = node.get("additionalProperties")
         if isinstance(additional, Mapping):
-            inner = _type(additional, defs)
+            inner = _grouped(_type(additional, defs))
             if additional.get("additionalProperties") is True:
                 inner += " (any keys)"
             return f"mapping of name to {inner}"
         return "mapping"
+    if node.get("format") == "path":
+        return "path"
     text = _JSON_TYPES.get(str(kind), str(kind)) if kind is not None else "any value"
     return text + _constraints(node)
+
+
+def _grouped(words: str) -> str:
+    """A type inside a list or mapping, in parentheses when it has alternatives."""
+    return f"({words})" if " or " in words else words
 
 
 def _constraints(node: Mapping[str, Any]) -> str:

@@ -14,8 +14,6 @@ __all__ = ["DuplicateOptions"]
 class DuplicateOptions(Options):
     """Options of :class:`~safeguard.classifiers.duplicate.DuplicateClassifier`, all optional."""
 
-    kind = "duplicate"
-
     threshold: float = option(
         0.8, Number(0.0, 1.0, low_open=True), "least rapidfuzz ratio (0..1) between normalised texts for a near-copy"
     )

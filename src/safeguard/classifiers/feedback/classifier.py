@@ -55,7 +55,7 @@ from safeguard.classifiers.feedback.kinds import (
 )
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
-from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME
+from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME, shared_encoder
 from safeguard.classifiers.toxicity.encoder import DIM as ENCODER_DIM
 from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
@@ -72,6 +72,7 @@ __all__ = [
     "SHOPPING_WORDS",
     "FeedbackClassifier",
     "FeedbackOptions",
+    "dense_matrix",
     "model_features",
 ]
 
@@ -170,8 +171,6 @@ def _aspects(name: str, value: Any) -> dict[str, tuple[str, ...] | str]:
 @dataclass(frozen=True, kw_only=True)
 class FeedbackOptions(Options):
     """Options of :class:`FeedbackClassifier`, all optional; paths are relative to the ruleset."""
-
-    kind = "feedback"
 
     gazetteer: str | os.PathLike[str] | None = option(
         None, OptionalCheck(file_path), "CSV of the retailer's products and stores (SKUs, names, aliases, store ids)"
@@ -290,9 +289,7 @@ class FeedbackClassifier(Classifier):
         readings = self.read(posts)
         found: list[dict[str, list[str]]] = [r.aspects for r in readings]
         if self._model is not None and readings:
-            dense = np.array([model_features(r) for r in readings])
-            if self._encoder is not None:
-                dense = np.hstack([dense, self._encoder.encode([p.full_text for p in posts])])
+            dense = dense_matrix(posts, readings, self._encoder)
             margins = self._model.margins([r.normalized for r in readings], dense)
             k = len(KINDS)
             scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins[:, :k]]
@@ -374,6 +371,15 @@ class Reading:
     codes: list[str]
 
 
+def dense_matrix(posts: Sequence[Post], readings: Sequence[Reading], encoder: Any = None) -> np.ndarray:
+    """The dense features of a kind model for ``posts`` (one row each): :func:`model_features` of each reading,
+    then, with a sentence ``encoder``, the embedding of each post's title and text (:data:`ENCODER_FEATURES`)."""
+    dense = np.array([model_features(r) for r in readings], dtype=np.float64)
+    if encoder is None:
+        return dense
+    return np.hstack([dense, encoder.encode([p.full_text for p in posts])])
+
+
 def model_features(r: Reading) -> list[float]:
     """A reading as the dense features of a kind model (:data:`MODEL_FEATURES`)."""
     return [
@@ -408,19 +414,6 @@ def _dense_features(meta: Mapping[str, Any]) -> tuple[str, ...] | None:
     if ENCODER_KEY not in meta:
         return MODEL_FEATURES
     return (*MODEL_FEATURES, *ENCODER_FEATURES) if meta[ENCODER_KEY] == BASE_MODEL_NAME else None
-
-
-def shared_encoder() -> Any:
-    """The shipped sentence encoder, loaded once per process (the harm model's, when it uses the same)."""
-    from safeguard.classifiers.toxicity.backend import cached_model
-    from safeguard.classifiers.toxicity.encoder import SHIPPED_DIR, SentenceEncoder
-
-    def build() -> SentenceEncoder:
-        encoder = SentenceEncoder()
-        encoder.load()
-        return encoder
-
-    return cached_model(("minilm", str(SHIPPED_DIR), 128, 32, None), build)
 
 
 def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:

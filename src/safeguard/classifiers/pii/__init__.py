@@ -102,10 +102,11 @@ def _import_presidio(classifier: str) -> None:
                 del sys.modules[module]
 
 
-def _string_list(value: Any, what: str) -> list[str]:
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings, as a tuple."""
     if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"{what} must be a list of non-empty strings, got {value!r}")
-    return list(value)
+        raise ValueError(f"{name} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
 
 
 def _parse_recognizer(index: int, spec: Any) -> dict[str, Any]:
@@ -144,12 +145,8 @@ def _parse_recognizer(index: int, spec: Any) -> dict[str, Any]:
             ) from None
         score = checks.probability(f"{pwhere}.score", p.get("score"))
         parsed.append((str(p.get("name") or f"{name}-{j}"), regex, score))
-    words = _string_list(spec.get("context") or [], f"{where}.context")
+    words = list(_strings(f"{where}.context", spec.get("context") or []))
     return {"name": name, "entity": entity, "patterns": parsed, "context": words}
-
-
-def _strings(name: str, value: Any) -> tuple[str, ...]:
-    return tuple(_string_list(value, name))
 
 
 def _recognizers(name: str, value: Any) -> tuple[dict[str, Any], ...]:
@@ -174,7 +171,7 @@ def _per_entity(check: Callable[[str, Any], Any], what: str) -> Callable[[str, A
 
 
 def _regions(name: str, value: Any) -> tuple[str, ...]:
-    chosen = _string_list(value, name)
+    chosen = _strings(name, value)
     bad = [r for r in chosen if not re.fullmatch(r"[A-Z]{2}", r)]
     if bad:
         raise ValueError(f"{name} must be two-letter ISO region codes (US, GB, DE ...), got {bad}")
@@ -190,8 +187,6 @@ def _spacy_model(name: str, value: Any) -> str:
 @dataclass(frozen=True, kw_only=True)
 class PIIOptions(Options):
     """Options of :class:`PIIClassifier`, all optional (see its docstring for what each does)."""
-
-    kind = "pii"
 
     nlp_model: str | None = option(None, OptionalCheck(_spacy_model), "an installed spaCy model for PERSON, LOCATION")
     recognizers: tuple[dict[str, Any], ...] = option((), _recognizers, "custom RE2 pattern recognizers")

@@ -26,8 +26,6 @@ __all__ = ["SpamClassifier", "SpamOptions"]
 class SpamOptions(Options):
     """Options of :class:`SpamClassifier`, all optional."""
 
-    kind = "spam"
-
     model: str | os.PathLike[str] | None = option(
         None, OptionalCheck(file_path), "a model file written by `safeguard train spam` (relative to the ruleset)"
     )

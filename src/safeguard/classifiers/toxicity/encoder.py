@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safeguard import checks
-from safeguard.classifiers.toxicity.backend import cpu_count
+from safeguard.classifiers.toxicity.backend import cached_model, cpu_count
 from safeguard.classifiers.toxicity.datadir import DATA_DIR
 from safeguard.errors import MissingDependencyError, ModelLoadError
 from safeguard.files import UnsafeFileError, check_regular, expand_user
@@ -44,6 +44,7 @@ __all__ = [
     "file_sha256",
     "locate_base_model",
     "mean_pool_normalize",
+    "shared_encoder",
 ]
 
 Float32Array = npt.NDArray[np.float32]
@@ -436,6 +437,21 @@ class SentenceEncoder:
         for rows, rows_pooled in zip(batches, pooled, strict=True):
             result[rows] = rows_pooled
         return result
+
+
+def shared_encoder(
+    model_dir: str | Path | None = None, *, max_tokens: int = 128, batch_size: int = 32, threads: int | None = None
+) -> SentenceEncoder:
+    """The loaded encoder of ``model_dir`` (default: the shipped one) with these settings, built once per process
+    and shared by every model that reads it."""
+    directory = Path(model_dir) if model_dir is not None else SHIPPED_DIR
+
+    def build() -> SentenceEncoder:
+        encoder = SentenceEncoder(directory, max_tokens=max_tokens, batch_size=batch_size, threads=threads)
+        encoder.load()
+        return encoder
+
+    return cached_model(("minilm", str(directory), max_tokens, batch_size, threads), build)
 
 
 def export_encoder_onnx(

@@ -382,21 +382,14 @@ class ModelHarmBackend(Backend):
         with self._lock:
             if self.heads is not None:
                 return
-            from safeguard.classifiers.toxicity.encoder import SentenceEncoder
+            from safeguard.classifiers.toxicity.encoder import shared_encoder
 
             heads = _heads(self.path)
             trained = heads.meta.get("max_tokens")
             tokens = self.max_tokens or (trained if isinstance(trained, int) and trained >= 8 else 128)
-
-            def build() -> Any:
-                enc = SentenceEncoder(
-                    self.encoder_dir, max_tokens=tokens, batch_size=self.batch_size, threads=self.threads
-                )
-                enc.load()
-                return enc
-
-            key = ("minilm", str(self.encoder_dir), tokens, self.batch_size, self.threads)
-            self.encoder = cached_model(key, build)
+            self.encoder = shared_encoder(
+                self.encoder_dir, max_tokens=tokens, batch_size=self.batch_size, threads=self.threads
+            )
             if heads.dense_dim != self.encoder.dim:
                 raise ValueError(
                     f"{self.path}: heads read {heads.dense_dim} dense features, the encoder gives {self.encoder.dim}"
