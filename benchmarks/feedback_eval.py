@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--kind-model",
         default=None,
-        help="the classifier's kind_model option (lexical, encoder, rules or a model file)",
+        help="the classifier's kind_model option (lexical, encoder, rules, a model file or an encoder tier directory)",
     )
     args = parser.parse_args(argv)
     classifier = FeedbackClassifier(kind_model=args.kind_model)

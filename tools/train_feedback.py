@@ -1,6 +1,6 @@
 """Train the feedback classifier's kind model: what a post is for, learned from labelled posts.
 
-    python tools/train_feedback.py [--encoder] [--data tools/data/feedback_train.jsonl] [-o PATH] [--seed 0]
+    python tools/train_feedback.py [--data tools/data/feedback_train.jsonl] [-o PATH] [--seed 0]
 
 Training data: ``tools/data/feedback_train.jsonl``, forum posts invented for the purpose, and
 ``tools/data/feedback_train_real.jsonl``, real Reddit comments from a permissively licensed set of
@@ -12,14 +12,14 @@ logistic head per kind (scikit-learn, balanced class weights); the classifier tu
 probabilities with a softmax. The same features, with the aspect terms each post holds, train one head per
 aspect (``aspect_<name>``), which vetoes an aspect its terms named when its probability is under the
 model's ``aspect_threshold`` and, when the file has an ``aspect_add_threshold``, names an aspect no term
-found when its probability reaches that. With ``--encoder`` the features also hold each post's sentence
-embedding by the shipped MiniLM encoder (title and text), and the model is the shipped ``encoder`` one.
+found when its probability reaches that. (The ``encoder`` tier blends this model with a fine-tuned
+sentence encoder: ``tools/finetune_feedback.py``.)
 The regularisation strengths are chosen by kind macro-F1 and the aspect heads' strength and thresholds by
 aspect F0.5 (precision weighed twice as much as recall) on the ``dev`` half of the hand-labelled set
 (``tests/fixtures/feedback``), whose ``test`` half nothing reads. Writes
-``src/safeguard/classifiers/feedback/data/kinds.npz`` (``kinds_encoder.npz`` with ``--encoder``; no
+``src/safeguard/classifiers/feedback/data/kinds.npz`` (no
 pickles). Needs ``safeguard-moderation[train]``; deterministic; about eight minutes on 2 cores (most of
-it the aspect grid: 6 strengths x 8 veto x 9 add thresholds), longer with ``--encoder``.
+it the aspect grid: 6 strengths x 8 veto x 9 add thresholds).
 """
 
 from __future__ import annotations
@@ -38,13 +38,10 @@ import numpy as np
 from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
 from safeguard.classifiers.feedback.classifier import (
     ASPECT_ADD_KEY,
-    ENCODER_FEATURES,
-    ENCODER_KEY,
+    KIND_MODEL,
     MODEL_FEATURES,
-    SHIPPED_KIND_MODELS,
     dense_matrix,
 )
-from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME, shared_encoder
 from safeguard.classifiers.toxicity.features import HashedNgrams
 from safeguard.classifiers.toxicity.harmdata import train_dir
 from safeguard.classifiers.toxicity.heads import HarmHeads
@@ -100,13 +97,13 @@ def corpus(path: Path) -> tuple[list[Post], list[str], list[list[str]]]:
     return posts, kinds, aspects
 
 
-def features(classifier: FeedbackClassifier, posts: list[Post], encoder: bool = False) -> Any:
+def features(classifier: FeedbackClassifier, posts: list[Post]) -> Any:
     """The design matrix of ``posts``: hashed n-grams, then the dense features as the classifier builds them."""
     from scipy import sparse
 
     readings = classifier.read(posts)
     x = design_matrix(EXTRACTOR, [r.normalized for r in readings])
-    dense = dense_matrix(posts, readings, shared_encoder() if encoder else None)
+    dense = dense_matrix(readings)
     return sparse.hstack([x, sparse.csr_matrix(dense)], format="csr")
 
 
@@ -123,7 +120,7 @@ def fit(x: Any, targets: dict[str, Any], c: float, seed: int, balanced: bool) ->
     return np.array(coef).T, bias
 
 
-def heads_of(parts: list[tuple[list[str], Any, list[float]]], meta: dict[str, Any], encoder: bool) -> HarmHeads:
+def heads_of(parts: list[tuple[list[str], Any, list[float]]], meta: dict[str, Any]) -> HarmHeads:
     """One model file's heads from (labels, weights, biases) parts, kinds first."""
     labels = [label for names, _, _ in parts for label in names]
     w = np.hstack([weights for _, weights, _ in parts])
@@ -137,9 +134,8 @@ def heads_of(parts: list[tuple[list[str], Any, list[float]]], meta: dict[str, An
         np.ones(len(labels)),
         np.zeros(len(labels)),
         {
-            "dense_features": [*MODEL_FEATURES, *(ENCODER_FEATURES if encoder else ())],
+            "dense_features": list(MODEL_FEATURES),
             "trained_on": TRAINED_ON,
-            **({ENCODER_KEY: BASE_MODEL_NAME} if encoder else {}),
             **meta,
         },
         w[width:],
@@ -156,11 +152,10 @@ def signals_of(heads: HarmHeads, posts: list[Post]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, nargs="+", default=[p for p in (DATA, REAL) if p.exists()])
-    parser.add_argument("--encoder", action="store_true", help="add the sentence embeddings of the shipped encoder")
     parser.add_argument("-o", "--output", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    output = args.output or MODELS / SHIPPED_KIND_MODELS["encoder" if args.encoder else "lexical"]
+    output = args.output or MODELS / KIND_MODEL
     started = time.perf_counter()
     evaluation = _eval_module()
     reader = FeedbackClassifier(kind_model="rules")
@@ -172,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         posts += more_posts
         kinds += more_kinds
         aspects += more_aspects
-    x = features(reader, posts, args.encoder)
+    x = features(reader, posts)
     dev_posts, dev_labels, missing = evaluation.load_labels("dev")
     truth = [r["kind"] for r in dev_labels]
     print(
@@ -186,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     best: tuple[float, float, Any, list[float]] | None = None
     for c in C_GRID:
         w, b = fit(x, kind_targets, c, args.seed, balanced=True)
-        predicted = [s["kind"] for s in signals_of(heads_of([(list(KINDS), w, b)], {}, args.encoder), dev_posts)]
+        predicted = [s["kind"] for s in signals_of(heads_of([(list(KINDS), w, b)], {}), dev_posts)]
         f1 = evaluation.kind_scores(predicted, truth)["macro_f1"]
         print(f"  kind C={c:<5} dev macro-F1 {f1:.3f}")
         if best is None or f1 > best[0]:
@@ -206,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in THRESHOLDS:
             for add in ADD_THRESHOLDS:
                 settings = {"aspect_C": c, "aspect_threshold": t} | ({} if add is None else {ASPECT_ADD_KEY: add})
-                heads = heads_of([kind_part, (list(aspect_targets), w, b)], settings, args.encoder)
+                heads = heads_of([kind_part, (list(aspect_targets), w, b)], settings)
                 found = [s["aspects"] for s in signals_of(heads, dev_posts)]
                 p, r, _, _ = evaluation.aspect_scores(found, true_aspects)["micro"]
                 score = f_half(p, r)
@@ -216,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     assert chosen is not None
     score, settings, aspect_w, aspect_b = chosen
     meta = {"C": kind_c, **settings}
-    heads_of([kind_part, (list(aspect_targets), aspect_w, aspect_b)], meta, args.encoder).save(output)
+    heads_of([kind_part, (list(aspect_targets), aspect_w, aspect_b)], meta).save(output)
     print(
         f"wrote {output} (kind C={kind_c}, dev macro-F1 {kind_f1:.3f}; aspects {settings}, "
         f"dev F0.5 {score:.3f}) in {time.perf_counter() - started:.0f}s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from safeguard import Moderator
 from safeguard.classifiers.base import get_classifier_class
 from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
-from safeguard.classifiers.feedback.classifier import MODEL_FEATURES
+from safeguard.classifiers.feedback.classifier import MODEL_FEATURES, shared_encoder
+from safeguard.classifiers.feedback.encoder import HEADS_FILE, EncoderHeads, encoder_text
 from safeguard.classifiers.feedback.gazetteer import find_codes, load_gazetteer, parse_gazetteer
 from safeguard.classifiers.feedback.sentiment import CHUNK, MAX_CHARS, chunks
 from safeguard.classifiers.toxicity.features import HashedNgrams
@@ -314,46 +316,138 @@ def test_staff_replies_are_not_questions_to_answer(feedback: FeedbackClassifier)
     assert s["kind"] == "answer"
 
 
-def _encoder_model(path: Path, encoder: str = "sentence-transformers/all-MiniLM-L6-v2") -> Path:
-    """A kind model that reads only the sentence embedding: its question head points from the embedding of a
-    remark about hiking to that of a question about a refund, so posts nearer the second in meaning read as
-    questions (the shipped encoder's embeddings share a large common part, which the difference cancels)."""
-    from safeguard.classifiers.feedback.classifier import ENCODER_FEATURES, ENCODER_KEY, shared_encoder
+def _tier(directory: Path, **settings: object) -> Path:
+    """An encoder tier of the test's own: the shipped harm encoder's graph, and heads whose question head
+    points from the embedding of a remark about hiking to that of a question about a refund, so posts nearer
+    the second in meaning read as questions (the encoder's embeddings share a large common part, which the
+    difference cancels). Its aspect heads say nothing (probability 0.5)."""
+    from safeguard.classifiers.toxicity.encoder import (
+        MANIFEST_FILE,
+        MODEL_FILE,
+        SHIPPED_DIR,
+        TOKENIZER_FILE,
+        SentenceEncoder,
+    )
 
-    extractor = HashedNgrams(bits=8, char_orders=(3,), word_orders=(1,))
-    n = len(KINDS)
-    dense = np.zeros((len(MODEL_FEATURES) + len(ENCODER_FEATURES), n))
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE):
+        if not (directory / name).exists():
+            shutil.copyfile(SHIPPED_DIR / name, directory / name)
     ask, remark = shared_encoder().encode(["How do I get a refund for my order?", "I went hiking last weekend."])
-    dense[len(MODEL_FEATURES) :, KINDS.index("question")] = 400.0 * (ask - remark)
-    HarmHeads(
-        extractor,
-        list(KINDS),
-        np.zeros((extractor.width, n)),
-        [0.0] * n,
-        np.ones(n),
-        np.zeros(n),
-        {"dense_features": [*MODEL_FEATURES, *ENCODER_FEATURES], ENCODER_KEY: encoder},
-        dense,
-    ).save(path)
-    return path
+    labels = (*KINDS, *(f"aspect_{a}" for a in ASPECTS))
+    weights = np.zeros((len(ask), len(labels)), dtype=np.float32)
+    weights[:, KINDS.index("question")] = 400.0 * (ask - remark)
+    meta = {
+        "kind_blend": 1.0,
+        "aspect_blend": 0.0,
+        "aspect_threshold": 0.05,
+        "aspect_add_threshold": None,
+        "encoder": SentenceEncoder(directory).files_sha256(),
+    }
+    EncoderHeads(labels, weights, np.zeros(len(labels), dtype=np.float32), {**meta, **settings}).save(
+        directory / HEADS_FILE
+    )
+    return directory
 
 
-def test_a_kind_model_that_reads_sentence_embeddings_gets_them_from_the_shipped_encoder(tmp_path: Path) -> None:
-    classifier = FeedbackClassifier(kind_model=str(_encoder_model(tmp_path / "e.npz")))
+@pytest.fixture(scope="module")
+def tier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tier(tmp_path_factory.mktemp("tier"))
+
+
+def test_an_encoder_tier_directory_reads_kinds_through_its_encoder(tier: Path) -> None:
+    classifier = FeedbackClassifier(kind_model=str(tier))
+    assert classifier.describe()["encoder"] == str(tier)
     # no word in common with the anchor question, the same meaning
     assert one(classifier, "Can I have my money back for the purchase?")["kind"] == "question"
     assert one(classifier, "The weather was lovely at the beach today.")["kind"] != "question"
 
 
-def test_a_kind_model_naming_another_encoder_is_refused(tmp_path: Path) -> None:
-    path = _encoder_model(tmp_path / "e.npz", encoder="some/other-encoder")
-    with pytest.raises(ConfigError, match="not a kind model for this version"):
-        FeedbackClassifier(kind_model=str(path)).load()
+def test_the_encoder_tier_blends_its_probabilities_with_the_kind_model(tmp_path: Path) -> None:
+    texts = ["Can I have my money back for the purchase?", "Delivery was late again and nobody called me back."]
+    posts = [Post(id=str(i), text=t) for i, t in enumerate(texts)]
+    lexical = FeedbackClassifier()
+    lex_kinds, lex_aspects = lexical.model_probabilities(posts, lexical.read(posts))
+    tiers = {w: FeedbackClassifier(kind_model=str(_tier(tmp_path / str(w), kind_blend=w))) for w in (0.0, 0.3, 1.0)}
+    # a weight of 0 leaves the kind model's reading of the kinds as it was
+    pairs = zip(tiers[0.0].classify(posts), lexical.classify(posts), strict=True)
+    assert all(a["kinds"] == b["kinds"] and a["kind"] == b["kind"] for a, b in pairs)
+    kinds = {w: c.model_probabilities(posts, c.read(posts))[0] for w, c in tiers.items()}
+    assert np.allclose(kinds[0.3], 0.7 * lex_kinds + 0.3 * kinds[1.0])
+    assert np.allclose(kinds[0.3].sum(axis=1), 1.0)
+    aspects = tiers[0.3].model_probabilities(posts, tiers[0.3].read(posts))[1]
+    assert np.allclose(aspects, lex_aspects)  # aspect_blend 0
 
 
-def test_the_shipped_encoder_kind_model_reads_clear_posts() -> None:
+def test_the_encoder_tiers_aspect_heads_veto_and_add_at_its_thresholds(tmp_path: Path) -> None:
+    text = "Third cancelled delivery this month."
+    assert one(FeedbackClassifier(), text)["aspects"] == ["delivery"]
+    # the tier's aspect heads all say 0.5: at aspect_blend 1 they veto every aspect under a 0.6 threshold
+    vetoed = FeedbackClassifier(kind_model=str(_tier(tmp_path / "v", aspect_blend=1.0, aspect_threshold=0.6)))
+    assert one(vetoed, text)["aspects"] == []
+    # and add every shipped aspect at an add threshold of 0.5, with no evidence
+    added = FeedbackClassifier(kind_model=str(_tier(tmp_path / "a", aspect_blend=1.0, aspect_add_threshold=0.5)))
+    got = one(added, text)
+    assert got["aspects"] == list(ASPECTS) and got["evidence"]["price"] == []
+    assert got["evidence"]["delivery"] == ["delivery"]
+
+
+def test_broken_encoder_tiers_are_refused_with_the_reason(tmp_path: Path, tier: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"has no heads\.npz"):
+        FeedbackClassifier(kind_model=str(empty))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / HEADS_FILE).write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="cannot read the feedback encoder's heads"):
+        FeedbackClassifier(kind_model=str(bad)).load()
+    heads = EncoderHeads.load(tier / HEADS_FILE)
+    few = tmp_path / "few"
+    few.mkdir()
+    EncoderHeads(heads.labels[:-1], heads.weights[:, :-1], heads.bias[:-1], heads.meta).save(few / HEADS_FILE)
+    with pytest.raises(ConfigError, match="aspect heads are not the kind model's"):
+        FeedbackClassifier(kind_model=str(few)).load()
+    other = tmp_path / "other"
+    other.mkdir()
+    EncoderHeads(heads.labels, heads.weights, heads.bias, {**heads.meta, "encoder": {"model.onnx": "0" * 64}}).save(
+        other / HEADS_FILE
+    )
+    for name in ("model.onnx", "tokenizer.json"):
+        (other / name).symlink_to(tier / name)
+    with pytest.raises(ConfigError, match="was not trained on this directory's encoder"):
+        FeedbackClassifier(kind_model=str(other)).load()
+
+
+def test_encoder_heads_round_trip_and_check_their_settings(tmp_path: Path, tier: Path) -> None:
+    heads = EncoderHeads.load(tier / HEADS_FILE)
+    assert heads.aspects == ASPECTS and heads.meta["aspect_add_threshold"] is None
+    heads.save(tmp_path / "h.npz")
+    again = EncoderHeads.load(tmp_path / "h.npz")
+    assert again.labels == heads.labels and np.array_equal(again.weights, heads.weights)
+    with pytest.raises(ValueError, match="kind_blend must be a number in"):
+        EncoderHeads(heads.labels, heads.weights, heads.bias, {**heads.meta, "kind_blend": 1.5})
+    with pytest.raises(ValueError, match="aspect_threshold must be a number in"):
+        EncoderHeads(heads.labels, heads.weights, heads.bias, {**heads.meta, "aspect_threshold": None})
+    with pytest.raises(ValueError, match="heads must be the kinds"):
+        EncoderHeads(heads.labels[::-1], heads.weights, heads.bias, heads.meta)
+    nan = heads.weights.copy()
+    nan[0, 0] = np.nan
+    EncoderHeads(heads.labels, nan, heads.bias, heads.meta).save(tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match="not all finite"):
+        EncoderHeads.load(tmp_path / "nan.npz")
+
+
+def test_encoder_text_says_reply_and_staff() -> None:
+    staff = Author(id="s", role="staff")
+    titled = Post(id="1", text="Hi", title="Help")
+    assert encoder_text(titled) == "post: " + titled.full_text and "Help" in titled.full_text
+    assert encoder_text(Post(id="2", text="Fixed now.", parent_id="1", author=staff)) == "reply by staff: Fixed now."
+
+
+def test_the_shipped_encoder_tier_reads_clear_posts() -> None:
     encoder = FeedbackClassifier(kind_model="encoder")
-    assert encoder.describe()["kind_model"].endswith("kinds_encoder.npz")
+    assert encoder.describe()["encoder"].endswith("encoder")
     right = [one(encoder, text, **extra)["kind"] == kind for text, kind, extra in CLEAR]
     assert sum(right) >= len(CLEAR) - 1, right
 

@@ -89,8 +89,9 @@ def insights(
         str | None,
         typer.Option(
             "--kind-model",
-            help="How posts' kinds and aspects are read: 'lexical' (default), 'encoder' (also reads each post's "
-            "sentence embedding: better, several times slower), 'rules' (hand-set scores) or a model file.",
+            help="How posts' kinds and aspects are read: 'lexical' (default), 'encoder' (also runs a sentence "
+            "encoder fine-tuned for them: better, several times slower), 'rules' (hand-set scores), a kind model "
+            "file or an encoder tier directory.",
         ),
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="First day to include (YYYY-MM-DD, UTC).")] = None,

@@ -21,9 +21,11 @@ term of any aspect, a gazetteer name, a code or a shopping word (:data:`SHOPPING
 with the text.
 
 Options: ``gazetteer`` (a CSV path), ``aspects`` (name to terms or list file; replaces the shipped
-table), ``kind_model`` (a shipped model by name, :data:`SHIPPED_KIND_MODELS`: ``lexical``, the default, or
-``encoder``, which also reads each post's sentence embedding; a kind model file from ``tools/train_feedback.py``;
-or ``rules`` for the hand-set scores of :mod:`.kinds` alone), ``base_dir`` (what relative paths resolve against).
+table), ``kind_model`` (a shipped tier by name, :data:`SHIPPED_KIND_MODELS`: ``lexical``, the default, or
+``encoder``, which also runs a fine-tuned sentence encoder (:mod:`.encoder`) and blends the two; a kind model
+file from ``tools/train_feedback.py``; an encoder tier's directory from ``tools/finetune_feedback.py --out``,
+blended with the shipped kind model; or ``rules`` for the hand-set scores of :mod:`.kinds` alone),
+``base_dir`` (what relative paths resolve against).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from safeguard.classifiers.base import Classifier, Cost
+from safeguard.classifiers.feedback.encoder import HEADS_FILE, EncoderHeads, blend, encoder_dir, encoder_text
 from safeguard.classifiers.feedback.gazetteer import Gazetteer, find_codes, load_gazetteer
 from safeguard.classifiers.feedback.kinds import (
     CUES,
@@ -55,8 +58,7 @@ from safeguard.classifiers.feedback.kinds import (
 )
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
-from safeguard.classifiers.toxicity.encoder import BASE_MODEL_NAME, shared_encoder
-from safeguard.classifiers.toxicity.encoder import DIM as ENCODER_DIM
+from safeguard.classifiers.toxicity.encoder import shared_encoder
 from safeguard.classifiers.toxicity.heads import HarmHeads
 from safeguard.errors import ConfigError
 from safeguard.files import config_path
@@ -66,13 +68,13 @@ from safeguard.types import Post
 
 __all__ = [
     "ASPECTS",
-    "ENCODER_FEATURES",
     "MODEL_FEATURES",
     "SHIPPED_KIND_MODELS",
     "SHOPPING_WORDS",
     "FeedbackClassifier",
     "FeedbackOptions",
     "dense_matrix",
+    "judged_aspects",
     "model_features",
 ]
 
@@ -95,11 +97,6 @@ MODEL_FEATURES: tuple[str, ...] = (
     *(f"terms_{a}" for a in ASPECTS),
     *(f"strong_{a}" for a in ASPECTS),
 )
-#: The dense features a kind model that reads sentence embeddings adds after :data:`MODEL_FEATURES`: the
-#: embedding of the post (title and text) by the shipped MiniLM encoder, one feature per dimension.
-ENCODER_FEATURES: tuple[str, ...] = tuple(f"minilm_{i}" for i in range(ENCODER_DIM))
-#: The model file's meta key naming the encoder its embedding features come from.
-ENCODER_KEY = "encoder"
 #: The label of an aspect's head in a kind model.
 _ASPECT_HEAD = "aspect_"
 #: An aspect head's probability below which its terms are not taken as the aspect, when the model
@@ -134,11 +131,13 @@ SHOPPING_WORDS: tuple[str, ...] = (
 )
 #: An amount of money: a currency sign and a number, or a number and a currency's name.
 _MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,12}(?![\d$])|\b\d[\d,.]{0,12}\s?(?:quid|pounds|dollars|euros)\b")
-#: The shipped kind models by name (``kind_model: NAME``; ``tools/train_feedback.py [--encoder]`` writes them):
-#: ``lexical`` (the default) reads the words and the evidence of :mod:`.kinds`; ``encoder`` reads the post's
-#: sentence embedding by the shipped MiniLM encoder too, which tells kinds apart better at a fraction of the speed.
-SHIPPED_KIND_MODELS: Mapping[str, str] = {"lexical": "kinds.npz", "encoder": "kinds_encoder.npz"}
-KIND_MODEL = SHIPPED_KIND_MODELS["lexical"]
+#: The shipped kind model (``tools/train_feedback.py`` writes it).
+KIND_MODEL = "kinds.npz"
+#: The shipped tiers by name (``kind_model: NAME``), each saying whether it runs the encoder tier: ``lexical``
+#: (the default) reads the words and the evidence of :mod:`.kinds` with the shipped kind model; ``encoder``
+#: blends that model with a MiniLM encoder fine-tuned for kinds and aspects (:mod:`.encoder`;
+#: ``tools/finetune_feedback.py`` writes it), which reads kinds and aspects better at a fraction of the speed.
+SHIPPED_KIND_MODELS: Mapping[str, bool] = {"lexical": False, "encoder": True}
 _WEAK = "~ "
 _KIND_LISTS = tuple(f"cue_{k}" for k in CUES)
 
@@ -181,8 +180,8 @@ class FeedbackOptions(Options):
     kind_model: str | os.PathLike[str] | None = option(
         None,
         OptionalCheck(file_path),
-        'a shipped kind model ("lexical", the default; "encoder", which also reads sentence embeddings), '
-        'a kind model file, or "rules" for the hand-set scores alone',
+        'a shipped tier ("lexical", the default; "encoder", which also runs a fine-tuned sentence encoder), '
+        'a kind model file, an encoder tier directory, or "rules" for the hand-set scores alone',
     )
 
 
@@ -211,16 +210,25 @@ class FeedbackClassifier(Classifier):
     ) -> None:
         super().__init__(name=name, **options)
         kind_model, gazetteer, aspects = self.options.kind_model, self.options.gazetteer, self.options.aspects
+        #: The encoder tier's directory, when it runs.
+        self.encoder_path: Path | None = None
         if kind_model == "rules":
             self.kind_model: Path | None = None
         elif kind_model is None or kind_model in SHIPPED_KIND_MODELS:
-            shipped = _data(SHIPPED_KIND_MODELS[str(kind_model or "lexical")])
-            if kind_model is not None and not shipped.is_file():
-                raise ValueError(f"kind_model {kind_model!r}: this installation ships no such model ({shipped})")
+            shipped = _data(KIND_MODEL)
+            if SHIPPED_KIND_MODELS[str(kind_model or "lexical")]:
+                self.encoder_path = encoder_dir()
+            for needed in (shipped, *((self.encoder_path / HEADS_FILE,) if self.encoder_path else ())):
+                if kind_model is not None and not needed.is_file():
+                    raise ValueError(f"kind_model {kind_model!r}: this installation ships no such model ({needed})")
             self.kind_model = shipped if shipped.is_file() else None
         else:
             self.kind_model = config_path(kind_model, "kind_model", base_dir)
-            if not self.kind_model.is_file():
+            if self.kind_model.is_dir():  # an encoder tier of one's own, blended with the shipped kind model
+                if not (self.kind_model / HEADS_FILE).is_file():
+                    raise ValueError(f"kind_model directory {str(self.kind_model)!r} has no {HEADS_FILE}")
+                self.encoder_path, self.kind_model = self.kind_model, _data(KIND_MODEL)
+            elif not self.kind_model.is_file():
                 raise ValueError(
                     f"kind_model file {str(self.kind_model)!r} not found (shipped models: "
                     f"{', '.join(SHIPPED_KIND_MODELS)}; or rules)"
@@ -239,6 +247,7 @@ class FeedbackClassifier(Classifier):
         self._gazetteer = Gazetteer()
         self._polarity: Polarity | None = None
         self._model: HarmHeads | None = None
+        self._heads: EncoderHeads | None = None
         self._encoder: Any = None
 
     def describe(self) -> dict[str, Any]:
@@ -246,6 +255,7 @@ class FeedbackClassifier(Classifier):
         info["aspects"] = list(self.aspect_sources)
         info["gazetteer"] = str(self.gazetteer_path) if self.gazetteer_path else None
         info["kind_model"] = str(self.kind_model) if self.kind_model else "rules"
+        info["encoder"] = str(self.encoder_path) if self.encoder_path else None
         return info
 
     @property
@@ -272,8 +282,15 @@ class FeedbackClassifier(Classifier):
                 lists[f"gaz_{signal}"] = names
         if self.kind_model is not None:
             self._model = load_kind_model(self.kind_model)
-            if ENCODER_KEY in self._model.meta:
-                self._encoder = shared_encoder()
+            if self.encoder_path is not None:
+                self._heads = load_encoder_heads(self.encoder_path / HEADS_FILE, _aspect_heads(self._model))
+                self._encoder = shared_encoder(self.encoder_path)
+                if self._heads.meta.get("encoder") != self._encoder.files_sha256():
+                    raise ConfigError(
+                        f"{self.encoder_path}: {HEADS_FILE} was not trained on this directory's encoder "
+                        "(their sha256 differ; rerun tools/finetune_feedback.py)",
+                        file=str(self.encoder_path / HEADS_FILE),
+                    )
         self._matcher = TermMatcher(lists)
         self._polarity = polarity
 
@@ -289,13 +306,14 @@ class FeedbackClassifier(Classifier):
         readings = self.read(posts)
         found: list[dict[str, list[str]]] = [r.aspects for r in readings]
         if self._model is not None and readings:
-            dense = dense_matrix(posts, readings, self._encoder)
-            margins = self._model.margins([r.normalized for r in readings], dense)
-            k = len(KINDS)
-            scores = [softmax(dict(zip(KINDS, (float(m) for m in row), strict=True))) for row in margins[:, :k]]
-            if len(self._model.labels) > k:
-                aspect_probs = self._model.probabilities(margins)[:, k:]
-                found = _judged(self._model, readings, aspect_probs, tuple(self.aspect_sources))
+            kind_probs, aspect_probs = self.model_probabilities(posts, readings)
+            scores = [dict(zip(KINDS, (float(p) for p in row), strict=True)) for row in kind_probs]
+            heads = _aspect_heads(self._model)
+            if heads:
+                settings = self._heads.meta if self._heads is not None else self._model.meta
+                veto = float(settings.get("aspect_threshold", DEFAULT_ASPECT_THRESHOLD))
+                add = settings.get(ASPECT_ADD_KEY)
+                found = judged_aspects(readings, aspect_probs, heads, veto, add, tuple(self.aspect_sources))
         else:
             scores = [kind_scores(r.evidence) for r in readings]
         out = []
@@ -315,6 +333,24 @@ class FeedbackClassifier(Classifier):
                 }
             )
         return out
+
+    def model_probabilities(self, posts: Sequence[Post], readings: Sequence[Reading]) -> tuple[Any, Any]:
+        """The kind model's probabilities of each kind (posts x :data:`KINDS`) and of each of its aspect heads
+        (posts x heads), blended with the encoder tier's when it runs. ``readings`` are :meth:`read`'s."""
+        self.load()
+        if self._model is None:
+            raise ValueError("kind_model: rules has no kind model")
+        margins = self._model.margins([r.normalized for r in readings], dense_matrix(readings))
+        k = len(KINDS)
+        rows = (softmax(dict(zip(KINDS, map(float, row), strict=True))) for row in margins[:, :k])
+        kinds = np.array([[p[x] for x in KINDS] for p in rows]).reshape(len(readings), k)
+        aspects = self._model.probabilities(margins)[:, k:]
+        if self._heads is not None and readings:
+            embeddings = self._encoder.encode([encoder_text(p) for p in posts])
+            encoder_kinds, encoder_aspects = self._heads.probabilities(embeddings)
+            kinds = blend(kinds, encoder_kinds, self._heads.setting("kind_blend"))
+            aspects = blend(aspects, encoder_aspects, self._heads.setting("aspect_blend"))
+        return kinds, aspects
 
     def _read(self, post: Post, raw: str, norm: str) -> Reading:
         assert self._matcher is not None and self._polarity is not None
@@ -371,13 +407,9 @@ class Reading:
     codes: list[str]
 
 
-def dense_matrix(posts: Sequence[Post], readings: Sequence[Reading], encoder: Any = None) -> np.ndarray:
-    """The dense features of a kind model for ``posts`` (one row each): :func:`model_features` of each reading,
-    then, with a sentence ``encoder``, the embedding of each post's title and text (:data:`ENCODER_FEATURES`)."""
-    dense = np.array([model_features(r) for r in readings], dtype=np.float64)
-    if encoder is None:
-        return dense
-    return np.hstack([dense, encoder.encode([p.full_text for p in posts])])
+def dense_matrix(readings: Sequence[Reading]) -> np.ndarray:
+    """The dense features of a kind model (one row per reading): :func:`model_features` of each."""
+    return np.array([model_features(r) for r in readings], dtype=np.float64).reshape(len(readings), len(MODEL_FEATURES))
 
 
 def model_features(r: Reading) -> list[float]:
@@ -389,17 +421,19 @@ def model_features(r: Reading) -> list[float]:
     ]
 
 
-def _judged(
-    model: HarmHeads, readings: Sequence[Reading], probs: np.ndarray, names: Sequence[str]
+def judged_aspects(
+    readings: Sequence[Reading],
+    probs: np.ndarray,
+    heads: Sequence[str],
+    veto: float,
+    add: float | None,
+    names: Sequence[str],
 ) -> list[dict[str, list[str]]]:
-    """Per reading, its aspects with their evidence once the model's aspect heads (``probs``, one column
-    per head after the kinds) have judged them. An aspect its terms named is dropped when its head's
-    probability is under the model's ``aspect_threshold``; when the model has an ``aspect_add_threshold``,
-    an aspect of ``names`` no term named is added, with no evidence, when its head reaches that. Aspects
-    without a head (a ruleset's own) stand on their terms."""
-    veto = float(model.meta.get("aspect_threshold", DEFAULT_ASPECT_THRESHOLD))
-    add = model.meta.get(ASPECT_ADD_KEY)
-    columns = {label[len(_ASPECT_HEAD) :]: j for j, label in enumerate(model.labels[len(KINDS) :])}
+    """Per reading, its aspects with their evidence once the aspect heads (``heads``, the aspect of each
+    column of ``probs``) have judged them. An aspect its terms named is dropped when its head's probability
+    is under ``veto``; unless ``add`` is None, an aspect of ``names`` no term named is added, with no
+    evidence, when its head reaches ``add``. Aspects without a head (a ruleset's own) stand on their terms."""
+    columns = {a: j for j, a in enumerate(heads)}
     addable = [(a, columns[a]) for a in names if a in columns] if add is not None else []
     out = []
     for r, row in zip(readings, probs, strict=True):
@@ -409,18 +443,27 @@ def _judged(
     return out
 
 
-def _dense_features(meta: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The dense features a model with ``meta`` must read; None when it names an encoder this version lacks."""
-    if ENCODER_KEY not in meta:
-        return MODEL_FEATURES
-    return (*MODEL_FEATURES, *ENCODER_FEATURES) if meta[ENCODER_KEY] == BASE_MODEL_NAME else None
+def _aspect_heads(model: HarmHeads) -> tuple[str, ...]:
+    """The aspects a kind model has heads for, in column order."""
+    return tuple(label[len(_ASPECT_HEAD) :] for label in model.labels[len(KINDS) :])
+
+
+def load_encoder_heads(path: Path, aspects: Sequence[str]) -> EncoderHeads:
+    """The encoder tier's heads; ConfigError when the file is not heads whose aspects are ``aspects`` (the
+    kind model's, which they blend with)."""
+    try:
+        heads = EncoderHeads.load(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the feedback encoder's heads {path}: {exc}", file=str(path)) from None
+    if heads.aspects != tuple(aspects):
+        raise ConfigError(f"{path}: its aspect heads are not the kind model's ({list(aspects)})", file=str(path))
+    return heads
 
 
 def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
     """A kind model written by ``tools/train_feedback.py``; ConfigError when the file is not one for
     this version's evidence (its first labels must be :data:`KINDS`, any others ``aspect_<name>``,
-    and its dense features :data:`MODEL_FEATURES`, followed by :data:`ENCODER_FEATURES` in a model whose meta
-    names the shipped encoder)."""
+    and its dense features :data:`MODEL_FEATURES`)."""
     try:
         heads = HarmHeads.load(Path(path))
     except (OSError, ValueError) as exc:
@@ -429,7 +472,7 @@ def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
     if (
         kinds != KINDS
         or not all(label.startswith(_ASPECT_HEAD) for label in aspects)
-        or tuple(heads.meta.get("dense_features", ())) != _dense_features(heads.meta)
+        or tuple(heads.meta.get("dense_features", ())) != MODEL_FEATURES
     ):
         raise ConfigError(
             f"{os.fspath(path)} is not a kind model for this version (labels or features differ)",
