@@ -26,9 +26,7 @@ import argparse
 import importlib.util
 import itertools
 import json
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +41,10 @@ from safeguard.classifiers.toxicity.encoder import (
     export_encoder_onnx,
     locate_base_model,
 )
+from safeguard.classifiers.toxicity.finetune import finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TOKENS = 128
-#: The pooled, unit-length embedding is scaled by this before the heads (a fixed temperature, so the
-#: heads learn at a useful rate); the exported heads fold it into their weights.
-SCALE = 8.0
 BLENDS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0)
 VETO_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 #: None: the aspect heads only veto.
@@ -63,78 +59,39 @@ def _tool(name: str, path: Path) -> Any:
     return module
 
 
-def finetune(texts: list[str], kinds: list[str], aspects: list[list[str]], args: argparse.Namespace) -> EncoderHeads:
+def train(texts: list[str], kinds: list[str], aspects: list[list[str]], args: argparse.Namespace) -> EncoderHeads:
     """Fine-tune the base model on the texts; write it to ``args.work / "hf"``; return its heads."""
     import torch
-    from tokenizers import Tokenizer
-    from transformers import AutoModel
 
-    torch.manual_seed(args.seed)
-    base = locate_base_model()
-    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    tokenizer.no_padding()
-    encodings = tokenizer.encode_batch(texts)
-    lengths = np.array([len(e.ids) for e in encodings])
-    y_kind = np.array([KINDS.index(k) for k in kinds])
-    y_aspect = np.array([[a in found for a in ASPECTS] for found in aspects], dtype=np.float32)
-    counts = np.bincount(y_kind, minlength=len(KINDS))
-    class_weight = torch.tensor(len(y_kind) / (len(KINDS) * counts), dtype=torch.float32)
+    y_kind = torch.from_numpy(np.array([KINDS.index(k) for k in kinds]))
+    y_aspect = torch.from_numpy(np.array([[a in found for a in ASPECTS] for found in aspects], dtype=np.float32))
+    counts = np.bincount(y_kind.numpy(), minlength=len(KINDS))
+    class_weight = torch.tensor(len(kinds) / (len(KINDS) * counts), dtype=torch.float32)
     # Each aspect is rare: its positives weigh sqrt(negatives / positives), at most 10, as the harm heads'.
-    positives = y_aspect.sum(axis=0)
-    pos_weight = torch.tensor(np.minimum(10.0, np.sqrt((len(y_aspect) - positives) / np.maximum(positives, 1.0))))
+    positives = y_aspect.numpy().sum(axis=0)
+    pos_weight = torch.tensor(
+        np.minimum(10.0, np.sqrt((len(aspects) - positives) / np.maximum(positives, 1.0))), dtype=torch.float32
+    )
 
-    model = AutoModel.from_pretrained(str(base), local_files_only=True, use_safetensors=True)
-    for p in model.embeddings.parameters():
-        p.requires_grad = False
-    head = torch.nn.Linear(model.config.hidden_size, len(KINDS) + len(ASPECTS))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": params, "lr": args.lr}, {"params": head.parameters(), "lr": 1e-3}])
-    rng = np.random.default_rng(args.seed)
-    # Batches of similar lengths (little padding), in random order.
-    order = np.argsort(lengths + rng.random(len(lengths)), kind="stable")
-    batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-    steps = len(batches) * args.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
-    start = time.perf_counter()
-    step = 0
-    model.train()
-    for epoch in range(args.epochs):
-        for b in rng.permutation(len(batches)):
-            idx = batches[b]
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for k, i in enumerate(idx):
-                ids[k, : lengths[i]] = encodings[i].ids
-                mask[k, : lengths[i]] = 1
-            ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-            hidden = model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-            m = mask_t.unsqueeze(-1).float()
-            pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
-            logits = head(pooled * SCALE)
-            loss = torch.nn.functional.cross_entropy(
-                logits[:, : len(KINDS)], torch.from_numpy(y_kind[idx]), weight=class_weight
-            ) + torch.nn.functional.binary_cross_entropy_with_logits(
-                logits[:, len(KINDS) :], torch.from_numpy(y_aspect[idx]), pos_weight=pos_weight.float()
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step % 50 == 0 or step == steps:
-                rate = step * args.batch_size / (time.perf_counter() - start)
-                print(f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({rate:.0f} texts/s)", flush=True)
-    model.eval()
-    hf = args.work / "hf"
-    hf.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(hf), safe_serialization=True)
-    shutil.copyfile(base / "tokenizer.json", hf / "tokenizer.json")
-    labels = (*KINDS, *(f"aspect_{a}" for a in ASPECTS))
-    weights = head.weight.detach().numpy().T.astype(np.float32) * SCALE
-    bias = head.bias.detach().numpy().astype(np.float32)
+    def loss(logits: Any, idx: np.ndarray) -> Any:
+        rows = torch.from_numpy(idx)
+        k = len(KINDS)
+        return torch.nn.functional.cross_entropy(
+            logits[:, :k], y_kind[rows], weight=class_weight
+        ) + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, k:], y_aspect[rows], pos_weight=pos_weight)
+
+    tuned = finetune(
+        locate_base_model(),
+        texts,
+        len(KINDS) + len(ASPECTS),
+        loss,
+        args.work / "hf",
+        max_tokens=MAX_TOKENS,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
     meta = {
         "base": BASE_MODEL_NAME,
         "base_sha256": dict(BASE_MODEL_SHA256),
@@ -144,11 +101,12 @@ def finetune(texts: list[str], kinds: list[str], aspects: list[list[str]], args:
         "batch_size": args.batch_size,
         "max_tokens": MAX_TOKENS,
         "seed": args.seed,
-        "seconds": round(time.perf_counter() - start),
+        "seconds": round(tuned.seconds),
     }
     # Provisional settings until the dev half chooses them.
     settings = {"kind_blend": 0.5, "aspect_blend": 0.5, "aspect_threshold": 0.1, "aspect_add_threshold": None}
-    return EncoderHeads(labels, weights, bias, {**meta, **settings})
+    labels = (*KINDS, *(f"aspect_{a}" for a in ASPECTS))
+    return EncoderHeads(labels, tuned.weights, tuned.bias, {**meta, **settings})
 
 
 def choose(heads: EncoderHeads, out: Path, evaluation: Any) -> EncoderHeads:
@@ -211,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse:
         heads = EncoderHeads.load(raw)
     else:
-        heads = finetune([encoder_text(p) for p in posts], kinds, aspects, args)
+        heads = train([encoder_text(p) for p in posts], kinds, aspects, args)
         heads.save(raw)
     manifest = export_encoder_onnx(args.work / "hf", args.out, max_tokens=MAX_TOKENS)
     heads = choose(heads, args.out, evaluation)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from safeguard.classifiers.toxicity.encoder import BASE_MODEL_SHA256, export_encoder_onnx, locate_base_model
+from safeguard.classifiers.toxicity.finetune import finetune
 from safeguard.classifiers.toxicity.harmdata import HEADS, UNKNOWN, capped_train_rows, load_corpus
 from safeguard.classifiers.toxicity.heads import encoder_texts, normalized_texts
 from safeguard.classifiers.toxicity.training import row_weights
@@ -50,11 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-    from tokenizers import Tokenizer
-    from transformers import AutoModel
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     base = locate_base_model()
     corpus = load_corpus()
     rows = [corpus[i] for i in capped_train_rows(corpus, args.per_source, args.seed)]
@@ -73,66 +69,30 @@ def main(argv: list[str] | None = None) -> int:
         f"positive weights {pos_weight.round(2)}"
     )
 
-    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    tokenizer.no_padding()
-    encodings = tokenizer.encode_batch(texts)
-    lengths = np.array([len(e.ids) for e in encodings])
-
-    model = AutoModel.from_pretrained(str(base), local_files_only=True, use_safetensors=True)
-    for p in model.embeddings.parameters():
-        p.requires_grad = False
-    for layer in model.encoder.layer[: args.frozen_layers]:
-        for p in layer.parameters():
-            p.requires_grad = False
-    head = torch.nn.Linear(model.config.hidden_size, len(HEADS))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": params, "lr": args.lr}, {"params": head.parameters(), "lr": 1e-3}])
-    rng = np.random.default_rng(args.seed)
-    # Batches of similar lengths (little padding), in random order.
-    order = np.argsort(lengths + rng.random(len(lengths)), kind="stable")
-    batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-    steps = len(batches) * args.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / steps))
     pw = torch.tensor(pos_weight)
-    start = time.perf_counter()
-    step = 0
-    model.train()
-    for epoch in range(args.epochs):
-        for b in rng.permutation(len(batches)):
-            idx = batches[b]
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for k, i in enumerate(idx):
-                n = lengths[i]
-                ids[k, :n] = encodings[i].ids
-                mask[k, :n] = 1
-            ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-            hidden = model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-            m = mask_t.unsqueeze(-1).float()
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            logits = head(pooled * 8.0)
-            y = torch.from_numpy(np.clip(targets[idx], 0, 1))
-            k_mask = torch.from_numpy(known[idx].astype(np.float32))
-            loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
-            w = torch.from_numpy(weight[idx]).unsqueeze(1) * torch.from_numpy(head_weight)
-            loss = (loss_each * k_mask * w).sum() / (k_mask * w).sum().clamp(min=1e-9)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step % 50 == 0 or step == steps:
-                rate = step * args.batch_size / (time.perf_counter() - start)
-                print(f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({rate:.0f} texts/s)", flush=True)
-    model.eval()
+    y_all = np.clip(targets, 0, 1)
+
+    def loss(logits: Any, idx: np.ndarray) -> Any:
+        y = torch.from_numpy(y_all[idx])
+        k_mask = torch.from_numpy(known[idx].astype(np.float32))
+        loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
+        w = torch.from_numpy(weight[idx]).unsqueeze(1) * torch.from_numpy(head_weight)
+        return (loss_each * k_mask * w).sum() / (k_mask * w).sum().clamp(min=1e-9)
+
     hf = args.out / "hf"
-    hf.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(hf), safe_serialization=True)
-    shutil.copyfile(base / "tokenizer.json", hf / "tokenizer.json")
+    tuned = finetune(
+        base,
+        texts,
+        len(HEADS),
+        loss,
+        hf,
+        max_tokens=MAX_TOKENS,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        frozen_layers=args.frozen_layers,
+    )
     (args.out / "finetune.json").write_text(
         json.dumps(
             {
@@ -145,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "frozen_layers": args.frozen_layers,
                 "max_tokens": MAX_TOKENS,
                 "seed": args.seed,
-                "seconds": round(time.perf_counter() - start),
+                "seconds": round(tuned.seconds),
             },
             indent=2,
         )

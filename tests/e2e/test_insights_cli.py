@@ -157,6 +157,8 @@ def test_the_encoder_tier_reads_the_same_posts(made: tuple[Path, dict[str, Any],
     assert done.returncode == 0, done.stderr
     lexical, encoder = made[1], json.loads(data.read_text(encoding="utf-8"))
     assert encoder["posts"] == lexical["posts"] > 0
+    assert (encoder["kind_model"], lexical["kind_model"]) == ("encoder", "lexical")
+    assert "kinds read by <code>encoder</code>" in (tmp_path / "encoder.html").read_text(encoding="utf-8")
     assert encoder["kinds"] != lexical["kinds"] or encoder["aspects"] != lexical["aspects"]  # another model read them
 
 

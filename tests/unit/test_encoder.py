@@ -367,3 +367,34 @@ def test_windows_cover_a_long_text_in_overlapping_pieces(fp32_dir: Path) -> None
     assert encoder.windows([]) == []
     with pytest.raises(ValueError, match="size"):
         encoder.windows([long], size=2)
+
+
+def test_finetune_learns_a_head_that_reads_the_exported_encoder(tiny_base: Path, tmp_path: Path) -> None:
+    """The one fine-tuning loop: deterministic for a seed, and its head (the scale folded in) applies to the
+    unit-length embeddings of the graph exported from the tuned model, as the shipped tiers use it."""
+    torch = pytest.importorskip("torch")
+    from safeguard.classifiers.toxicity.finetune import finetune
+
+    rude = ["you are an idiot", "you are a moron", "what an idiot", "they are not good, very bad"]
+    kind = ["the kettle arrived on time", "thanks for the help", "this is great", "good reply, thanks"]
+    texts, labels = rude + kind, np.array([0] * len(rude) + [1] * len(kind))
+    y = torch.from_numpy(labels)
+
+    def loss(logits: Any, idx: np.ndarray) -> Any:
+        return torch.nn.functional.cross_entropy(logits, y[torch.from_numpy(idx)])
+
+    settings = {"max_tokens": 16, "epochs": 60, "batch_size": 3, "lr": 1e-3, "seed": 0}
+    tuned = finetune(tiny_base, texts, 2, loss, tmp_path / "a", **settings)
+    again = finetune(tiny_base, texts, 2, loss, tmp_path / "b", **settings)
+    assert tuned.weights.shape == (HIDDEN, 2) and tuned.bias.shape == (2,)
+    assert np.array_equal(tuned.weights, again.weights) and np.array_equal(tuned.bias, again.bias)
+    enc.export_encoder_onnx(tmp_path / "a", tmp_path / "onnx", quantize=False, max_tokens=16)
+    embeddings = SentenceEncoder(tmp_path / "onnx", max_tokens=16).encode(texts)
+    logits = embeddings @ tuned.weights + tuned.bias
+    assert (logits.argmax(axis=1) == labels).all()
+    top = logits.max(axis=1, keepdims=True)
+    log_probs = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+    assert -log_probs[np.arange(len(labels)), labels].mean() < 0.2  # confident: the training's scale is folded in
+    enc.export_encoder_onnx(tiny_base, tmp_path / "base", quantize=False, max_tokens=16)
+    untuned = SentenceEncoder(tmp_path / "base", max_tokens=16).encode(texts)
+    assert not np.allclose(untuned, embeddings, atol=1e-3)  # the encoder itself was tuned, not only the head

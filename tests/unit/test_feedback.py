@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from safeguard import Moderator
-from safeguard.classifiers.base import get_classifier_class
+from safeguard.classifiers.base import Cost, get_classifier_class
 from safeguard.classifiers.feedback import ASPECTS, KINDS, FeedbackClassifier
 from safeguard.classifiers.feedback.classifier import MODEL_FEATURES, shared_encoder
 from safeguard.classifiers.feedback.encoder import HEADS_FILE, EncoderHeads, encoder_text
@@ -358,6 +358,7 @@ def tier(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_an_encoder_tier_directory_reads_kinds_through_its_encoder(tier: Path) -> None:
     classifier = FeedbackClassifier(kind_model=str(tier))
     assert classifier.describe()["encoder"] == str(tier)
+    assert classifier.cost == Cost.MODEL and FeedbackClassifier().cost == Cost.CHEAP
     # no word in common with the anchor question, the same meaning
     assert one(classifier, "Can I have my money back for the purchase?")["kind"] == "question"
     assert one(classifier, "The weather was lovely at the beach today.")["kind"] != "question"

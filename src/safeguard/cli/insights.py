@@ -192,6 +192,7 @@ def insights(
         options=InsightsOptions(hours=hours),
     )
     summary["input_errors"] = collected.first_errors
+    summary["kind_model"] = str(kind_model or "lexical")
     summary["outside_range"] = collected.outside
     seconds = time.perf_counter() - started
     try:

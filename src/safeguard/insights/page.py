@@ -175,6 +175,7 @@ def render_page(data: Mapping[str, Any], *, title: str = "Community insights") -
         f"<title>{escape(title)}</title><style>{CSS}{_EXTRA_CSS}</style></head><body>",
         f"<header><h1>{escape(title)}</h1><p>{data['posts']:,} posts, {span}"
         + (f" &middot; {data['errors']:,} input errors" if data["errors"] else "")
+        + (f" &middot; kinds read by <code>{escape(data['kind_model'])}</code>" if data.get("kind_model") else "")
         + "</p></header><main>",
     ]
 

@@ -233,6 +233,8 @@ class FeedbackClassifier(Classifier):
                     f"kind_model file {str(self.kind_model)!r} not found (shipped models: "
                     f"{', '.join(SHIPPED_KIND_MODELS)}; or rules)"
                 )
+        if self.encoder_path is not None:
+            self.cost = Cost.MODEL  # a transformer pass per post: the engine runs cheaper tiers first
         self.gazetteer_path = config_path(gazetteer, "gazetteer", base_dir) if gazetteer is not None else None
         self.aspect_sources: dict[str, tuple[str, ...] | Path] = (
             dict(_shipped_aspects())
