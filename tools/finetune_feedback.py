@@ -16,7 +16,7 @@ with ``heads.npz``. The tier's settings are then chosen on the ``dev`` half of t
 (``tests/fixtures/feedback``) through the exported graph, as the classifier runs it: the blend weight of
 the kinds by macro-F1, and the aspects' blend weight and veto and add thresholds by F0.5 (precision
 weighed twice as much as recall). Nothing reads the ``test`` half. Deterministic for a seed on one machine;
-about six minutes of training on 2 CPU cores. Needs torch and transformers
+about five minutes of training on 2 CPU cores. Needs torch and transformers
 (``pip install 'safeguard-moderation[transformers,train]'``).
 """
 
