@@ -4,8 +4,8 @@ what it is about, with a linear head per kind and per shipped aspect over its se
 ``kind_model: encoder`` runs it beside the lexical kind model and blends the two: each kind's probability
 is ``(1 - kind_blend) * lexical + kind_blend * encoder``, each aspect head's likewise with
 ``aspect_blend``, and the blended aspect probabilities veto or add aspects at the thresholds of this
-tier's head file (see ``_judged`` in :mod:`.classifier`). The blend weights and thresholds were chosen on
-the ``dev`` half of ``tests/fixtures/feedback``.
+tier's head file (:func:`~safeguard.classifiers.feedback.classifier.judged_aspects`). The blend weights
+and thresholds were chosen on the ``dev`` half of ``tests/fixtures/feedback``.
 
 The encoder is an int8 ONNX graph in ``data/encoder/`` (read by
 :class:`~safeguard.classifiers.toxicity.encoder.SentenceEncoder`); ``heads.npz`` beside it holds the
