@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeguard.classifiers.text import TextClassifier, caps_ratio, non_ascii_chars, normalize, normalize_with_flags
+from safeguard.classifiers.text import TextClassifier
 from safeguard.datasets import eval_path, read_eval
+from safeguard.text import caps_ratio, non_ascii_chars, normalize, normalize_with_flags
 from safeguard.types import Post
 
 # (input, normalised form): each disguise must come back to the plain word, and be flagged.

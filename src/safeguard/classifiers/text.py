@@ -1,6 +1,6 @@
 """The ``text`` classifier: a post's normalised text and surface features.
 
-The normalisation itself lives in :mod:`safeguard.text`; its functions are importable from here too.
+The normalisation itself lives in :mod:`safeguard.text`.
 """
 
 from __future__ import annotations
@@ -11,35 +11,18 @@ from typing import Any
 
 from safeguard.classifiers import lang
 from safeguard.classifiers.base import Classifier, Cost
-from safeguard.text import (
-    caps_ratio,
-    clear_caches,
-    non_ascii_chars,
-    normalize,
-    normalize_many,
-    normalize_with_flags,
-    resolve_bidi,
-)
+from safeguard.text import caps_ratio, normalize_many
 from safeguard.types import Post
 
-__all__ = [
-    "TextClassifier",
-    "caps_ratio",
-    "clear_caches",
-    "non_ascii_chars",
-    "normalize",
-    "normalize_many",
-    "normalize_with_flags",
-    "resolve_bidi",
-]
+__all__ = ["TextClassifier"]
 
 
 class TextClassifier(Classifier):
     """Normalised text and surface features of a post's text; no options.
 
-    Outputs: ``normalized`` (:func:`normalize` of the text), ``length`` (characters of the original
+    Outputs: ``normalized`` (:func:`~safeguard.text.normalize` of the text), ``length`` (characters of the original
     text), ``caps_ratio`` (uppercase letters over letters of the original text, ``0.0`` without
-    letters), ``obfuscated`` (the text disguised words: see :func:`normalize_with_flags`), ``lang``
+    letters), ``obfuscated`` (the text disguised words: see :func:`~safeguard.text.normalize_with_flags`), ``lang``
     (the ISO 639-1 code of the text's language, ``"und"`` when it is too short to tell) and
     ``lang_score`` (the identifier's confidence, ``0.0`` for ``"und"``): see :mod:`safeguard.classifiers.lang`.
     Classifiers compute every output, so ``lang`` is worked out for every post, a whole batch at a time.
