@@ -109,10 +109,11 @@ def train(texts: list[str], kinds: list[str], aspects: list[list[str]], args: ar
     return EncoderHeads(labels, tuned.weights, tuned.bias, {**meta, **settings})
 
 
-def choose(heads: EncoderHeads, out: Path, evaluation: Any) -> EncoderHeads:
+def choose(heads: EncoderHeads, out: Path, training: Any) -> EncoderHeads:
     """The heads with the tier's settings chosen on the dev half, read through the exported graph."""
     from safeguard.classifiers.feedback.classifier import judged_aspects
 
+    evaluation = training._eval_module()
     posts, labels, missing = evaluation.load_labels("dev")
     truth = [r["kind"] for r in labels]
     true_aspects = [r["aspects"] for r in labels]
@@ -135,7 +136,7 @@ def choose(heads: EncoderHeads, out: Path, evaluation: Any) -> EncoderHeads:
         probs = blend(lex_aspects, enc_aspects, w)
         found = judged_aspects(readings, probs, heads.aspects, veto, add, ASPECTS)
         p, r, _, _ = evaluation.aspect_scores([list(f) for f in found], true_aspects)["micro"]
-        score = 1.25 * p * r / (0.25 * p + r) if p + r else 0.0
+        score = training.f_half(p, r)
         if best_aspect is None or score > best_aspect[0]:
             best_aspect = (score, {"aspect_blend": w, "aspect_threshold": veto, "aspect_add_threshold": add})
             print(f"  aspects {best_aspect[1]}: dev precision {p:.3f} recall {r:.3f} F0.5 {score:.3f}")
@@ -156,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="choose the settings of the model already in --work")
     args = parser.parse_args(argv)
     training = _tool("train_feedback", ROOT / "tools" / "train_feedback.py")
-    evaluation = training._eval_module()
     posts, kinds, aspects = [], [], []
     for path in (training.DATA, training.REAL):
         more_posts, more_kinds, more_aspects = training.corpus(path)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         heads = train([encoder_text(p) for p in posts], kinds, aspects, args)
         heads.save(raw)
     manifest = export_encoder_onnx(args.work / "hf", args.out, max_tokens=MAX_TOKENS)
-    heads = choose(heads, args.out, evaluation)
+    heads = choose(heads, args.out, training)
     heads = EncoderHeads(heads.labels, heads.weights, heads.bias, {**heads.meta, "encoder": manifest["files_sha256"]})
     heads.save(args.out / HEADS_FILE)
     (args.work / "heads_meta.json").write_text(json.dumps(dict(heads.meta), indent=2) + "\n", encoding="utf-8")

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from safeguard import checks
 from safeguard.classifiers.base import Classifier, Cost
 from safeguard.classifiers.feedback.encoder import HEADS_FILE, EncoderHeads, blend, encoder_dir, encoder_text
 from safeguard.classifiers.feedback.gazetteer import Gazetteer, find_codes, load_gazetteer
@@ -54,7 +55,7 @@ from safeguard.classifiers.feedback.kinds import (
     instructions,
     kind_scores,
     question_shape,
-    softmax,
+    softmax_rows,
 )
 from safeguard.classifiers.feedback.sentiment import Polarity
 from safeguard.classifiers.lists import TermMatcher, load_list_file
@@ -344,8 +345,7 @@ class FeedbackClassifier(Classifier):
             raise ValueError("kind_model: rules has no kind model")
         margins = self._model.margins([r.normalized for r in readings], dense_matrix(readings))
         k = len(KINDS)
-        rows = (softmax(dict(zip(KINDS, map(float, row), strict=True))) for row in margins[:, :k])
-        kinds = np.array([[p[x] for x in KINDS] for p in rows]).reshape(len(readings), k)
+        kinds = softmax_rows(margins[:, :k])
         aspects = self._model.probabilities(margins)[:, k:]
         if self._heads is not None and readings:
             embeddings = self._encoder.encode([encoder_text(p) for p in posts])
@@ -482,9 +482,10 @@ def load_kind_model(path: str | os.PathLike[str]) -> HarmHeads:
         )
     for key in ("aspect_threshold", ASPECT_ADD_KEY):
         value = heads.meta.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1
-        ):
+        try:
+            if value is not None:
+                checks.probability(key, value)
+        except ValueError as exc:
             where = os.fspath(path)
-            raise ConfigError(f"{where}: {key} must be a number in [0, 1], got {value!r}", file=where)
+            raise ConfigError(f"{where}: {exc}", file=where) from None
     return heads

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from safeguard.classifiers.feedback.kinds import KINDS, STAFF_ROLES
+from safeguard import checks
+from safeguard.classifiers.feedback.kinds import KINDS, STAFF_ROLES, softmax_rows
+from safeguard.classifiers.toxicity.heads import sigmoid
 from safeguard.files import UnsafeFileError, open_zip_bounded, read_bounded
 from safeguard.types import Post
 
@@ -76,10 +77,8 @@ class EncoderHeads:
             raise ValueError("weights must be (dim, labels) and bias (labels,)")
         for key in SETTINGS:
             value = self.meta.get(key)
-            if value is None and key == "aspect_add_threshold" and key in self.meta:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError(f"{key} must be a number in [0, 1], got {value!r}")
+            if not (value is None and key == "aspect_add_threshold" and key in self.meta):
+                checks.probability(key, value)
 
     @property
     def aspects(self) -> tuple[str, ...]:
@@ -96,10 +95,7 @@ class EncoderHeads:
         """The kinds' probabilities (n x kinds, rows sum to 1) and the aspect heads' (n x aspects)."""
         logits = np.asarray(embeddings, dtype=np.float64) @ self.weights.astype(np.float64) + self.bias
         k = len(KINDS)
-        kinds = np.exp(logits[:, :k] - logits[:, :k].max(axis=1, keepdims=True))
-        kinds /= kinds.sum(axis=1, keepdims=True)
-        aspects = 1.0 / (1.0 + np.exp(-np.clip(logits[:, k:], -60, 60)))
-        return kinds, aspects
+        return softmax_rows(logits[:, :k]), sigmoid(logits[:, k:])
 
     def save(self, path: str | Path) -> None:
         """Write the heads as an ``.npz`` with no pickled objects."""
@@ -139,6 +135,4 @@ class EncoderHeads:
 
 def blend(lexical: npt.NDArray[np.float64], encoder: npt.NDArray[np.float64], weight: float) -> Any:
     """``(1 - weight) * lexical + weight * encoder``: the encoder tier's probabilities."""
-    if not 0 <= weight <= 1 or math.isnan(weight):
-        raise ValueError(f"blend weight must lie in [0, 1], not {weight}")
     return (1.0 - weight) * np.asarray(lexical) + weight * np.asarray(encoder)

@@ -16,6 +16,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "CUES",
     "DENSE_FEATURES",
@@ -424,6 +427,13 @@ def softmax(raw: Mapping[str, float]) -> dict[str, float]:
     exp = {k: math.exp(raw[k] - top) for k in KINDS}
     total = sum(exp.values())
     return {k: exp[k] / total for k in KINDS}
+
+
+def softmax_rows(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """:func:`softmax` of each row of ``scores`` (n x :data:`KINDS`, columns in that order)."""
+    rows = np.asarray(scores, dtype=np.float64).reshape(-1, len(KINDS))
+    probs = (softmax(dict(zip(KINDS, map(float, row), strict=True))) for row in rows)
+    return np.array([[p[k] for k in KINDS] for p in probs], dtype=np.float64).reshape(len(rows), len(KINDS))
 
 
 #: Names of :func:`dense_features`, in order (a trained kind model's file records them).
