@@ -14,9 +14,7 @@ heads and their settings (no pickle). ``tools/finetune_feedback.py`` writes both
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,8 +26,7 @@ import numpy.typing as npt
 
 from safeguard import checks
 from safeguard.classifiers.feedback.kinds import KINDS, STAFF_ROLES, softmax_rows
-from safeguard.classifiers.toxicity.heads import sigmoid
-from safeguard.files import UnsafeFileError, open_zip_bounded, read_bounded
+from safeguard.classifiers.toxicity.heads import read_npz, sigmoid
 from safeguard.types import Post
 
 __all__ = ["HEADS_FILE", "MAX_HEADS_BYTES", "SETTINGS", "EncoderHeads", "blend", "encoder_dir", "encoder_text"]
@@ -112,21 +109,15 @@ class EncoderHeads:
     def load(cls, path: str | Path) -> EncoderHeads:
         """Read heads written by :meth:`save`. ValueError for a file that is not one."""
         p = Path(path)
+        header, data = read_npz(p, MAX_HEADS_BYTES, "feedback encoder heads file")
         try:
-            raw = read_bounded(p, MAX_HEADS_BYTES, what="feedback encoder heads")
-            open_zip_bounded(raw, 4 * MAX_HEADS_BYTES, path=p).close()
-        except UnsafeFileError as exc:
-            raise ValueError(str(exc)) from None
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                heads = cls(
-                    tuple(header["labels"]),
-                    data["weights"].astype(np.float32),
-                    data["bias"].astype(np.float32),
-                    header.get("meta") or {},
-                )
-        except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            heads = cls(
+                tuple(header["labels"]),
+                data["weights"].astype(np.float32),
+                data["bias"].astype(np.float32),
+                header.get("meta") or {},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{p}: not feedback encoder heads ({exc})") from None
         if not np.isfinite(heads.weights).all() or not np.isfinite(heads.bias).all():
             raise ValueError(f"{p}: weights are not all finite")

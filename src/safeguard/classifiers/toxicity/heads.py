@@ -38,6 +38,7 @@ __all__ = [
     "HarmHeads",
     "encoder_texts",
     "normalized_texts",
+    "read_npz",
     "sigmoid",
 ]
 
@@ -124,6 +125,29 @@ def encoder_texts(normalized: Sequence[str]) -> list[str]:
 def sigmoid(x: npt.ArrayLike) -> FloatArray:
     out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -40.0, 40.0)))
     return out
+
+
+def read_npz(path: Path, max_bytes: int, what: str) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """The JSON ``header`` and the other arrays of an ``.npz`` written with no pickled objects, read whole
+    from a file of at most ``max_bytes`` whose members may inflate to four times that. ValueError, naming
+    ``what``, for a file that is not one."""
+    try:
+        raw = read_bounded(path, max_bytes, what=what)
+    except UnsafeFileError as exc:
+        raise ValueError(str(exc)) from None
+    try:  # an .npz is a zip: its members must not inflate too far
+        open_zip_bounded(raw, 4 * max_bytes, path=path).close()
+    except UnsafeFileError as exc:
+        raise ValueError(f"{path}: not a safeguard {what} ({exc.reason})") from None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        header = json.loads(str(arrays.pop("header")))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a safeguard {what} ({exc})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: not a safeguard {what} (its header is not a mapping)")
+    return header, arrays
 
 
 class HarmHeads:
@@ -233,28 +257,17 @@ class HarmHeads:
     def load(cls, path: str | Path) -> HarmHeads:
         """Read a model written by :meth:`save`. ValueError for a file that is not one."""
         p = Path(path)
+        header, data = read_npz(p, MAX_MODEL_BYTES, "harm model")
         try:
-            raw = read_bounded(p, MAX_MODEL_BYTES, what="harm model")
-        except UnsafeFileError as exc:
-            raise ValueError(str(exc)) from None
-        try:  # an .npz is a zip: its members must not inflate too far
-            open_zip_bounded(raw, 4 * MAX_MODEL_BYTES, path=p).close()
-        except UnsafeFileError as exc:
-            raise ValueError(f"{p}: not a safeguard harm model ({exc.reason})") from None
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                weights = data["weights"]
-                extractor = HashedNgrams.from_dict(header["features"])
-                return cls(
-                    extractor,
-                    header["labels"],
-                    weights.astype(np.float32),
-                    data["bias"],
-                    data["calib_a"],
-                    data["calib_b"],
-                    header.get("meta") or {},
-                    data.get("dense"),
-                )
-        except (OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            return cls(
+                HashedNgrams.from_dict(header["features"]),
+                header["labels"],
+                data["weights"].astype(np.float32),
+                data["bias"],
+                data["calib_a"],
+                data["calib_b"],
+                header.get("meta") or {},
+                data.get("dense"),
+            )
+        except (KeyError, TypeError) as exc:
             raise ValueError(f"{p}: not a safeguard harm model ({exc})") from None
